@@ -1,0 +1,57 @@
+"""Vigie hub: ingest, storage and the CSU operators' pages and API."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+from central import db as hubdb
+from central.config import HubConfig
+
+log = logging.getLogger(__name__)
+
+
+def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
+    """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
+    cfg = cfg or HubConfig()
+    app = Flask(__name__)
+    app.config.update(
+        DATABASE=Path(cfg.database),
+        API_TOKENS=dict(cfg.api_tokens),
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(overrides)
+
+    from central import alerts, cameras
+
+    app.register_blueprint(alerts.bp)
+    app.register_blueprint(cameras.bp)
+
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.conn.close()
+
+    @app.errorhandler(HTTPException)
+    def _json_errors(exc: HTTPException) -> Any:
+        resp = jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
+                       message=exc.description)
+        resp.status_code = exc.code or 500
+        return resp
+
+    hubdb.connect(app.config["DATABASE"]).conn.close()  # migrate once at start-up
+    return app
+
+
+def get_db() -> Any:
+    """The request's database connection."""
+    from flask import current_app
+
+    if "db" not in g:
+        g.db = hubdb.connect(current_app.config["DATABASE"])
+    return g.db

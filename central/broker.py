@@ -1,0 +1,122 @@
+"""Start a local MQTT broker for the demo and the tests: Mosquitto when installed, else amqtt.
+
+Production runs Mosquitto 2 with TLS, per-device credentials and an ACL (see ``ansible/``);
+this is only the loopback broker of a demo or a test run.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(Exception):
+    """The local broker could not be started."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mosquitto_path() -> str | None:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for cand in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"):
+        if Path(cand).exists():
+            return cand
+    return None
+
+
+def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+@dataclass
+class LocalBroker:
+    """A broker process on 127.0.0.1:``port``."""
+
+    kind: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitto",
+                 persistence: bool = True) -> LocalBroker:
+    """Start Mosquitto (or amqtt if Mosquitto is not installed) on a loopback port."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    log_path = workdir / "broker.log"
+    exe = mosquitto_path() if prefer == "mosquitto" else None
+    if exe:
+        conf = workdir / "mosquitto.conf"
+        lines = [
+            f"listener {port} 127.0.0.1",
+            "allow_anonymous true",
+            "max_queued_messages 100000",
+            "max_inflight_messages 100",
+            "log_dest stderr",
+            "log_type error",
+            "log_type warning",
+        ]
+        if persistence:
+            lines += ["persistence true", f"persistence_location {workdir}/"]
+        conf.write_text("\n".join(lines) + "\n")
+        cmd = [exe, "-c", str(conf)]
+        kind = "mosquitto"
+    else:
+        conf = workdir / "amqtt.yaml"
+        conf.write_text(
+            "listeners:\n  default:\n    type: tcp\n"
+            f"    bind: 127.0.0.1:{port}\n"
+            "plugins:\n  amqtt.plugins.authentication.AnonymousAuthPlugin:\n"
+            "    allow_anonymous: true\n"
+        )
+        amqtt = Path(sys.executable).parent / "amqtt"
+        if not amqtt.exists():
+            raise BrokerError("neither Mosquitto nor amqtt is installed; "
+                              "install mosquitto (apt-get install mosquitto) or vigie[hub]")
+        cmd = [str(amqtt), "-c", str(conf)]
+        kind = "amqtt"
+    with log_path.open("ab") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
+    if not wait_port(port, 15, proc):
+        proc.kill()
+        tail = log_path.read_text(errors="replace")[-2000:]
+        raise BrokerError(f"{kind} did not start on port {port}:\n{tail}")
+    log.info("%s broker on 127.0.0.1:%d", kind, port)
+    return LocalBroker(kind, port, proc, workdir)

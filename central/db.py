@@ -1,0 +1,134 @@
+"""The hub's SQLite database (sqlite-utils, WAL), its schema migrations and queries.
+
+Tables: ``events`` (one row per event id; start and end messages update the same row),
+``cameras`` (last state and health per camera), ``rejected`` (why a message was refused;
+never its payload) and ``audit`` (who did what, when, why).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+log = logging.getLogger(__name__)
+
+
+def _m1(db: sqlite_utils.Database) -> None:
+    db["events"].create(
+        {
+            "id": str, "site": str, "camera": str, "type": str, "state": str, "severity": str,
+            "started_at": str, "ended_at": str, "zone": str, "objects": str, "measure": str,
+            "model": str, "clip": str, "seq": int, "payload": str, "received_at": float,
+            "updated_at": float, "status": str, "acked_by": str, "acked_at": float,
+            "ack_comment": str,
+        },
+        pk="id",
+        not_null={"site", "camera", "type", "state", "payload", "status"},
+        defaults={"status": "new"},
+    )
+    db["events"].create_index(["status", "started_at"])
+    db["events"].create_index(["site", "camera", "started_at"])
+    db["cameras"].create(
+        {"key": str, "site": str, "camera": str, "state": str, "state_at": float,
+         "last_seen": float, "health": str},
+        pk="key",
+    )
+    db["rejected"].create(
+        {"id": int, "received_at": float, "topic": str, "bytes": int, "reason": str}, pk="id"
+    )
+    db["audit"].create(
+        {"id": int, "ts": float, "actor": str, "action": str, "subject": str, "why": str},
+        pk="id",
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1]
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """Open (creating and migrating if needed) the hub database in WAL mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=30000")
+    migrate(db)
+    return db
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.conn:
+            db.execute("BEGIN IMMEDIATE")
+            step(db)
+            db.execute(f"PRAGMA user_version = {n}")
+        log.info("database migrated to version %d", n)
+
+
+def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -> bool:
+    """Store an event message idempotently. Returns True when something changed.
+
+    A start creates the row; a repeated start changes nothing; an end updates ``state``
+    and ``ended_at`` but never the operator's status. An end arriving before its start
+    creates the row from the end message.
+    """
+    now = time.time()
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        row = db.execute("SELECT state FROM events WHERE id = ?", [msg["id"]]).fetchone()
+        if row is None:
+            record = {
+                "id": msg["id"], "site": msg["site"], "camera": msg["camera"],
+                "type": msg["type"], "state": msg["state"], "severity": msg["severity"],
+                "started_at": msg["started_at"], "ended_at": msg["ended_at"],
+                "zone": msg["zone"], "objects": json.dumps(msg["objects"]),
+                "measure": json.dumps(msg["measure"]), "model": json.dumps(msg["model"]),
+                "clip": json.dumps(msg["clip"]), "seq": msg["seq"], "payload": payload,
+                "received_at": now, "updated_at": now, "status": "new",
+            }
+            cols = ", ".join(record)
+            marks = ", ".join("?" for _ in record)
+            db.execute(f"INSERT INTO events ({cols}) VALUES ({marks})", list(record.values()))
+            return True
+        if row[0] == "start" and msg["state"] == "end":
+            db.execute(
+                "UPDATE events SET state='end', ended_at=?, updated_at=? WHERE id=?",
+                [msg["ended_at"], now, msg["id"]],
+            )
+            return True
+        return False
+
+
+def record_rejection(db: sqlite_utils.Database, topic: str, size: int, reason: str) -> None:
+    db["rejected"].insert(
+        {"received_at": time.time(), "topic": topic[:200], "bytes": size, "reason": reason[:500]}
+    )
+
+
+def camera_seen(db: sqlite_utils.Database, site: str, camera: str, **fields: Any) -> None:
+    now = time.time()
+    db["cameras"].upsert(
+        {"key": f"{site}/{camera}", "site": site, "camera": camera, "last_seen": now, **fields},
+        pk="key",
+    )
+
+
+def event_row(row: dict[str, Any]) -> dict[str, Any]:
+    """An events row as the API shows it."""
+    out = {k: row[k] for k in ("id", "site", "camera", "type", "state", "severity",
+                                "started_at", "ended_at", "zone", "seq", "status",
+                                "acked_by", "ack_comment")}
+    for k in ("objects", "measure", "model", "clip"):
+        out[k] = json.loads(row[k]) if row[k] else None
+    out["acked_at"] = row["acked_at"]
+    out["received_at"] = row["received_at"]
+    return out

@@ -1,0 +1,150 @@
+"""``vigie demo``: a broker, the hub and one edge agent on a sample video, on this machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from central.broker import BrokerError, free_port, start_broker, wait_port
+
+log = logging.getLogger(__name__)
+
+DEMO_TOKEN = "demo-token"
+DEFAULT_VIDEO = "media/video/one-by-one-person-detection.mp4"
+DEMO_ZONE = [[0.40, 0.70], [0.78, 0.70], [0.78, 1.0], [0.40, 1.0]]
+"""Around the standing table of the sample video, where each visitor stops."""
+
+
+class DemoError(Exception):
+    """The demo could not start; the text says what is missing."""
+
+
+def _shared_video() -> Path | None:
+    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        cand = base.parent / "shared" / DEFAULT_VIDEO
+        if cand.is_file():
+            return cand
+    return None
+
+
+def write_configs(workdir: Path, video: Path, broker_port: int, http_port: int) -> tuple[Path, Path]:
+    """The demo's hub and box configs (annotated, so they double as examples)."""
+    hub = workdir / "hub.toml"
+    hub.write_text(
+        f"""# Vigie hub (demo)
+database = "data/hub.sqlite"
+bind = "127.0.0.1"
+port = {http_port}
+
+[broker]
+host = "127.0.0.1"
+port = {broker_port}
+
+[api_tokens]
+{DEMO_TOKEN} = "demo-operator"
+"""
+    )
+    box = workdir / "box.toml"
+    polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
+    box.write_text(
+        f"""# Vigie edge box (demo): one camera on a looping sample video.
+site = "demo"
+camera = "cam-01"
+data_dir = "data/box"
+
+[source]
+url = "{video}"
+loop = true
+realtime = true
+
+[broker]
+host = "127.0.0.1"
+port = {broker_port}
+
+[health]
+interval_s = 10
+
+[[zones]]
+name = "table"
+polygon = [{polygon}]
+
+[[rules]]
+type = "intrusion"
+zone = "table"
+classes = ["person"]
+dwell_s = 2
+clear_s = 3
+severity = "warning"
+"""
+    )
+    return hub, box
+
+
+def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
+    """Start everything, print the operator URL, and stop it all on Ctrl-C."""
+    video = video or _shared_video()
+    if video is None or not video.is_file():
+        raise DemoError(f"sample video not found; pass --video or put ../shared beside the checkout "
+                        f"({DEFAULT_VIDEO})")
+    workdir = workdir.resolve()
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    try:
+        broker = start_broker(workdir / "broker")
+    except BrokerError as exc:
+        raise DemoError(str(exc)) from None
+    if not _port_free(http_port):
+        http_port = free_port()
+    hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
+    vigie = [sys.executable, "-m", "edge.cli"]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        for name, args in (
+            ("ingest", ["hub", "ingest", "--config", str(hub_cfg)]),
+            ("serve", ["hub", "serve", "--config", str(hub_cfg)]),
+            ("edge", ["edge", "run", str(box_cfg)]),
+        ):
+            logf = (workdir / "logs" / f"{name}.log").open("ab")
+            procs[name] = subprocess.Popen([*vigie, *args], stdout=logf, stderr=subprocess.STDOUT,
+                                           cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        if not wait_port(http_port, 30, procs["serve"]):
+            raise DemoError(f"the hub did not start; see {workdir / 'logs' / 'serve.log'}")
+        url = f"http://127.0.0.1:{http_port}/#token={DEMO_TOKEN}"
+        print(f"\nVigie demo running ({broker.kind} broker on port {broker.port}).")
+        print(f"Operator page: {url}")
+        print(f"API: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
+              f"http://127.0.0.1:{http_port}/api/v1/alerts")
+        print(f"Logs: {workdir / 'logs'}/   Ctrl-C stops everything.\n", flush=True)
+        while True:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    raise DemoError(f"{name} exited with code {proc.returncode}; "
+                                    f"see {workdir / 'logs' / (name + '.log')}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        broker.stop()
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

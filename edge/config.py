@@ -1,0 +1,232 @@
+"""The box's configuration: one TOML file per camera, validated by pydantic.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. :func:`load` returns a :class:`BoxConfig` or raises :class:`ConfigError`, whose
+``problems`` name each mistake with its line in the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.messages import NAME_PATTERN
+
+log = logging.getLogger(__name__)
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    """Where frames come from: a file path, an ``rtsp://`` URL, or a USB device index."""
+
+    url: str | None = None
+    device: int | None = Field(default=None, ge=0)
+    loop: bool = False
+    realtime: bool = True
+    """Pace a file at its own frame rate, as a live camera would deliver it."""
+    reconnect_initial_s: float = Field(default=1.0, gt=0)
+    reconnect_max_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceConfig:
+        if (self.url is None) == (self.device is None):
+            raise ValueError("set exactly one of 'url' (file or rtsp://) and 'device' (USB index)")
+        return self
+
+
+class DetectorConfig(Strict):
+    model: str = "yolox-nano"
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    score_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+    nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    )
+    threads: int = Field(default=2, ge=1, le=64)
+
+
+class TrackerConfig(Strict):
+    iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    max_missed: int = Field(default=10, ge=0, le=1000)
+    """Frames a track survives without a matching detection."""
+    min_hits: int = Field(default=2, ge=1, le=100)
+    """Detections before a track is reported (filters one-frame flickers)."""
+
+
+class BrokerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    inflight: int = Field(default=20, ge=1, le=1000)
+
+
+class HealthConfig(Strict):
+    interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+
+
+class ZoneConfig(Strict):
+    name: Name
+    polygon: list[Point] = Field(min_length=3)
+
+
+class IntrusionRule(Strict):
+    type: Literal["intrusion"]
+    zone: Name
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    dwell_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
+    """How long the zone must stay empty before the event ends (hysteresis)."""
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+Rule = Annotated[IntrusionRule, Field(discriminator="type")]
+
+
+class BoxConfig(Strict):
+    site: Name
+    camera: Name
+    data_dir: Path = Path("/var/lib/vigie")
+    models_dir: Path | None = None
+    """The model store; default ``$VIGIE_MODELS`` or ``~/.cache/vigie/models``."""
+    source: SourceConfig
+    detector: DetectorConfig = DetectorConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    broker: BrokerConfig = BrokerConfig()
+    health: HealthConfig = HealthConfig()
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("zones")
+    @classmethod
+    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
+        names = [z.name for z in zones]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"zone names must be unique; repeated: {', '.join(dupes)}")
+        return zones
+
+    @model_validator(mode="after")
+    def _rules_name_known_zones(self) -> BoxConfig:
+        zones = {z.name for z in self.zones}
+        for i, rule in enumerate(self.rules):
+            if rule.zone not in zones:
+                known = ", ".join(sorted(zones)) or "none defined"
+                raise ValueError(f"rules[{i}] names zone {rule.zone!r}, not a [[zones]] entry ({known})")
+        return self
+
+    def zone(self, name: str) -> ZoneConfig:
+        return next(z for z in self.zones if z.name == name)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One configuration mistake: where it is and what is wrong."""
+
+    line: int | None
+    location: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.location}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; ``problems`` lists every mistake."""
+
+    def __init__(self, path: Path, problems: list[Problem]):
+        self.path = path
+        self.problems = problems
+        lines = "\n".join(f"  {path}:{p}" for p in problems)
+        super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")
+
+
+def load(path: Path | str) -> BoxConfig:
+    """Read and validate a box config; relative paths in it are taken from the file's folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [Problem(None, "(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> BoxConfig:
+    """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            path, [Problem(int(m.group(1)) if m else None, "(syntax)", str(exc))]
+        ) from None
+    _resolve_paths(data, path.parent)
+    try:
+        return BoxConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(path, problems_from(exc, text)) from None
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for key in ("data_dir", "models_dir"):
+        if isinstance(data.get(key), str):
+            data[key] = str((base / data[key]).resolve())
+    src = data.get("source")
+    if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
+        src["url"] = str((base / src["url"]).resolve())
+
+
+def problems_from(exc: ValidationError, text: str) -> list[Problem]:
+    """Turn pydantic errors into problems with the TOML line each one points at."""
+    out = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"intrusion"})]
+        dotted = ""
+        for part in loc:
+            dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not a setting of this section; check the spelling)"
+        out.append(Problem(locate(text, loc), dotted or "(top level)", msg))
+    return out
+
+
+def locate(text: str, loc: list[Any]) -> int | None:
+    """Best-effort line number (1-based) of a pydantic location in TOML text."""
+    table: list[Any] = []
+    counts: dict[tuple[str, ...], int] = {}
+    best: int | None = None
+    target = [str(p) for p in loc]
+    header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
+    keyline = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            parts = m.group(2).split(".")
+            if m.group(1) == "[[":
+                key = tuple(parts)
+                counts[key] = counts.get(key, -1) + 1
+                table = [*parts, str(counts[key])]
+            else:
+                table = parts
+            if target[: len(table)] == table and (best is None or len(table) >= 1):
+                best = lineno
+            continue
+        if m := keyline.match(line):
+            full = [*table, m.group(1)]
+            if target[: len(full)] == full:
+                return lineno
+    return best

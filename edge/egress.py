@@ -1,0 +1,144 @@
+"""The only way out of the box.
+
+Every outbound payload passes through :meth:`Egress.publish`: it must be under this box's
+own topic prefix, validate against the contract's JSON Schema, and be appended to the
+egress ledger *before* it is handed to the network. Anything else raises
+:class:`EgressRefused` and is logged; nothing is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import BrokerConfig
+from edge.ledger import Ledger
+from edge.messages import MAX_PAYLOAD_BYTES, STATE_PAYLOADS, MessageError, encode, topic, validate
+
+log = logging.getLogger(__name__)
+
+ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1}
+"""Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
+
+
+class EgressRefused(Exception):
+    """A payload that may not leave the box; the text says why."""
+
+
+class Egress:
+    """This box's MQTT connection, behind the schema check and the ledger."""
+
+    def __init__(self, site: str, camera: str, broker: BrokerConfig, ledger: Ledger):
+        self.site = site
+        self.camera = camera
+        self.broker = broker
+        self.ledger = ledger
+        self.connected = threading.Event()
+        self.on_ack: Callable[[int], None] | None = None
+        self.on_connection_change: Callable[[bool], None] | None = None
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"vigie-{site}-{camera}",
+            clean_session=True,
+            protocol=mqtt.MQTTv311,
+        )
+        if broker.username:
+            self.client.username_pw_set(broker.username, broker.password)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.max_inflight_messages_set(broker.inflight)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
+        # The last will is handed to the broker at connect time, so it leaves the box too.
+        will = self._checked("state", "offline", None)
+        self.ledger.append("mqtt", topic(site, camera, "state"), will)
+        self.client.will_set(topic(site, camera, "state"), will, qos=1, retain=True)
+
+    # -- connection -------------------------------------------------------------------
+    def start(self) -> None:
+        """Connect in the background; paho reconnects with backoff until :meth:`stop`."""
+        self.client.connect_async(self.broker.host, self.broker.port, self.broker.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Publish ``offline`` (if connected) and disconnect cleanly."""
+        if self.connected.is_set():
+            try:
+                info = self.publish("state", "offline", retain=True)
+                if info is not None:
+                    info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError, EgressRefused) as exc:
+                log.warning("could not publish offline state: %s", exc)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        if rc.is_failure:
+            log.error("broker %s:%s refused the connection: %s", self.broker.host, self.broker.port, rc)
+            return
+        log.info("connected to broker %s:%s", self.broker.host, self.broker.port)
+        self.connected.set()
+        self.publish("state", "online", retain=True)
+        if self.on_connection_change:
+            self.on_connection_change(True)
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        was = self.connected.is_set()
+        self.connected.clear()
+        if was:
+            log.warning("disconnected from broker (%s); messages stay in the outbox", rc)
+        if self.on_connection_change:
+            self.on_connection_change(False)
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
+        if self.on_ack:
+            self.on_ack(mid)
+
+    # -- the choke point ----------------------------------------------------------------
+    def _checked(self, suffix: str, message: Any, seq: int | None) -> bytes:
+        if suffix not in ALLOWED_SUFFIXES:
+            raise EgressRefused(f"topic suffix {suffix!r} is not one a box may publish")
+        if suffix == "state":
+            if message not in STATE_PAYLOADS:
+                raise EgressRefused(f"state must be one of {STATE_PAYLOADS}")
+            return encode(message)
+        if not isinstance(message, dict):
+            raise EgressRefused(f"{suffix} message must be a JSON object")
+        message = {**message, "seq": seq if seq is not None else 0}
+        try:
+            validate(suffix, message)
+        except MessageError as exc:
+            raise EgressRefused(f"{suffix} message refused by schema: {exc}") from None
+        if (message["site"], message["camera"]) != (self.site, self.camera):
+            raise EgressRefused("message names another site/camera than this box")
+        payload = encode(message)
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise EgressRefused(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        return payload
+
+    def publish(self, suffix: str, message: Any, retain: bool = False) -> mqtt.MQTTMessageInfo | None:
+        """Validate, ledger and publish one message under this box's prefix.
+
+        JSON messages get their ``seq`` from the ledger. Returns paho's message info (whose
+        ``mid`` the PUBACK will name), or None when not connected (nothing is ledgered
+        then). Raises EgressRefused for anything that may not leave.
+        """
+        dest = topic(self.site, self.camera, suffix)
+        qos = ALLOWED_SUFFIXES.get(suffix, 1)
+        try:
+            self._checked(suffix, message, None)  # refuse early, before taking a seq
+        except EgressRefused as exc:
+            log.error("egress refused a %s message: %s", suffix, exc)
+            raise
+        if not self.connected.is_set():
+            return None
+        _, payload = self.ledger.append_built("mqtt", dest, lambda seq: self._checked(suffix, message, seq))
+        info = self.client.publish(dest, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("publish to %s failed (%s); will retry from the outbox", dest, info.rc)
+        return info

@@ -1,0 +1,335 @@
+"""The wire contract (MQTT contract version 1): message dataclasses and their JSON Schemas.
+
+Everything that leaves a box is one of the messages below, and the hub validates what it
+receives against the same schemas. Every object schema has ``additionalProperties: false``
+so that no field the contract does not name (a frame, a crop, an embedding...) can ride
+along.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import jsonschema
+
+TOPIC_ROOT = "vigie/v1"
+EVENT_SCHEMA_ID = "vigie.event/1"
+HEALTH_SCHEMA_ID = "vigie.health/1"
+MAX_PAYLOAD_BYTES = 64 * 1024
+"""No message of the contract is anywhere near this; a larger payload is refused unread."""
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""Site, camera and zone identifiers: lower-case, no slashes, no MQTT wildcards."""
+
+EVENT_TYPES = (
+    "intrusion",
+    "wrong_way",
+    "abandoned_object",
+    "person_down",
+    "crowd_density",
+    "crowd_movement",
+    "weapon",
+    "fire",
+    "gunshot",
+    "camera_tamper",
+)
+SEVERITIES = ("info", "warning", "critical")
+STATE_PAYLOADS = ("online", "offline")
+
+Severity = Literal["info", "warning", "critical"]
+
+_TIMESTAMP = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$",
+}
+_NAME = {"type": "string", "pattern": NAME_PATTERN}
+_UNIT = {"type": "number", "minimum": 0.0, "maximum": 1.0}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+EVENT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": EVENT_SCHEMA_ID,
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "schema", "id", "site", "camera", "type", "state", "severity", "started_at",
+        "ended_at", "zone", "objects", "measure", "model", "clip", "seq",
+    ],
+    "properties": {
+        "schema": {"const": EVENT_SCHEMA_ID},
+        "id": {
+            "type": "string",
+            "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
+        },
+        "site": _NAME,
+        "camera": _NAME,
+        "type": {"enum": list(EVENT_TYPES)},
+        "state": {"enum": ["start", "end"]},
+        "severity": {"enum": list(SEVERITIES)},
+        "started_at": _TIMESTAMP,
+        "ended_at": {"anyOf": [_TIMESTAMP, {"type": "null"}]},
+        "zone": {"anyOf": [_NAME, {"type": "null"}]},
+        "objects": {
+            "type": "array",
+            "maxItems": 64,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["label", "score", "bbox"],
+                "properties": {
+                    "label": {"type": "string", "pattern": r"^[a-z][a-z0-9_ ]{0,31}$"},
+                    "score": _UNIT,
+                    "bbox": {"type": "array", "items": _UNIT, "minItems": 4, "maxItems": 4},
+                },
+            },
+        },
+        "measure": {
+            "type": "object",
+            "maxProperties": 16,
+            "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,31}$"},
+            "additionalProperties": {"type": "number"},
+        },
+        "model": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "sha256"],
+            "properties": {
+                "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,63}$"},
+                "sha256": _SHA256,
+            },
+        },
+        "clip": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["status", "sha256"],
+            "properties": {
+                "status": {"enum": ["none", "pending", "uploaded", "failed"]},
+                "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
+            },
+        },
+        "seq": {"type": "integer", "minimum": 0},
+    },
+}
+
+_NONNEG = {"type": "number", "minimum": 0}
+_OPT_NONNEG = {"anyOf": [_NONNEG, {"type": "null"}]}
+
+HEALTH_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": HEALTH_SCHEMA_ID,
+    "type": "object",
+    "additionalProperties": False,
+    "required": [
+        "schema", "site", "camera", "ts", "fps_in", "fps_processed", "inference_ms_p50",
+        "inference_ms_p95", "outbox_depth", "uptime_s", "seq",
+    ],
+    "properties": {
+        "schema": {"const": HEALTH_SCHEMA_ID},
+        "site": _NAME,
+        "camera": _NAME,
+        "ts": _TIMESTAMP,
+        "fps_in": _NONNEG,
+        "fps_processed": _NONNEG,
+        "inference_ms_p50": _OPT_NONNEG,
+        "inference_ms_p95": _OPT_NONNEG,
+        "outbox_depth": {"type": "integer", "minimum": 0},
+        "uptime_s": _NONNEG,
+        "cpu_percent": _OPT_NONNEG,
+        "disk_free_bytes": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+        "source_ok": {"type": "boolean"},
+        "detector": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["model", "backend"],
+            "properties": {
+                "model": {"type": "string", "maxLength": 64},
+                "backend": {"type": "string", "maxLength": 32},
+            },
+        },
+        "seq": {"type": "integer", "minimum": 0},
+    },
+}
+
+SCHEMAS: dict[str, dict[str, Any]] = {"event": EVENT_SCHEMA, "health": HEALTH_SCHEMA}
+_VALIDATORS = {
+    kind: jsonschema.Draft202012Validator(schema, format_checker=None)
+    for kind, schema in SCHEMAS.items()
+}
+for _schema in SCHEMAS.values():
+    jsonschema.Draft202012Validator.check_schema(_schema)
+
+
+class MessageError(ValueError):
+    """A payload that is not a valid message of the contract; the text says why."""
+
+
+def topic(site: str, camera: str, suffix: str) -> str:
+    """The MQTT topic of one box's message kind, e.g. ``vigie/v1/marseille/cam-042/event``."""
+    return f"{TOPIC_ROOT}/{site}/{camera}/{suffix}"
+
+
+@dataclass(frozen=True)
+class ParsedTopic:
+    site: str
+    camera: str
+    suffix: str
+
+
+_TOPIC_RE = re.compile(
+    rf"^{re.escape(TOPIC_ROOT)}/(?P<site>[^/]+)/(?P<camera>[^/]+)/(?P<suffix>.+)$"
+)
+
+
+def parse_topic(name: str) -> ParsedTopic:
+    """Split a contract topic into site, camera and suffix, refusing anything else."""
+    m = _TOPIC_RE.match(name)
+    if not m:
+        raise MessageError(f"topic {name!r} is not under {TOPIC_ROOT}/<site>/<camera>/")
+    site, camera, suffix = m.group("site", "camera", "suffix")
+    for what, value in (("site", site), ("camera", camera)):
+        if not re.match(NAME_PATTERN, value):
+            raise MessageError(f"topic {name!r}: {what} {value!r} is not a valid identifier")
+    return ParsedTopic(site, camera, suffix)
+
+
+def validate(kind: str, message: Any) -> None:
+    """Raise MessageError listing every schema violation of ``message`` as a ``kind``."""
+    validator = _VALIDATORS.get(kind)
+    if validator is None:
+        raise MessageError(f"no schema for message kind {kind!r}")
+    errors = sorted(validator.iter_errors(message), key=lambda e: list(e.absolute_path))
+    if errors:
+        parts = []
+        for err in errors[:5]:
+            where = "/".join(str(p) for p in err.absolute_path) or "(root)"
+            parts.append(f"{where}: {err.message[:200]}")
+        more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise MessageError("; ".join(parts) + more)
+
+
+def decode(kind: str, payload: bytes, expected_site: str, expected_camera: str) -> Any:
+    """Parse and validate a received payload of ``kind`` for the camera its topic names.
+
+    ``state`` payloads are the bare strings ``online``/``offline``; the others are JSON
+    objects whose ``site``/``camera`` must match the topic.
+    """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise MessageError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if kind == "state":
+        text = payload.decode("ascii", errors="replace")
+        if text not in STATE_PAYLOADS:
+            raise MessageError(f"state payload must be one of {STATE_PAYLOADS}, got {text[:40]!r}")
+        return text
+    try:
+        message = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from None
+    validate(kind, message)
+    if (message["site"], message["camera"]) != (expected_site, expected_camera):
+        raise MessageError(
+            f"payload names {message['site']}/{message['camera']} but was published under "
+            f"{expected_site}/{expected_camera}"
+        )
+    return message
+
+
+def encode(message: Any) -> bytes:
+    """Serialise a message the one way the box sends it (compact, UTF-8)."""
+    if isinstance(message, str):
+        return message.encode("ascii")
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def uuid7() -> str:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))
+
+
+def utc_iso(ts: float) -> str:
+    """Unix seconds -> ``2026-11-23T10:15:02.480Z``."""
+    t = time.gmtime(ts)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + f".{int((ts % 1) * 1000):03d}Z"
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One object in an event: label, score and normalised ``[x, y, w, h]`` box."""
+
+    label: str
+    score: float
+    bbox: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class EventMessage:
+    """An event message of schema ``vigie.event/1`` without its ledger ``seq``.
+
+    ``seq`` is given by egress when the message is ledgered, just before it is sent.
+    """
+
+    id: str
+    site: str
+    camera: str
+    type: str
+    state: Literal["start", "end"]
+    severity: Severity
+    started_at: str
+    ended_at: str | None
+    zone: str | None
+    objects: tuple[ObjectRef, ...]
+    measure: dict[str, float]
+    model_name: str
+    model_sha256: str
+    clip_status: str = "none"
+    clip_sha256: str | None = None
+
+    def to_wire(self, seq: int) -> dict[str, Any]:
+        """The JSON object that goes on the wire with ledger sequence number ``seq``."""
+        return {
+            "schema": EVENT_SCHEMA_ID,
+            "id": self.id,
+            "site": self.site,
+            "camera": self.camera,
+            "type": self.type,
+            "state": self.state,
+            "severity": self.severity,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "zone": self.zone,
+            "objects": [
+                {"label": o.label, "score": round(o.score, 3), "bbox": [round(v, 4) for v in o.bbox]}
+                for o in self.objects
+            ],
+            "measure": dict(self.measure),
+            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "clip": {"status": self.clip_status, "sha256": self.clip_sha256},
+            "seq": seq,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain-JSON form for the outbox (round-trips through :meth:`from_json`)."""
+        d = asdict(self)
+        d["objects"] = [asdict(o) for o in self.objects]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> EventMessage:
+        d = dict(d)
+        d["objects"] = tuple(
+            ObjectRef(o["label"], o["score"], tuple(o["bbox"]))  # type: ignore[arg-type]
+            for o in d["objects"]
+        )
+        return cls(**d)

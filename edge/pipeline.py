@@ -1,0 +1,274 @@
+"""Wires the box: capture -> detector -> tracker -> rules -> outbox -> egress, plus health.
+
+Threads: the capture reader (in :mod:`edge.capture`), the processing loop (the caller's
+thread), the outbox sender and paho's network thread. :meth:`Agent.stop` (or SIGTERM) ends
+open events, flushes what it can and leaves the rest in the outbox for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge.capture import VideoSource
+from edge.config import BoxConfig
+from edge.detect import Detector, make_detector
+from edge.egress import Egress, EgressRefused
+from edge.ledger import Ledger
+from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
+from edge.modelstore import ModelStore
+from edge.outbox import Outbox, OutboxError
+from edge.records import Event, Frame, normalise_box
+from edge.rules import Rule, build_rules
+from edge.track import IouTracker
+
+log = logging.getLogger(__name__)
+
+
+def to_message(ev: Event, site: str, camera: str, detector: Detector) -> EventMessage:
+    """A rule's event as the wire message (normalised boxes, ISO timestamps)."""
+    return EventMessage(
+        id=ev.id,
+        site=site,
+        camera=camera,
+        type=ev.type,
+        state=ev.state,
+        severity=ev.severity,
+        started_at=utc_iso(ev.started_wall),
+        ended_at=utc_iso(ev.ended_wall) if ev.ended_wall is not None else None,
+        zone=ev.zone,
+        objects=tuple(
+            ObjectRef(t.label, t.score, normalise_box(t.box, ev.frame_w, ev.frame_h))
+            for t in ev.objects[:64]
+        ),
+        measure=ev.measure,
+        model_name=detector.model_name,
+        model_sha256=detector.model_sha256,
+    )
+
+
+@dataclass
+class Stats:
+    """Counters for the health message."""
+
+    started: float = field(default_factory=time.monotonic)
+    frames_processed: int = 0
+    inference_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
+    window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=64))
+
+
+class Sender:
+    """Drains the outbox through egress; deletes a row only on the broker's PUBACK."""
+
+    def __init__(self, outbox: Outbox, egress: Egress, window: int):
+        self.outbox = outbox
+        self.egress = egress
+        self.window = window
+        self._inflight: dict[int, int] = {}  # mid -> outbox row id
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.acked = 0
+        egress.on_ack = self._on_ack
+        egress.on_connection_change = self._on_connection
+        self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _on_ack(self, mid: int) -> None:
+        with self._lock:
+            row = self._inflight.pop(mid, None)
+        if row is not None:
+            self.outbox.delete(row)
+            self.acked += 1
+            self._wake.set()
+
+    def _on_connection(self, up: bool) -> None:
+        if not up:
+            with self._lock:
+                self._inflight.clear()  # unacknowledged rows are sent again after reconnect
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.egress.connected.is_set():
+                continue
+            try:
+                self.drain_once()
+            except Exception:  # keep the sender alive whatever one row does
+                log.exception("sender error; will retry")
+                self._stop.wait(1.0)
+
+    def drain_once(self) -> None:
+        with self._lock:
+            busy = set(self._inflight.values())
+            room = self.window - len(busy)
+        if room <= 0:
+            return
+        for item in self.outbox.pending(room, busy):
+            if not self.egress.connected.is_set():
+                return
+            body = item.body
+            if item.suffix == "event":
+                body = EventMessage.from_json(body).to_wire(0)
+                body.pop("seq")
+            with self._lock:
+                try:
+                    info = self.egress.publish(item.suffix, body)
+                except EgressRefused as exc:
+                    log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
+                    self.outbox.delete(item.id)
+                    continue
+                if info is None:
+                    return
+                self._inflight[info.mid] = item.id
+            self.outbox.mark_attempt(item.id)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+
+    def wait_empty(self, timeout: float) -> bool:
+        """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.outbox.depth() == 0:
+                return True
+            self._wake.set()
+            time.sleep(0.05)
+        return self.outbox.depth() == 0
+
+
+class Agent:
+    """One camera's agent. ``run()`` blocks until the source ends or :meth:`stop`."""
+
+    def __init__(self, cfg: BoxConfig, store: ModelStore | None = None):
+        self.cfg = cfg
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store or ModelStore(cfg.models_dir)
+        self.detector = make_detector(cfg.detector, self.store)
+        self.tracker = IouTracker(cfg.tracker)
+        self.rules: list[Rule] = build_rules(cfg)
+        self.source = VideoSource(cfg.source)
+        self.outbox = Outbox(cfg.data_dir / "outbox.sqlite")
+        self.ledger = Ledger(cfg.data_dir / "egress-ledger.jsonl")
+        self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger)
+        self.sender = Sender(self.outbox, self.egress, cfg.broker.inflight)
+        self.stats = Stats()
+        self._stop = threading.Event()
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self.events_emitted = 0
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def run(self) -> None:
+        log.info(
+            "agent %s/%s: %s on %s, source %s, %d rule(s), outbox depth %d",
+            self.cfg.site, self.cfg.camera, self.detector.model_name, self.detector.backend,
+            self.source.name, len(self.rules), self.outbox.depth(),
+        )
+        self.egress.start()
+        self.sender.start()
+        self._health_thread.start()
+        last: Frame | None = None
+        try:
+            for frame in self.source.frames():
+                if self._stop.is_set():
+                    break
+                self.process(frame)
+                last = frame
+        finally:
+            if last is not None:
+                for rule in self.rules:
+                    self._emit(rule.close(last))
+            self.source.stop()
+
+    def process(self, frame: Frame) -> list[Event]:
+        """Run one frame through detector, tracker and rules; store resulting events."""
+        t0 = time.perf_counter()
+        detections = self.detector.detect(frame.image)
+        self.stats.inference_ms.append((time.perf_counter() - t0) * 1000)
+        tracks = self.tracker.update(detections, frame.ts)
+        events: list[Event] = []
+        for rule in self.rules:
+            events.extend(rule.update(frame, tracks))
+        self._emit(events)
+        self.stats.frames_processed += 1
+        return events
+
+    def _emit(self, events: list[Event]) -> None:
+        for ev in events:
+            msg = to_message(ev, self.cfg.site, self.cfg.camera, self.detector)
+            try:
+                self.outbox.put("event", msg.to_json())
+            except OutboxError as exc:
+                log.error("%s; event %s %s kept only in memory", exc, ev.type, ev.state)
+                continue
+            self.events_emitted += 1
+            log.info("event %s %s %s stored in outbox", ev.type, ev.state, ev.id)
+        if events:
+            self.sender.wake()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.source.stop()
+
+    def shutdown(self, flush_timeout: float = 5.0) -> None:
+        """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
+        self._stop.set()
+        self.sender.wait_empty(flush_timeout)
+        self.sender.stop()
+        self.egress.stop()
+        self.outbox.close()
+
+    # -- health ---------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        self.stats.window.append((now, self.source.frames_in, self.stats.frames_processed))
+        t_old, in_old, proc_old = self.stats.window[0]
+        span = now - t_old
+        fps_in = (self.source.frames_in - in_old) / span if span > 0 else 0.0
+        fps_proc = (self.stats.frames_processed - proc_old) / span if span > 0 else 0.0
+        inf = np.array(self.stats.inference_ms) if self.stats.inference_ms else None
+        try:
+            disk = shutil.disk_usage(self.cfg.data_dir).free
+        except OSError:
+            disk = None
+        return {
+            "schema": HEALTH_SCHEMA_ID,
+            "site": self.cfg.site,
+            "camera": self.cfg.camera,
+            "ts": utc_iso(time.time()),
+            "fps_in": round(fps_in, 2),
+            "fps_processed": round(fps_proc, 2),
+            "inference_ms_p50": round(float(np.percentile(inf, 50)), 2) if inf is not None else None,
+            "inference_ms_p95": round(float(np.percentile(inf, 95)), 2) if inf is not None else None,
+            "outbox_depth": self.outbox.depth(),
+            "uptime_s": round(now - self.stats.started, 1),
+            "cpu_percent": round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
+            "disk_free_bytes": disk,
+            "source_ok": bool(self.source.connected),
+            "detector": {"model": self.detector.model_name, "backend": self.detector.backend},
+        }
+
+    def _health_loop(self) -> None:
+        self.health()  # first sample for the fps window
+        while not self._stop.wait(self.cfg.health.interval_s):
+            try:
+                self.egress.publish("health", self.health())
+            except Exception:
+                log.exception("health message failed")
