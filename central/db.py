@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def _m1(db: sqlite_utils.Database) -> None:
-    db["events"].create(
+    db.table("events").create(
         {
             "id": str, "site": str, "camera": str, "type": str, "state": str, "severity": str,
             "started_at": str, "ended_at": str, "zone": str, "objects": str, "measure": str,
@@ -33,17 +33,17 @@ def _m1(db: sqlite_utils.Database) -> None:
         not_null={"site", "camera", "type", "state", "payload", "status"},
         defaults={"status": "new"},
     )
-    db["events"].create_index(["status", "started_at"])
-    db["events"].create_index(["site", "camera", "started_at"])
-    db["cameras"].create(
+    db.table("events").create_index(["status", "started_at"])
+    db.table("events").create_index(["site", "camera", "started_at"])
+    db.table("cameras").create(
         {"key": str, "site": str, "camera": str, "state": str, "state_at": float,
          "last_seen": float, "health": str},
         pk="key",
     )
-    db["rejected"].create(
+    db.table("rejected").create(
         {"id": int, "received_at": float, "topic": str, "bytes": int, "reason": str}, pk="id"
     )
-    db["audit"].create(
+    db.table("audit").create(
         {"id": int, "ts": float, "actor": str, "action": str, "subject": str, "why": str},
         pk="id",
     )
@@ -109,14 +109,14 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
 
 
 def record_rejection(db: sqlite_utils.Database, topic: str, size: int, reason: str) -> None:
-    db["rejected"].insert(
+    db.table("rejected").insert(
         {"received_at": time.time(), "topic": topic[:200], "bytes": size, "reason": reason[:500]}
     )
 
 
 def camera_seen(db: sqlite_utils.Database, site: str, camera: str, **fields: Any) -> None:
     now = time.time()
-    db["cameras"].upsert(
+    db.table("cameras").upsert(
         {"key": f"{site}/{camera}", "site": site, "camera": camera, "last_seen": now, **fields},
         pk="key",
     )

@@ -63,10 +63,10 @@ class Ingest:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            self.handle(msg.topic, msg.payload)
+            self.handle(msg.topic, bytes(msg.payload))
         except Exception:  # a bug must not stop ingest; the message is logged as rejected
             log.exception("internal error on a message from %s", msg.topic)
-            self._reject(msg.topic, msg.payload, "internal error (see hub log)")
+            self._reject(msg.topic, bytes(msg.payload), "internal error (see hub log)")
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate and store one message. Returns 'stored', 'duplicate' or 'rejected'."""

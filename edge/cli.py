@@ -8,8 +8,13 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from central.config import HubConfig
+    from edge.config import BoxConfig
 
 log = logging.getLogger("vigie")
 
@@ -84,7 +89,7 @@ def edge() -> None:
     """The agent that runs on a camera's box."""
 
 
-def _load_box_config(path: Path):  # type: ignore[no-untyped-def]
+def _load_box_config(path: Path) -> BoxConfig:
     from edge.config import ConfigError, load
 
     try:
@@ -127,7 +132,11 @@ def edge_run(config: Path) -> None:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     _stop_on_signals(stop)
-    threading.Thread(target=lambda: (stop.wait(), agent.stop()), daemon=True).start()
+    def _stopper() -> None:
+        stop.wait()
+        agent.stop()
+
+    threading.Thread(target=_stopper, daemon=True).start()
     try:
         agent.run()
     finally:
@@ -141,7 +150,7 @@ def hub() -> None:
     """The central hub: ingest and the operators' web application."""
 
 
-def _load_hub_config(path: Path):  # type: ignore[no-untyped-def]
+def _load_hub_config(path: Path) -> HubConfig:
     from central.config import load
     from edge.config import ConfigError
 
@@ -184,7 +193,11 @@ def hub_serve(config: Path, port: int | None) -> None:
     log.info("hub serving on http://%s:%d/", cfg.bind, server.server_port)
     stop = threading.Event()
     _stop_on_signals(stop)
-    threading.Thread(target=lambda: (stop.wait(), server.shutdown()), daemon=True).start()
+    def _stopper() -> None:
+        stop.wait()
+        server.shutdown()
+
+    threading.Thread(target=_stopper, daemon=True).start()
     server.serve_forever()
 
 

@@ -329,7 +329,7 @@ class EventMessage:
     def from_json(cls, d: dict[str, Any]) -> EventMessage:
         d = dict(d)
         d["objects"] = tuple(
-            ObjectRef(o["label"], o["score"], tuple(o["bbox"]))  # type: ignore[arg-type]
+            ObjectRef(o["label"], o["score"], tuple(o["bbox"]))
             for o in d["objects"]
         )
         return cls(**d)

@@ -229,7 +229,7 @@ class ModelStore:
 def _download(mf: ModelFile) -> bytes:
     assert mf.url
     try:
-        with urllib.request.urlopen(mf.url, timeout=60) as resp:  # noqa: S310 - pinned URL
+        with urllib.request.urlopen(mf.url, timeout=60) as resp:
             data: bytes = resp.read()
     except OSError as exc:
         raise ModelStoreError(f"{mf.path}: download from {mf.url} failed: {exc}") from None

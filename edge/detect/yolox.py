@@ -17,7 +17,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     as YOLOX was trained. Returns the NCHW float32 BGR tensor and the scale ratio."""
     h, w = image.shape[:2]
     r = min(size / h, size / w)
-    nh, nw = int(round(h * r)), int(round(w * r))
+    nh, nw = round(h * r), round(w * r)
     canvas = np.full((size, size, 3), 114, dtype=np.uint8)
     canvas[:nh, :nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
     tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32)
