@@ -219,10 +219,9 @@ class ModelStore:
         for spec in self.manifest.models.values():
             for mf in spec.files:
                 p = self.root / mf.path
-                if not p.is_file():
-                    state = "missing"
-                else:
-                    state = "ok" if sha256_file(p) == mf.sha256 else "corrupt"
+                state = "missing" if not p.is_file() else (
+                    "ok" if sha256_file(p) == mf.sha256 else "corrupt"
+                )
                 yield spec.name, mf.path, state
 
 

@@ -67,7 +67,9 @@ def output_dir(request: pytest.FixtureRequest) -> Path:
 class Proc:
     """A ``vigie`` subprocess with its log file, stopped (SIGTERM, then SIGKILL) at the end."""
 
-    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ):
         self.args = args
         self.log = log
         self._logf = log.open("ab")
