@@ -48,13 +48,32 @@ class SourceConfig(Strict):
 
 class DetectorConfig(Strict):
     model: str = "yolox-nano"
-    backend: Literal["onnxruntime"] = "onnxruntime"
+    backend: Literal["auto", "onnxruntime", "openvino", "tflite"] = "onnxruntime"
+    """``auto`` times each runtime that can run the model at start-up and keeps the fastest."""
     score_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
     nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
     classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     )
     threads: int = Field(default=2, ge=1, le=64)
+
+
+class MotionConfig(Strict):
+    """Motion gating: run the detector only when the downscaled frame has changed since the
+    detector last ran, and at least every ``refresh_s`` so stationary objects stay tracked."""
+
+    enabled: bool = True
+    width: int = Field(default=160, ge=32, le=1920)
+    """Width of the grey thumbnail compared (height follows the aspect ratio)."""
+    pixel_threshold: int = Field(default=20, ge=1, le=255)
+    """Grey-level difference that counts a thumbnail pixel as changed."""
+    min_changed: float = Field(default=0.002, gt=0.0, lt=1.0)
+    """Fraction of changed thumbnail pixels that counts as motion."""
+    refresh_s: float = Field(default=2.0, gt=0.0, le=3600.0)
+    """Longest time (media seconds) without a detector run, moving or not."""
+    min_interval_s: float = Field(default=0.2, ge=0.0, le=60.0)
+    """Shortest time between detector runs while things move (0.2 s: at most 5 runs/s;
+    0 runs on every moving frame)."""
 
 
 class TrackerConfig(Strict):
@@ -105,6 +124,7 @@ class BoxConfig(Strict):
     source: SourceConfig
     detector: DetectorConfig = DetectorConfig()
     tracker: TrackerConfig = TrackerConfig()
+    motion: MotionConfig = MotionConfig()
     broker: BrokerConfig = BrokerConfig()
     health: HealthConfig = HealthConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)

@@ -150,6 +150,14 @@ HEALTH_SCHEMA: dict[str, Any] = {
             "properties": {
                 "model": {"type": "string", "maxLength": 64},
                 "backend": {"type": "string", "maxLength": 32},
+                "timings_ms": {
+                    "type": "object",
+                    "maxProperties": 8,
+                    "additionalProperties": False,
+                    "patternProperties": {"^[a-z]{1,32}$": _NONNEG},
+                },
+                "gate_runs": {"type": "integer", "minimum": 0},
+                "gate_skips": {"type": "integer", "minimum": 0},
             },
         },
         "seq": {"type": "integer", "minimum": 0},

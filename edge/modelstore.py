@@ -93,6 +93,7 @@ class Manifest:
     def __init__(self, data: dict[str, Any], path: Path):
         self.path = path
         labels: dict[str, list[str]] = data.get("labels", {})
+        self.label_sets = labels
         self.models: dict[str, ModelSpec] = {}
         for entry in data.get("model", []):
             entry = dict(entry)

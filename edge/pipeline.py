@@ -25,8 +25,9 @@ from edge.egress import Egress, EgressRefused
 from edge.ledger import Ledger
 from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
+from edge.motion import MotionGate
 from edge.outbox import Outbox, OutboxError
-from edge.records import Event, Frame, normalise_box
+from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.track import IouTracker
 
@@ -163,6 +164,7 @@ class Agent:
         self.store = store or ModelStore(cfg.models_dir)
         self.detector = make_detector(cfg.detector, self.store)
         self.tracker = IouTracker(cfg.tracker)
+        self.gate = MotionGate(cfg.motion)
         self.rules: list[Rule] = build_rules(cfg)
         self.source = VideoSource(cfg.source)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite")
@@ -199,9 +201,7 @@ class Agent:
 
     def process(self, frame: Frame) -> list[Event]:
         """Run one frame through detector, tracker and rules; store resulting events."""
-        t0 = time.perf_counter()
-        detections = self.detector.detect(frame.image)
-        self.stats.inference_ms.append((time.perf_counter() - t0) * 1000)
+        detections = self.gate.detections(frame, self._detect)
         tracks = self.tracker.update(detections, frame.ts)
         events: list[Event] = []
         for rule in self.rules:
@@ -209,6 +209,12 @@ class Agent:
         self._emit(events)
         self.stats.frames_processed += 1
         return events
+
+    def _detect(self, image: np.ndarray) -> list[Detection]:
+        t0 = time.perf_counter()
+        detections = self.detector.detect(image)
+        self.stats.inference_ms.append((time.perf_counter() - t0) * 1000)
+        return detections
 
     def _emit(self, events: list[Event]) -> None:
         for ev in events:
@@ -262,8 +268,18 @@ class Agent:
             "cpu_percent": round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
             "disk_free_bytes": disk,
             "source_ok": bool(self.source.connected),
-            "detector": {"model": self.detector.model_name, "backend": self.detector.backend},
+            "detector": self._detector_health(),
         }
+
+    def _detector_health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}
+        timings = getattr(self.detector, "timings_ms", None)
+        if timings:
+            out["timings_ms"] = dict(timings)
+        if self.cfg.motion.enabled:
+            out["gate_runs"] = self.gate.runs
+            out["gate_skips"] = self.gate.skips
+        return out
 
     def _health_loop(self) -> None:
         self.health()  # first sample for the fps window

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.detect import DetectorError
+from edge.detect.labels import select_classes
 from edge.detect.yolox import decode, letterbox
 from edge.records import Detection
 
@@ -30,6 +31,7 @@ class OnnxYolox:
         nms_iou: float = 0.45,
         classes: Sequence[str] | None = None,
         threads: int = 2,
+        vocabulary: Sequence[str] = (),
     ):
         import onnxruntime as ort
 
@@ -50,10 +52,10 @@ class OnnxYolox:
             raise DetectorError(f"{path}: expected a square NCHW input, got {shape}")
         self.size = int(shape[2])
         self.labels = tuple(labels)
-        unknown = [c for c in (classes or []) if c not in self.labels]
-        if unknown:
-            raise DetectorError(f"classes {unknown} are not labels of model {model_name}")
-        self.keep = {self.labels.index(c) for c in classes} if classes else None
+        try:
+            self.keep = select_classes(self.labels, classes, model_name, vocabulary or self.labels)
+        except ValueError as exc:
+            raise DetectorError(str(exc)) from None
         self.model_name = model_name
         self.model_sha256 = model_sha256
         self.score_threshold = score_threshold
