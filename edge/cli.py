@@ -83,6 +83,57 @@ def models_status(store: Path | None) -> None:
         raise click.ClickException(f"{bad} file(s) missing or corrupt; run `vigie models fetch`")
 
 
+@models.command("quantize")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--model", default="yolox-nano", show_default=True, help="YOLOX model to quantize.")
+@click.option("--frames", "frames_per_video", type=click.IntRange(1, 10000), default=30, show_default=True,
+              help="Calibration frames sampled from each video.")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(["onnxruntime", "openvino"]),
+              help="Build for this runtime only (repeatable; default both).")
+@click.option("--quantize-head", is_flag=True, help="Quantize the detection head too (less accurate).")
+@click.argument("videos", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def models_quantize(store: Path | None, model: str, frames_per_video: int, backends: tuple[str, ...],
+                    quantize_head: bool, videos: tuple[Path, ...]) -> None:
+    """Build INT8 models calibrated on frames of VIDEOS and register them in the store."""
+    from edge.detect.frames import MediaError
+    from edge.detect.quantize import QuantizeError, quantize_yolox
+    from edge.modelstore import ModelStore, ModelStoreError
+
+    try:
+        ms = ModelStore(store)
+        built = quantize_yolox(ms, list(videos), frames_per_video, model,
+                               list(backends) or ["onnxruntime", "openvino"], not quantize_head)
+    except (QuantizeError, ModelStoreError, MediaError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for d in built:
+        click.echo(f"{d.name:28} {d.backend:12} {d.sha256}  {d.files[0]}")
+
+
+@models.command("eval")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--frames", "frames_per_video", type=click.IntRange(1, 10000), default=20, show_default=True,
+              help="Frames sampled from each video for the agreement score.")
+@click.option("--runs", type=click.IntRange(3, 10000), default=30, show_default=True,
+              help="Timed detections per pair for the latency percentiles.")
+@click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.argument("media", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def models_eval(store: Path | None, frames_per_video: int, runs: int, threads: int,
+                media: tuple[Path, ...]) -> None:
+    """Latency and agreement with FP32 YOLOX-nano of every detector x backend, as a markdown table."""
+    from edge.detect import DetectorError
+    from edge.detect.evaluate import evaluate_all, markdown_table
+    from edge.detect.frames import MediaError
+    from edge.modelstore import ModelStore, ModelStoreError
+
+    try:
+        rows = evaluate_all(ModelStore(store), list(media), frames_per_video, runs, threads)
+    except (DetectorError, ModelStoreError, MediaError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(markdown_table(rows))
+
+
 # -- edge -----------------------------------------------------------------------------------
 @main.group()
 def edge() -> None:

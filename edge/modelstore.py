@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 import shutil
@@ -24,6 +25,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.toml"
+DERIVED_NAME = "derived.toml"
+"""Models built on this box (e.g. INT8 by `vigie models quantize`), kept in the store."""
 
 
 class ModelStoreError(Exception):
@@ -95,7 +98,12 @@ class Manifest:
         labels: dict[str, list[str]] = data.get("labels", {})
         self.label_sets = labels
         self.models: dict[str, ModelSpec] = {}
-        for entry in data.get("model", []):
+        self.add_entries(data.get("model", []))
+
+    def add_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Add ``[[model]]`` tables (their ``labels`` name one of this manifest's label sets)."""
+        labels = self.label_sets
+        for entry in entries:
             entry = dict(entry)
             files = tuple(ModelFile(**f) for f in entry.pop("files"))
             label_key = entry.pop("labels", None)
@@ -139,6 +147,32 @@ class ModelStore:
     def __init__(self, root: Path | None = None, manifest: Manifest | None = None):
         self.root = (root or default_store()).expanduser()
         self.manifest = manifest or Manifest.load(store=self.root)
+        self.manifest.add_entries(self.derived_entries())
+
+    def derived_entries(self) -> list[dict[str, Any]]:
+        """The ``[[model]]`` tables of the store's ``derived.toml`` (none if it is absent)."""
+        path = self.root / DERIVED_NAME
+        if not path.is_file():
+            return []
+        try:
+            with path.open("rb") as f:
+                return list(tomllib.load(f).get("model", []))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ModelStoreError(f"{path} is unreadable ({exc}); delete it and quantize again") from None
+
+    def write_derived(self, entries: list[dict[str, Any]]) -> None:
+        """Replace ``derived.toml`` with ``entries`` and add them to the loaded manifest."""
+        lines = ["# Models built on this box (vigie models quantize); pinned by sha256.", ""]
+        for e in entries:
+            lines.append("[[model]]")
+            for k, v in e.items():
+                lines.append(f"{k} = {_toml_value(v)}")
+            lines.append("")
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / (DERIVED_NAME + ".part")
+        tmp.write_text("\n".join(lines), encoding="utf-8")
+        os.replace(tmp, self.root / DERIVED_NAME)
+        self.manifest.add_entries(entries)
 
     def path(self, name: str, verify: bool = True) -> Path:
         """Path of a model's primary file, checked against its pinned sha256."""
@@ -177,6 +211,8 @@ class ModelStore:
         done: list[Path] = []
         specs = [self.manifest.get(n) for n in names] if names else list(self.manifest.models.values())
         for spec in specs:
+            if "derived_from" in spec.extra:
+                continue  # built here by `vigie models quantize`, not fetched
             for mf in spec.files:
                 done.append(self._fetch_file(mf, mirror, allow_download))
                 if progress:
@@ -224,6 +260,21 @@ class ModelStore:
                     "ok" if sha256_file(p) == mf.sha256 else "corrupt"
                 )
                 yield spec.name, mf.path, state
+
+
+def _toml_value(v: Any) -> str:
+    """A str, number, list or flat dict as TOML (JSON string escapes are valid TOML)."""
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
 
 def _download(mf: ModelFile) -> bytes:
