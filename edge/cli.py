@@ -117,9 +117,12 @@ def models_quantize(store: Path | None, model: str, frames_per_video: int, backe
 @click.option("--runs", type=click.IntRange(3, 10000), default=30, show_default=True,
               help="Timed detections per pair for the latency percentiles.")
 @click.option("--threads", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--skip", type=click.IntRange(0), default=1, show_default=True,
+              help="Offset of the sampled video frames (quantize samples at offset 0: this keeps "
+                   "evaluation frames apart from calibration frames).")
 @click.argument("media", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def models_eval(store: Path | None, frames_per_video: int, runs: int, threads: int,
+def models_eval(store: Path | None, frames_per_video: int, runs: int, threads: int, skip: int,
                 media: tuple[Path, ...]) -> None:
     """Latency and agreement with FP32 YOLOX-nano of every detector x backend, as a markdown table."""
     from edge.detect import DetectorError
@@ -128,7 +131,7 @@ def models_eval(store: Path | None, frames_per_video: int, runs: int, threads: i
     from edge.modelstore import ModelStore, ModelStoreError
 
     try:
-        rows = evaluate_all(ModelStore(store), list(media), frames_per_video, runs, threads)
+        rows = evaluate_all(ModelStore(store), list(media), frames_per_video, runs, threads, skip=skip)
     except (DetectorError, ModelStoreError, MediaError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(markdown_table(rows))

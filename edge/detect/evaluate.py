@@ -128,9 +128,11 @@ def time_detector(
 
 
 def evaluate_all(store: ModelStore, media: Sequence[Path], per_video: int = 20, runs: int = 30,
-                 threads: int = 2, only: Sequence[tuple[str, str]] | None = None) -> list[EvalRow]:
-    """Measure every pair (or ``only`` those) on frames sampled from ``media``."""
-    frames = sample_media(list(media), per_video)
+                 threads: int = 2, only: Sequence[tuple[str, str]] | None = None,
+                 skip: int = 0) -> list[EvalRow]:
+    """Measure every pair (or ``only`` those) on frames sampled from ``media`` (offset by
+    ``skip`` frames, to keep them apart from calibration frames sampled with no offset)."""
+    frames = sample_media(list(media), per_video, skip)
     log.info("evaluating on %d frames", len(frames))
     todo = list(only) if only else pairs(store)
     if REFERENCE not in todo:
