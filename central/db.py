@@ -65,13 +65,15 @@ def connect(path: Path) -> sqlite_utils.Database:
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.conn:
-            db.execute("BEGIN IMMEDIATE")
+    """Apply pending migrations. The version is read inside the write transaction, so two
+    processes starting together (ingest and web) never apply the same step twice."""
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {n}")
-        log.info("database migrated to version %d", n)
+            log.info("database migrated to version %d", n)
 
 
 def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -> bool:

@@ -57,3 +57,27 @@ def test_alert_page_has_no_data_without_token(client: FlaskClient) -> None:
     r = client.get("/")
     assert r.status_code == 200 and b"Vigie" in r.data
     assert b"marseille" not in r.data
+
+
+def test_concurrent_first_start_migrates_once(tmp_path: Path) -> None:
+    """Ingest and web server start together on a new database: neither may fail."""
+    import threading
+
+    from central import db as hubdb
+
+    errors: list[BaseException] = []
+
+    def open_db() -> None:
+        try:
+            hubdb.connect(tmp_path / "race.sqlite").conn.close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_db) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    con = hubdb.connect(tmp_path / "race.sqlite")
+    assert con.execute("PRAGMA user_version").fetchone()[0] == len(hubdb.MIGRATIONS)

@@ -102,3 +102,6 @@ def test_intrusion_end_to_end(
     assert {p["seq"] for p in payloads} <= seqs
     cams = api(http, "/api/v1/cameras").json()["cameras"]
     assert cams[0]["camera"] == "cam-01" and cams[0]["state"] == "offline"
+    health = cams[0]["health"]
+    assert health["fps_processed"] > 0 and health["inference_ms_p95"] >= health["inference_ms_p50"] > 0
+    assert health["detector"] == {"model": "yolox-nano", "backend": "onnxruntime"}
