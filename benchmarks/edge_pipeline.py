@@ -40,6 +40,7 @@ def main() -> None:
             "source": {"url": str(args.video), "realtime": False},
             "zones": [{"name": "table", "polygon": DEMO_ZONE}],
             "rules": [{"type": "intrusion", "zone": "table", "dwell_s": 2}],
+            "motion": {"enabled": False},  # every frame through the detector, as measured here
         })
         agent = Agent(cfg, store)
         # Interleave the two measurements frame by frame so that load from other processes
