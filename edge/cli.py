@@ -89,7 +89,8 @@ def models_status(store: Path | None) -> None:
 @click.option("--frames", "frames_per_video", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Calibration frames sampled from each video.")
 @click.option("--backend", "backends", multiple=True, type=click.Choice(["onnxruntime", "openvino"]),
-              help="Build for this runtime only (repeatable; default both).")
+              help="Build for this runtime only (repeatable; default both). The INT8 ONNX for "
+                   "onnxruntime is always built: the OpenVINO IR is converted from it.")
 @click.option("--quantize-head", is_flag=True, help="Quantize the detection head too (less accurate).")
 @click.argument("videos", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))

@@ -151,23 +151,21 @@ def quantize_yolox(
     log.info("calibrating on %d frames from %d source(s)", len(tensors), len(videos))
     out: list[Derived] = []
     calibration = f"{len(tensors)} frames from " + ", ".join(p.name for p in videos)
-    built_qdq = False
-    for backend in tqdm(list(backends), desc="quantize", unit="model"):
-        qdq = store.root / DERIVED_DIR / f"{src.stem}-int8-qdq.onnx"
-        if not qdq.is_file() or not built_qdq:
-            quantize_onnx(src, qdq, tensors, keep_head_float)
-            built_qdq = True
-        if backend == "onnxruntime":
-            files: tuple[Path, ...] = (qdq,)
-            name = f"{base}-int8-onnx"
-        elif backend == "openvino":
-            dst = onnx_to_ir(qdq, store.root / DERIVED_DIR / f"{src.stem}-int8-ov.xml")
-            files = (dst, dst.with_suffix(".bin"))
-            name = f"{base}-int8-ov"
-        else:
+    for backend in backends:
+        if backend not in ("onnxruntime", "openvino"):
             raise QuantizeError(f"no INT8 recipe for backend {backend!r} (onnxruntime, openvino)")
-        entry = register(store, name, spec, files, calibration, backend)
-        out.append(entry)
+    with tqdm(total=1 + ("openvino" in backends), desc="quantize", unit="model") as bar:
+        # The QDQ ONNX is always rebuilt and registered (the IR is converted from it, and an
+        # unregistered rebuild would leave a stale sha256 pinned for it).
+        qdq = quantize_onnx(src, store.root / DERIVED_DIR / f"{src.stem}-int8-qdq.onnx", tensors,
+                            keep_head_float)
+        out.append(register(store, f"{base}-int8-onnx", spec, (qdq,), calibration, "onnxruntime"))
+        bar.update(1)
+        if "openvino" in backends:
+            dst = onnx_to_ir(qdq, store.root / DERIVED_DIR / f"{src.stem}-int8-ov.xml")
+            out.append(register(store, f"{base}-int8-ov", spec, (dst, dst.with_suffix(".bin")),
+                                calibration, "openvino"))
+            bar.update(1)
     return out
 
 
