@@ -24,7 +24,7 @@ from edge.messages import TOPIC_ROOT, MessageError, decode, parse_topic
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
-INGESTED_SUFFIXES = ("event", "state", "health")
+INGESTED_SUFFIXES = ("event", "state", "health", "stats")
 
 
 class Ingest:
@@ -85,6 +85,10 @@ class Ingest:
             if changed:
                 log.info("event %s %s %s from %s/%s", message["type"], message["state"],
                          message["id"], where.site, where.camera)
+        elif where.suffix == "stats":
+            changed = hubdb.insert_stats(self.db, message)
+            hubdb.camera_seen(self.db, where.site, where.camera)
+            outcome = "stored" if changed else "duplicate"
         elif where.suffix == "state":
             hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)
             outcome = "stored"
