@@ -80,7 +80,9 @@ class CrowdMovement:
             warm and enough and speed >= self.cfg.min_speed and speed > self.cfg.rise * max(base, 1e-6)
         )
         if self.episode.open is None and not active:
-            a = min(1.0, dt / self.cfg.baseline_s) if self.baseline is not None else 1.0
+            # A running mean over what has been seen until ``baseline_s`` of video, then an EMA.
+            span = max(min(self.cfg.baseline_s, frame.ts - self._t0), dt, 1e-6)
+            a = min(1.0, dt / span) if self.baseline is not None else 1.0
             self.baseline = base + a * (speed - base)
         measure = {"speed": speed, "baseline": base, "moving": float(len(moving))}
         return self.episode.step(frame, active, moving, measure)

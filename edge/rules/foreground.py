@@ -59,15 +59,17 @@ class StaticBlobs:
         self._short += a_short * (g - self._short)
         # The long-term background does not learn where something static is being watched.
         self._long += np.where(static, 0.0, a_long) * (g - self._long)
-        mask = (self._evidence >= self.dwell_s).astype(np.uint8)
-        if not mask.any():
+        if not (self._evidence >= self.dwell_s).any():
             return []
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        # Hysteresis: a blob is the region of half the dwell around pixels at the full dwell.
+        mask = (self._evidence >= self.dwell_s / 2).astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        strong = set(np.unique(labels[self._evidence >= self.dwell_s]).tolist())
         scale = image.shape[1] / g.shape[1]
         area = g.shape[0] * g.shape[1]
         out = []
         for i in range(1, n):
             x, y, w, h, a = stats[i]
-            if a >= self.min_area * area:
+            if i in strong and a >= self.min_area * area:
                 out.append((x * scale, y * scale, (x + w) * scale, (y + h) * scale))
         return out
