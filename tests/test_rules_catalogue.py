@@ -329,11 +329,11 @@ def test_camera_tamper_short_glitch_and_cooldown(tmp_path: Path) -> None:
 
 def test_camera_tamper_reuses_stored_reference(tmp_path: Path) -> None:
     scene = _scene()
-    cfg = CameraTamperRule(type="camera_tamper", learn_s=1, dwell_s=1)
+    cfg = CameraTamperRule(type="camera_tamper", learn_s=1, dwell_s=1, moved_s=1)
     Timeline(CameraTamper(cfg, tmp_path), image=lambda ts: scene).run([(2, nothing)])
     moved = np.roll(scene, 60, axis=1)
-    tl = Timeline(CameraTamper(cfg, tmp_path), image=lambda ts: moved).run([(3, nothing)])
-    assert len(tl.starts()) == 1 and tl.starts()[0] == pytest.approx(1.0, abs=0.11), \
-        "with a stored reference there is no learning phase, and a moved view fires"
+    tl = Timeline(CameraTamper(cfg, tmp_path), image=lambda ts: moved).run([(4, nothing)])
+    assert len(tl.starts()) == 1 and tl.starts()[0] == pytest.approx(2.0, abs=0.11), \
+        "no learning phase with a stored reference; a steady moved view fires after moved_s + dwell_s"
     assert tl.events[0][1].measure.get("moved") == 1.0
     assert math.isfinite(tl.events[0][1].measure["similarity"])

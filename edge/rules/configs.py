@@ -160,11 +160,15 @@ class CameraTamperRule(_RuleBase):
     bright_level: float = Field(default=235.0, ge=0.0, le=255.0)
     """Mean grey level above which the camera is blinded."""
     min_contrast: float = Field(default=8.0, ge=0.0, le=128.0)
-    """Grey-level standard deviation below which the view is uniform (covered, sprayed)."""
+    """Grey-level standard deviation below which, with lost sharpness, the view is covered."""
     sharpness_ratio: float = Field(default=0.35, gt=0.0, lt=1.0)
     """Defocused when edge energy falls below this fraction of the reference's."""
     min_similarity: float = Field(default=0.45, ge=-1.0, lt=1.0)
     """Moved when the edge-map correlation with the reference falls below this."""
+    min_stability: float = Field(default=0.8, ge=-1.0, le=1.0)
+    """...while the view itself is steady (edge correlation with 1 s earlier at least this)..."""
+    moved_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    """...for this long."""
 
 
 class LineConfig(BaseModel):

@@ -19,12 +19,13 @@ log = logging.getLogger(__name__)
 WIDTH = 160
 
 
-def small_grey(image: np.ndarray, width: int = WIDTH) -> np.ndarray:
-    """A blurred float32 grey copy ``width`` pixels wide."""
+def small_grey(image: np.ndarray, width: int = WIDTH, blur: bool = True) -> np.ndarray:
+    """A float32 grey copy ``width`` pixels wide, blurred 5x5 unless ``blur`` is False."""
     h, w = image.shape[:2]
     grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     small = cv2.resize(grey, (width, max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
-    return cv2.GaussianBlur(small.astype(np.float32), (5, 5), 0)
+    small = small.astype(np.float32)
+    return cv2.GaussianBlur(small, (5, 5), 0) if blur else small
 
 
 class StaticBlobs:
