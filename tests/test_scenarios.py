@@ -45,7 +45,8 @@ def _detect_all(video: Path, store: ModelStore, cfg: BoxConfig) -> list[Step]:
 
 
 def _box(tmp: Path, body: str, video: Path) -> BoxConfig:
-    text = f'site = "test"\ncamera = "cam-1"\ndata_dir = "{tmp}"\n[source]\nurl = "{video}"\nrealtime = false\n'
+    text = (f'site = "test"\ncamera = "cam-1"\ndata_dir = "{tmp}"\n'
+            f'[source]\nurl = "{video}"\nrealtime = false\n')
     return parse(text + body, tmp / "box.toml")
 
 
@@ -63,7 +64,9 @@ classes = ["person"]
 
 
 @pytest.fixture(scope="module")
-def person_steps(model_store: ModelStore, media: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Step]:
+def person_steps(
+    model_store: ModelStore, media: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[Step]:
     video = media / "video/one-by-one-person-detection.mp4"
     cfg = _box(tmp_path_factory.mktemp("p"), PERSON_LAYOUT, video)
     return _detect_all(video, model_store, cfg)
