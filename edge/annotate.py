@@ -62,7 +62,8 @@ def draw_layout(img: np.ndarray, cfg: BoxConfig, counts: dict[str, tuple[int, in
         if counts is not None:
             f, bk = counts.get(ln.name, (0, 0))
             text += f"  fwd {f} / back {bk}"
-        _label(img, text, (a[0] + 4, a[1] + 16), LINE)
+        top = a if a[1] <= b[1] else b
+        _label(img, text, (min(top[0] + 4, w - 200), max(top[1], 16)), LINE)
 
 
 def draw_grid(
