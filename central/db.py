@@ -49,7 +49,18 @@ def _m1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1]
+def _m_stats(db: sqlite_utils.Database) -> None:
+    """``stats``: one row per box and statistics interval (``vigie.stats/1``)."""
+    db.table("stats").create(
+        {"key": str, "site": str, "camera": str, "interval_start": str, "interval_end": str,
+         "lines": str, "zones": str, "seq": int, "received_at": float},
+        pk="key",
+        not_null={"site", "camera", "interval_start", "interval_end", "lines", "zones"},
+    )
+    db.table("stats").create_index(["site", "camera", "interval_start"])
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats]
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -146,3 +157,18 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
     out["acked_at"] = row["acked_at"]
     out["received_at"] = row["received_at"]
     return out
+
+
+def insert_stats(db: sqlite_utils.Database, msg: dict[str, Any]) -> bool:
+    """Store one statistics interval idempotently (key: site/camera/interval start).
+
+    Call inside a write transaction, like :func:`upsert_event`.
+    """
+    key = f"{msg['site']}/{msg['camera']}/{msg['interval_start']}"
+    cur = db.execute(
+        "INSERT OR IGNORE INTO stats (key, site, camera, interval_start, interval_end, lines, zones,"
+        " seq, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [key, msg["site"], msg["camera"], msg["interval_start"], msg["interval_end"],
+         json.dumps(msg["lines"]), json.dumps(msg["zones"]), msg["seq"], time.time()],
+    )
+    return bool(cur.rowcount)

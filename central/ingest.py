@@ -32,7 +32,7 @@ from edge.messages import TOPIC_ROOT, MessageError, decode, parse_topic
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
-INGESTED_SUFFIXES = ("event", "state", "health")
+INGESTED_SUFFIXES = ("event", "state", "health", "stats")
 
 
 class Ingest:
@@ -145,6 +145,10 @@ class Ingest:
             if changed:
                 log.debug("event %s %s %s from %s/%s", message["type"], message["state"],
                           message["id"], where.site, where.camera)
+            return "stored" if changed else "duplicate"
+        if where.suffix == "stats":
+            changed = hubdb.insert_stats(self.db, message)
+            hubdb.camera_seen(self.db, where.site, where.camera)
             return "stored" if changed else "duplicate"
         if where.suffix == "state":
             hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)

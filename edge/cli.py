@@ -199,6 +199,68 @@ def edge_run(config: Path) -> None:
     log.info("agent stopped; %d event message(s) produced", agent.events_emitted)
 
 
+@edge.command("replay")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The camera's box config (zones, lines, rules, detector).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Annotated video to write (.mp4): zones, lines, tracks, open events.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
+def edge_replay(video: Path, config: Path, out: Path | None, max_frames: int | None) -> None:
+    """Run the box pipeline on VIDEO; print events (JSON lines) on stdout, draw them on --out."""
+    import json
+
+    from tqdm import tqdm
+
+    from edge.detect import DetectorError
+    from edge.modelstore import ModelStoreError
+    from edge.replay import ReplayError, frame_count, replay
+
+    cfg = _load_box_config(config)
+    total = frame_count(video) if video.is_file() else 0
+    if max_frames:
+        total = min(total, max_frames) if total else max_frames
+    try:
+        with tqdm(total=total or None, unit="frame", desc="replay", file=sys.stderr, mininterval=1) as bar:
+            result = replay(cfg, video, out, lambda m: click.echo(json.dumps(m, separators=(",", ":"))),
+                            progress=bar.update, max_frames=max_frames)
+    except (ReplayError, ModelStoreError, DetectorError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{result.frames} frame(s), {result.events} event message(s)"
+               + (f"; annotated video {out}" if out else ""), err=True)
+
+
+@edge.command("calibrate")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--snapshot", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="PNG to write: a current frame with zones, lines and a 1 m ground grid.")
+def edge_calibrate(config: Path, snapshot: Path) -> None:
+    """Draw the config's zones, lines and metric grid over a current frame of its camera."""
+    import cv2
+
+    from edge.annotate import calibration_snapshot
+    from edge.capture import SourceError, VideoSource
+
+    cfg = _load_box_config(config)
+    try:
+        source = VideoSource(cfg.source.model_copy(update={"realtime": False, "loop": False})
+                             if cfg.source.url and "://" not in cfg.source.url else cfg.source)
+        frame = next(iter(source.frames()), None)
+        source.stop()
+    except (SourceError, OSError) as exc:
+        where = cfg.source.url or cfg.source.device
+        raise click.ClickException(f"cannot read a frame from {where}: {exc}") from None
+    if frame is None:
+        raise click.ClickException(f"the source {source.name} gave no frame")
+    img = frame.image.copy()
+    for note in calibration_snapshot(img, cfg):
+        click.echo(note)
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(snapshot), img):
+        raise click.ClickException(f"cannot write {snapshot} (use a .png name in a writable folder)")
+    click.echo(f"snapshot written to {snapshot}")
+
+
 # -- hub ------------------------------------------------------------------------------------
 @main.group()
 def hub() -> None:

@@ -17,6 +17,20 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.messages import NAME_PATTERN
+from edge.rules.configs import (
+    RULE_TYPES,
+    AbandonedObjectRule,
+    CalibrationConfig,
+    CameraTamperRule,
+    CrowdDensityRule,
+    CrowdMovementRule,
+    FireRule,
+    LineConfig,
+    PersonDownRule,
+    StatsConfig,
+    WeaponRule,
+    WrongWayRule,
+)
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +126,11 @@ class IntrusionRule(Strict):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
-Rule = Annotated[IntrusionRule, Field(discriminator="type")]
+Rule = Annotated[
+    IntrusionRule | WrongWayRule | AbandonedObjectRule | PersonDownRule | CrowdDensityRule
+    | CrowdMovementRule | WeaponRule | FireRule | CameraTamperRule,
+    Field(discriminator="type"),
+]
 
 
 class BoxConfig(Strict):
@@ -129,6 +147,11 @@ class BoxConfig(Strict):
     health: HealthConfig = HealthConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    mode: Literal["alerts", "statistics"] = "alerts"
+    """``statistics``: only aggregate counts leave the box (egress refuses events)."""
+    lines: list[LineConfig] = Field(default_factory=list)
+    calibration: CalibrationConfig | None = None
+    stats: StatsConfig = StatsConfig()
 
     @field_validator("zones")
     @classmethod
@@ -143,9 +166,16 @@ class BoxConfig(Strict):
     def _rules_name_known_zones(self) -> BoxConfig:
         zones = {z.name for z in self.zones}
         for i, rule in enumerate(self.rules):
-            if rule.zone not in zones:
+            if rule.zone is not None and rule.zone not in zones:
                 known = ", ".join(sorted(zones)) or "none defined"
                 raise ValueError(f"rules[{i}] names zone {rule.zone!r}, not a [[zones]] entry ({known})")
+        return self
+
+    @model_validator(mode="after")
+    def _catalogue_checks(self) -> BoxConfig:
+        from edge.rules.checks import check_box
+
+        check_box(self)
         return self
 
     def zone(self, name: str) -> ZoneConfig:
@@ -214,7 +244,7 @@ def problems_from(exc: ValidationError, text: str) -> list[Problem]:
     """Turn pydantic errors into problems with the TOML line each one points at."""
     out = []
     for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in {"intrusion"})]
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES)]
         dotted = ""
         for part in loc:
             dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))

@@ -22,8 +22,10 @@ from edge.messages import MAX_PAYLOAD_BYTES, STATE_PAYLOADS, MessageError, encod
 
 log = logging.getLogger(__name__)
 
-ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1}
+ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1}
 """Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
+STATISTICS_MODE_REFUSED = {"event"}
+"""What a box in ``mode = "statistics"`` may never send (alerts; clips will join)."""
 
 
 class EgressRefused(Exception):
@@ -33,7 +35,11 @@ class EgressRefused(Exception):
 class Egress:
     """This box's MQTT connection, behind the schema check and the ledger."""
 
-    def __init__(self, site: str, camera: str, broker: BrokerConfig, ledger: Ledger):
+    def __init__(
+        self, site: str, camera: str, broker: BrokerConfig, ledger: Ledger, mode: str = "alerts"
+    ):
+        self.mode = mode
+        """``statistics``: event messages are refused here, whatever the rules do."""
         self.site = site
         self.camera = camera
         self.broker = broker
@@ -103,6 +109,8 @@ class Egress:
     def _checked(self, suffix: str, message: Any, seq: int | None) -> bytes:
         if suffix not in ALLOWED_SUFFIXES:
             raise EgressRefused(f"topic suffix {suffix!r} is not one a box may publish")
+        if suffix in STATISTICS_MODE_REFUSED and self.mode == "statistics":
+            raise EgressRefused(f"{suffix} messages may not leave a box in statistics mode")
         if suffix == "state":
             if message not in STATE_PAYLOADS:
                 raise EgressRefused(f"state must be one of {STATE_PAYLOADS}")

@@ -341,3 +341,48 @@ class EventMessage:
             for o in d["objects"]
         )
         return cls(**d)
+
+
+# -- statistics (vigie.stats/1) --------------------------------------------------------------
+STATS_SCHEMA_ID = "vigie.stats/1"
+_COUNT = {"type": "integer", "minimum": 0}
+_LABEL = {"type": "string", "pattern": r"^[a-z][a-z0-9_ ]{0,31}$"}
+
+STATS_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": STATS_SCHEMA_ID,
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "site", "camera", "interval_start", "interval_end", "lines", "zones", "seq"],
+    "properties": {
+        "schema": {"const": STATS_SCHEMA_ID},
+        "site": _NAME,
+        "camera": _NAME,
+        "interval_start": _TIMESTAMP,
+        "interval_end": _TIMESTAMP,
+        "lines": {
+            "type": "array",
+            "maxItems": 256,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["line", "class", "forward", "backward"],
+                "properties": {"line": _NAME, "class": _LABEL, "forward": _COUNT, "backward": _COUNT},
+            },
+        },
+        "zones": {
+            "type": "array",
+            "maxItems": 256,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["zone", "class", "max", "mean"],
+                "properties": {"zone": _NAME, "class": _LABEL, "max": _COUNT, "mean": _NONNEG},
+            },
+        },
+        "seq": {"type": "integer", "minimum": 0},
+    },
+}
+jsonschema.Draft202012Validator.check_schema(STATS_SCHEMA)
+SCHEMAS["stats"] = STATS_SCHEMA
+_VALIDATORS["stats"] = jsonschema.Draft202012Validator(STATS_SCHEMA, format_checker=None)

@@ -29,6 +29,7 @@ from edge.motion import MotionGate
 from edge.outbox import Outbox, OutboxError
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
+from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
 
 log = logging.getLogger(__name__)
@@ -165,11 +166,12 @@ class Agent:
         self.detector = make_detector(cfg.detector, self.store)
         self.tracker = IouTracker(cfg.tracker)
         self.gate = MotionGate(cfg.motion)
-        self.rules: list[Rule] = build_rules(cfg)
+        self.rules: list[Rule] = build_rules(cfg) if cfg.mode == "alerts" else []
+        self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         self.source = VideoSource(cfg.source)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite")
         self.ledger = Ledger(cfg.data_dir / "egress-ledger.jsonl")
-        self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger)
+        self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger, mode=cfg.mode)
         self.sender = Sender(self.outbox, self.egress, cfg.broker.inflight)
         self.stats = Stats()
         self._stop = threading.Event()
@@ -197,6 +199,8 @@ class Agent:
             if last is not None:
                 for rule in self.rules:
                     self._emit(rule.close(last))
+                if self.counts is not None:
+                    self._emit_stats(self.counts.flush(last))
             self.source.stop()
 
     def process(self, frame: Frame) -> list[Event]:
@@ -207,6 +211,8 @@ class Agent:
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))
         self._emit(events)
+        if self.counts is not None:
+            self._emit_stats(self.counts.update(frame, tracks))
         self.stats.frames_processed += 1
         return events
 
@@ -215,6 +221,16 @@ class Agent:
         detections = self.detector.detect(image)
         self.stats.inference_ms.append((time.perf_counter() - t0) * 1000)
         return detections
+
+    def _emit_stats(self, record: StatsRecord | None) -> None:
+        if record is None:
+            return
+        try:
+            self.outbox.put("stats", record.to_message(self.cfg.site, self.cfg.camera))
+        except OutboxError as exc:
+            log.error("%s; statistics interval dropped", exc)
+            return
+        self.sender.wake()
 
     def _emit(self, events: list[Event]) -> None:
         for ev in events:

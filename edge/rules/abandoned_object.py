@@ -1,0 +1,83 @@
+"""``abandoned_object``: an object left still with nobody near it for ``dwell_s`` (also dumping).
+
+Objects are tracks of the configured classes (bags, suitcases...) and, optionally, static
+foreground blobs (:mod:`edge.rules.foreground`) for things the model has no class for.
+Blobs that overlap a tracked object (a parked car, a person standing) are not abandoned
+objects and are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from edge.config import ZoneConfig
+from edge.geometry import foot_point, point_in_polygon
+from edge.records import Box, Event, Frame, Track
+from edge.rules.common import Episode, Motion, pseudo_track, select
+from edge.rules.configs import AbandonedObjectRule
+from edge.rules.foreground import StaticBlobs
+
+log = logging.getLogger(__name__)
+
+
+def _overlap(a: Box, b: Box) -> float:
+    """Fraction of ``a``'s area covered by ``b``."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return ix * iy / area if area > 0 else 0.0
+
+
+class AbandonedObject:
+    type = "abandoned_object"
+
+    def __init__(self, cfg: AbandonedObjectRule, zone: ZoneConfig | None):
+        self.cfg = cfg
+        self.polygon = zone.polygon if zone else None
+        self.motion = Motion(cfg.dwell_s)
+        self._alone_since: dict[int, float] = {}
+        self.blobs = StaticBlobs(cfg.dwell_s, cfg.blob_min_area) if cfg.foreground_blob else None
+        self.episode = Episode(
+            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s
+        )
+
+    def _person_near(self, frame: Frame, box: Box, persons: list[Track]) -> bool:
+        ox, oy = foot_point(box, frame.width, frame.height)
+        return any(
+            math.dist((ox, oy), foot_point(p.box, frame.width, frame.height)) <= self.cfg.person_radius
+            for p in persons
+        )
+
+    def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
+        persons = [t for t in tracks if t.label == "person"]
+        objects = select(frame, tracks, self.cfg.classes, self.polygon)
+        self.motion.update(frame, objects)
+        left: list[Track] = []
+        for t in objects:
+            still = self.motion.spread(t.id) <= self.cfg.max_motion
+            alone = still and not self._person_near(frame, t.box, persons)
+            if not alone:
+                self._alone_since.pop(t.id, None)
+                continue
+            since = self._alone_since.setdefault(t.id, frame.ts)
+            if frame.ts - since >= self.cfg.dwell_s:
+                left.append(t)
+        ids = {t.id for t in objects}
+        for tid in list(self._alone_since):
+            if tid not in ids:
+                del self._alone_since[tid]
+        if self.blobs is not None:
+            for box in self.blobs.update(frame.image, frame.ts):
+                if any(_overlap(box, t.box) > 0.3 for t in tracks):
+                    continue
+                if self.polygon is not None and not point_in_polygon(
+                    *foot_point(box, frame.width, frame.height), self.polygon
+                ):
+                    continue
+                if not self._person_near(frame, box, persons):
+                    left.append(pseudo_track("static object", box, frame.ts))
+        return self.episode.step(frame, bool(left), left, {"count": float(len(left))})
+
+    def close(self, frame: Frame) -> list[Event]:
+        return self.episode.close(frame)

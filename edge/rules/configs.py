@@ -1,0 +1,229 @@
+"""Pydantic configs of the event rules beyond ``intrusion`` (which lives in :mod:`edge.config`).
+
+Every class refuses unknown keys and is discriminated on ``type`` in the box config's
+``[[rules]]`` list. Times are seconds; positions and distances are normalised to the frame
+(0..1), except ``crowd_density`` which is in persons per square metre of ground (it needs
+the ``[calibration]`` section). This module imports nothing from :mod:`edge.config` so that
+the config can import it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edge.messages import NAME_PATTERN
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Severity = Literal["info", "warning", "critical"]
+Seconds = Annotated[float, Field(ge=0.0, le=3600.0)]
+
+VEHICLES = ["bicycle", "car", "motorcycle", "bus", "truck"]
+
+
+class _RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zone: Name | None = None
+    """Only objects whose foot point is in this zone count (None: the whole frame)."""
+    dwell_s: Seconds = 0.0
+    """How long the condition must hold before the event starts."""
+    clear_s: Seconds = 3.0
+    """How long the condition must stay false before the event ends (hysteresis)."""
+    cooldown_s: Seconds = 30.0
+    """After an end, no new start of this rule for this long."""
+    severity: Severity = "warning"
+
+
+class WrongWayRule(_RuleBase):
+    type: Literal["wrong_way"]
+    zone: Name
+    classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+    direction: tuple[float, float]
+    """The allowed direction of travel in the image, e.g. ``[1, 0]`` = left to right."""
+    min_distance: float = Field(default=0.08, gt=0.0, le=1.0)
+    """Displacement (normalised) a track must make against the direction before it counts."""
+    window_s: float = Field(default=3.0, gt=0.0, le=60.0)
+    """The displacement is measured over the last ``window_s`` of the track."""
+    max_angle_deg: float = Field(default=60.0, gt=0.0, le=90.0)
+    """How far from exactly backwards the displacement may point and still count."""
+
+    @model_validator(mode="after")
+    def _direction_not_zero(self) -> WrongWayRule:
+        if abs(self.direction[0]) + abs(self.direction[1]) < 1e-6:
+            raise ValueError("direction must be a non-zero vector [dx, dy], e.g. [1, 0] for left to right")
+        return self
+
+
+class AbandonedObjectRule(_RuleBase):
+    type: Literal["abandoned_object"]
+    classes: list[str] = Field(default_factory=lambda: ["backpack", "handbag", "suitcase"])
+    dwell_s: Seconds = 30.0
+    """How long the object must stay still with nobody near it."""
+    max_motion: float = Field(default=0.02, gt=0.0, le=1.0)
+    """The object's foot point may move this much (normalised) and still be still."""
+    person_radius: float = Field(default=0.15, gt=0.0, le=2.0)
+    """No person's foot point within this distance (normalised) of the object."""
+    foreground_blob: bool = False
+    """Also flag static foreground blobs (illegal dumping of things the model has no class for)."""
+    blob_min_area: float = Field(default=0.002, gt=0.0, le=0.5)
+    """Smallest blob, as a fraction of the frame area."""
+
+    @model_validator(mode="after")
+    def _something_to_watch(self) -> AbandonedObjectRule:
+        if not self.classes and not self.foreground_blob:
+            raise ValueError("set at least one object class or foreground_blob = true")
+        return self
+
+
+class PersonDownRule(_RuleBase):
+    type: Literal["person_down"]
+    dwell_s: Seconds = 5.0
+    min_aspect: float = Field(default=1.2, gt=0.5, le=10.0)
+    """Box width / height above which a person is lying."""
+    max_motion: float = Field(default=0.03, gt=0.0, le=1.0)
+    severity: Severity = "critical"
+
+
+class CrowdDensityRule(_RuleBase):
+    type: Literal["crowd_density"]
+    zone: Name
+    max_density: float = Field(default=2.0, gt=0.0, le=10.0)
+    """Persons per square metre of the zone's ground above which the event starts."""
+    hysteresis: float = Field(default=0.2, ge=0.0, lt=1.0)
+    """The event ends only below ``max_density * (1 - hysteresis)``."""
+    dwell_s: Seconds = 5.0
+    min_persons: int = Field(default=3, ge=1, le=10000)
+
+
+class CrowdMovementRule(_RuleBase):
+    type: Literal["crowd_movement"]
+    method: Literal["tracks", "flow"] = "tracks"
+    """``tracks``: mean speed of the zone's person tracks; ``flow``: dense optical flow."""
+    min_tracks: int = Field(default=4, ge=1, le=1000)
+    """With ``tracks``: at least this many persons moving at once."""
+    rise: float = Field(default=3.0, gt=1.0, le=100.0)
+    """Fires when the zone's speed exceeds ``rise`` times its running baseline..."""
+    min_speed: float = Field(default=0.15, gt=0.0, le=10.0)
+    """...and this absolute floor (frame widths per second, or flow px/frame at 160 px wide)."""
+    baseline_s: float = Field(default=60.0, gt=1.0, le=3600.0)
+    """Time constant of the running baseline."""
+    warmup_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    """No event before the baseline has seen this much video."""
+    dwell_s: Seconds = 1.0
+    severity: Severity = "critical"
+
+
+class WeaponRule(_RuleBase):
+    type: Literal["weapon"]
+    classes: list[str] = Field(default_factory=lambda: ["knife"], min_length=1)
+    """Weapon classes of the detector (COCO has ``knife``; a firearm model adds its own)."""
+    k: int = Field(default=3, ge=1, le=100)
+    n: int = Field(default=5, ge=1, le=100)
+    """Seen in ``k`` of the last ``n`` frames."""
+    min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
+    severity: Severity = "critical"
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> WeaponRule:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) must not exceed n ({self.n})")
+        return self
+
+
+class FireRule(_RuleBase):
+    type: Literal["fire"]
+    classes: list[str] = Field(default_factory=lambda: ["fire", "smoke"], min_length=1)
+    k: int = Field(default=5, ge=1, le=100)
+    n: int = Field(default=10, ge=1, le=100)
+    min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
+    severity: Severity = "critical"
+
+    @model_validator(mode="after")
+    def _k_le_n(self) -> FireRule:
+        if self.k > self.n:
+            raise ValueError(f"k ({self.k}) must not exceed n ({self.n})")
+        return self
+
+
+class CameraTamperRule(_RuleBase):
+    type: Literal["camera_tamper"]
+    dwell_s: Seconds = 2.0
+    cooldown_s: Seconds = 10.0
+    learn_s: float = Field(default=3.0, ge=0.0, le=3600.0)
+    """Without a stored reference image, the first ``learn_s`` of video make one."""
+    reference: str = "tamper-reference.png"
+    """The reference image, relative to ``data_dir``; it never leaves the box."""
+    dark_level: float = Field(default=25.0, ge=0.0, le=255.0)
+    """Mean grey level below which the camera is covered."""
+    bright_level: float = Field(default=235.0, ge=0.0, le=255.0)
+    """Mean grey level above which the camera is blinded."""
+    min_contrast: float = Field(default=8.0, ge=0.0, le=128.0)
+    """Grey-level standard deviation below which, with lost sharpness, the view is covered."""
+    sharpness_ratio: float = Field(default=0.35, gt=0.0, lt=1.0)
+    """Defocused when edge energy falls below this fraction of the reference's."""
+    min_similarity: float = Field(default=0.45, ge=-1.0, lt=1.0)
+    """Moved when the edge-map correlation with the reference falls below this."""
+    min_stability: float = Field(default=0.8, ge=-1.0, le=1.0)
+    """...while the view itself is steady (edge correlation with 1 s earlier at least this)..."""
+    moved_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    """...for this long."""
+
+
+class LineConfig(BaseModel):
+    """A counting line: two normalised points. ``forward`` crossings go from the left of
+    ``a -> b`` to its right (as seen in the image, y down)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    a: tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+    b: tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+    classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+
+    @model_validator(mode="after")
+    def _not_a_point(self) -> LineConfig:
+        if abs(self.a[0] - self.b[0]) + abs(self.a[1] - self.b[1]) < 1e-3:
+            raise ValueError(f"line {self.name!r}: a and b are the same point")
+        return self
+
+
+class StatsConfig(BaseModel):
+    """Statistics: line crossings and zone occupancy per class, published on ``stats``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    interval_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    zones: list[Name] | None = None
+    """Zones whose occupancy is counted (default: all)."""
+    classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+
+
+class CalibrationConfig(BaseModel):
+    """Ground-plane calibration: four image points (normalised) and where they lie on the
+    ground, in metres. Gives the homography image -> ground."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    image: list[tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]] = (
+        Field(min_length=4, max_length=4)
+    )
+    ground: list[tuple[float, float]] = Field(min_length=4, max_length=4)
+
+    @model_validator(mode="after")
+    def _non_degenerate(self) -> CalibrationConfig:
+        from edge.calibration import degenerate
+
+        for what, pts in (("image", self.image), ("ground", self.ground)):
+            if why := degenerate(pts):
+                raise ValueError(f"calibration.{what}: {why}")
+        return self
+
+
+RULE_TYPES = (
+    "intrusion", "wrong_way", "abandoned_object", "person_down", "crowd_density",
+    "crowd_movement", "weapon", "fire", "camera_tamper",
+)
+FIRE_LABELS = ("fire", "flame", "smoke")
