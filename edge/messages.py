@@ -152,6 +152,17 @@ HEALTH_SCHEMA: dict[str, Any] = {
                 "backend": {"type": "string", "maxLength": 32},
             },
         },
+        "audio": {
+            "description": "whether this box listens for gunshots and under which legal basis; "
+            "never any sound",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["enabled", "legal_basis"],
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "legal_basis": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
+            },
+        },
         "seq": {"type": "integer", "minimum": 0},
     },
 }
