@@ -57,10 +57,11 @@ class BurstTracker:
         if o is None:
             if score < self.p.threshold:
                 return []
-            first = w.onsets_s[0] if w.onsets_s else w.start_s
+            seen = w.onsets_s
+            first = seen[0] if seen else w.start_s
             first_wall = w.end_wall - (w.end_s - first)
             self._open = o = _Open(
-                uuid7(), first, first_wall, w.end_s, score, len(w.onsets_s),
+                uuid7(), first, first_wall, w.end_s, score, len(seen),
                 w.onsets_s[-1] if w.onsets_s else first, w.end_s, w.end_wall,
             )
             log.info("gunshot: score %.2f at %.2f s (first impulse %.2f s)", score, w.end_s, first)

@@ -66,7 +66,8 @@ class GunshotDetector:
     50 ms before it is not given to the classifier (its scores are empty).
     """
 
-    def __init__(self, classifier: Classifier, gate_rise_db: float | None = 6.0, onset_rise_db: float = 6.0):
+    def __init__(self, classifier: Classifier, gate_rise_db: float | None = 4.5,
+                 onset_rise_db: float = 10.0):
         self.classifier = classifier
         self.gate_rise_db = gate_rise_db
         self.onset_rise_db = onset_rise_db
@@ -84,11 +85,12 @@ class GunshotDetector:
         """
         if wall is not None and self._wall_at_zero is None:
             self._wall_at_zero = wall - self.ring.written / SAMPLE_RATE
-        self.ring.write(samples)
         out = []
-        while self.ring.written >= self._next_end:
-            out.append(self._analyse(self._next_end))
-            self._next_end += HOP
+        for i in range(0, len(samples), HOP):  # never write past what the ring can hold
+            self.ring.write(samples[i : i + HOP])
+            while self.ring.written >= self._next_end:
+                out.append(self._analyse(self._next_end))
+                self._next_end += HOP
         return out
 
     def _analyse(self, end: int) -> WindowResult:
@@ -96,6 +98,8 @@ class GunshotDetector:
         window = chunk[HISTORY:]
         start = end - WINDOW
         strength = onset_strength(frame_db(chunk))[LOOKBACK:]
+        if start < HISTORY:  # no onset against the silence before the stream began
+            strength[: LOOKBACK - start // FRAME] = 0.0
         on = onsets(strength, self.onset_rise_db)
         onset_times = tuple(round((start + int(i) * FRAME) / SAMPLE_RATE, 3) for i in on)
         self.windows += 1

@@ -39,7 +39,7 @@ class RingBuffer:
         Samples before the stream began read as zeros; samples already overwritten or not
         yet written raise ``IndexError``.
         """
-        if end > self.written or end - n < self.written - self.capacity or n > self.capacity:
+        if end > self.written or max(end - n, 0) < self.written - self.capacity or n > self.capacity:
             raise IndexError(
                 f"samples [{end - n}, {end}) are not in the ring (holds "
                 f"[{max(0, self.written - self.capacity)}, {self.written}))"
