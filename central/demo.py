@@ -101,6 +101,11 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
         http_port = free_port()
     hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
     vigie = [sys.executable, "-m", "edge.cli"]
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, args in (

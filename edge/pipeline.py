@@ -241,6 +241,9 @@ class Agent:
         if self.audio is not None:
             self.audio.stop()
         self.sender.wait_empty(flush_timeout)
+        left = self.outbox.depth()
+        log.info("%d message(s) left in the outbox%s", left,
+                 " (sent on the next run)" if left else "")
         self.sender.stop()
         self.egress.stop()
         self.outbox.close()
