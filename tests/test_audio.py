@@ -291,3 +291,19 @@ def test_gunshot_message_with_sound_in_it_is_refused() -> None:
         messages.validate("health", {**health, "audio": {**health["audio"], "level_db": -30}})
     with pytest.raises(MessageError):
         messages.validate("health", {**health, "audio": {"enabled": True, "legal_basis": "x" * 5000}})
+
+
+def test_check_config_names_the_missing_legal_basis_and_resolves_the_audio_file(tmp_path: Path) -> None:
+    from edge.cli import main
+
+    bad = tmp_path / "box.toml"
+    bad.write_text(BASE_TOML + "\n[audio]\nenabled = true\nfile = \"shots.flac\"\n")
+    res = CliRunner().invoke(main, ["edge", "check-config", str(bad)])
+    assert res.exit_code != 0
+    assert "line 6: audio: audio.enabled = true needs audio.legal_basis" in res.output
+    good = tmp_path / "sub" / "box.toml"
+    good.parent.mkdir()
+    good.write_text(BASE_TOML + '[audio]\nenabled = true\nlegal_basis = "AIPD-1"\nfile = "shots.flac"\n')
+    from edge.config import load
+
+    assert load(good).audio.file == str(tmp_path / "sub" / "shots.flac")

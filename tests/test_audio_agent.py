@@ -13,7 +13,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from central import create_app
 from central.broker import LocalBroker
+from central.config import HubConfig
+from central.ingest import Ingest
 from edge import messages
 from edge.config import parse
 from edge.modelstore import ModelStore
@@ -22,6 +25,7 @@ from tests.conftest import wait_for
 
 GUNSHOT = "audio/gunshots/FP1_test_003_SCP-00-BNQ-1409.wav"  # 49 m, 3 rounds plus echoes
 SPEECH = "audio/other/speech_vctk_p286_011.wav"
+AUTH = {"Authorization": "Bearer t0k"}
 
 
 def box_config(tmp_path: Path, media: Path, store: ModelStore, port: int, audio: str,
@@ -48,6 +52,7 @@ class Spy:
 
     def __init__(self, port: int):
         self.messages: list[tuple[str, Any]] = []
+        self.raw: list[tuple[str, bytes]] = []
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="spy")
         self.client.on_message = self._on_message
         self.client.connect("127.0.0.1", port)
@@ -55,6 +60,7 @@ class Spy:
         self.client.loop_start()
 
     def _on_message(self, c: Any, u: Any, msg: Any) -> None:
+        self.raw.append((msg.topic, bytes(msg.payload)))
         body = msg.payload.decode()
         self.messages.append((msg.topic, body if msg.topic.endswith("/state") else json.loads(body)))
 
@@ -125,6 +131,17 @@ realtime = true
         assert set(e["measure"]) == {"confidence", "impulses", "first_impulse_s", "delay_s"}
     assert events[1]["measure"]["impulses"] >= 2
     assert events[1]["ended_at"] is not None
+
+    # the hub stores what the box sent: one gunshot alert, and the camera's legal basis
+    hub = HubConfig(database=tmp_path / "hub.sqlite", api_tokens={"t0k": "ops"})
+    ingest = Ingest(hub)
+    results = [ingest.handle(t, p) for t, p in list(spy.raw)]
+    assert "rejected" not in results
+    api = create_app(hub).test_client()
+    alerts = api.get("/api/v1/alerts", headers=AUTH).json["alerts"]  # type: ignore[index]
+    assert [(a["type"], a["id"]) for a in alerts] == [("gunshot", events[0]["id"])]
+    cams = api.get("/api/v1/cameras", headers=AUTH).json["cameras"]  # type: ignore[index]
+    assert cams[0]["health"]["audio"]["legal_basis"] == "AIPD-2026-014 (arrêté préfectoral)"
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
