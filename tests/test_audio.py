@@ -307,3 +307,30 @@ def test_check_config_names_the_missing_legal_basis_and_resolves_the_audio_file(
     from edge.config import load
 
     assert load(good).audio.file == str(tmp_path / "sub" / "shots.flac")
+
+
+def test_bursts_closer_than_the_refractory_period_are_one_event() -> None:
+    from edge.audio.burst import BurstParams, BurstTracker
+    from edge.audio.detector import WindowResult
+
+    def windows(scores: list[float]) -> list[WindowResult]:
+        return [WindowResult(i * 0.5, i * 0.5 + 0.975, 1000 + i * 0.5 + 0.975, (s,), (i * 0.5 + 0.1,))
+                for i, s in enumerate(scores)]
+
+    params = BurstParams(threshold=0.3, release=0.15, refractory_s=3.0, pooling="max")
+    # shot, echoes above release, 2 s quiet, another shot: one event
+    tracker = BurstTracker(params)
+    scores = [0.0, 0.6, 0.2, 0.16, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0, 0, 0, 0]
+    evs = [e for w in windows(scores) for e in tracker.update(w)]
+    assert [e.state for e in evs] == ["start", "end"] and evs[0].id == evs[1].id
+    assert evs[1].measure["impulses"] == 4  # the trigger window, two echoes, the second shot
+    assert evs[1].measure["confidence"] == 0.6
+    # the same two shots 5 s apart: two events
+    tracker = BurstTracker(params)
+    evs = [e for w in windows([0.6] + [0.0] * 9 + [0.6] + [0.0] * 8) for e in tracker.update(w)]
+    evs += tracker.close()
+    assert [e.state for e in evs] == ["start", "end", "start", "end"]
+    assert evs[0].id != evs[2].id
+    # below the threshold, never an event even above release
+    tracker = BurstTracker(params)
+    assert [e for w in windows([0.2, 0.29, 0.25]) for e in tracker.update(w)] + tracker.close() == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal
 
 from edge.audio.detector import Pooling, WindowResult, pool
 from edge.messages import uuid7
@@ -24,7 +25,7 @@ class BurstParams:
     release: float
     refractory_s: float
     pooling: Pooling
-    severity: str = "critical"
+    severity: Literal["info", "warning", "critical"] = "critical"
 
 
 @dataclass
@@ -86,12 +87,12 @@ class BurstTracker:
         self._open = None
         return [self._event(o, "end")]
 
-    def _event(self, o: _Open, state: str) -> Event:
+    def _event(self, o: _Open, state: Literal["start", "end"]) -> Event:
         return Event(
             id=o.id,
             type="gunshot",
-            state="start" if state == "start" else "end",
-            severity="critical" if self.p.severity == "critical" else "warning",
+            state=state,
+            severity=self.p.severity,
             started_wall=o.first_impulse_wall,
             ended_wall=o.last_active_wall if state == "end" else None,
             zone=None,
