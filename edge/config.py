@@ -133,6 +133,55 @@ Rule = Annotated[
 ]
 
 
+class AudioConfig(Strict):
+    """Gunshot detection from a microphone or a file. Off unless a legal basis is recorded.
+
+    Audio never leaves the box and never touches its disk: it lives in an in-memory ring
+    buffer of a few seconds; only ``gunshot`` event messages are sent.
+    """
+
+    enabled: bool = False
+    legal_basis: str | None = Field(default=None, max_length=200)
+    """Free text naming what allows sound capture here, e.g. the impact assessment's reference."""
+    file: str | None = None
+    """A WAV/FLAC file to replay instead of a microphone (tests, demonstrations)."""
+    device: int | str | None = None
+    """PortAudio input device (index or name); default device when neither is set."""
+    realtime: bool = True
+    loop: bool = False
+    pooling: Literal["max", "sum"] = "max"
+    """How the gun-related YAMNet classes are pooled (chosen by leave-one-position-out CV)."""
+    threshold: float = Field(default=0.3, gt=0.0, le=1.0)
+    release: float = Field(default=0.15, gt=0.0, le=1.0)
+    """Hysteresis: a burst stays open while windows score at least this."""
+    refractory_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    gate_rise_db: float | None = Field(default=4.5, ge=0.0, le=60.0)
+    """Skip the model on windows without an onset this strong; none runs it on every window."""
+    severity: Literal["info", "warning", "critical"] = "critical"
+    threads: int = Field(default=1, ge=1, le=8)
+
+    @field_validator("legal_basis")
+    @classmethod
+    def _basis_text(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("legal_basis is empty; name the text that allows sound capture here")
+        return v.strip() if v else v
+
+    @model_validator(mode="after")
+    def _lawful(self) -> AudioConfig:
+        if self.enabled and not self.legal_basis:
+            raise ValueError(
+                "audio.enabled = true needs audio.legal_basis: sound capture in public space is "
+                "unlawful without a text that allows it; set legal_basis to its reference (for "
+                "example the data-protection impact assessment), or leave audio disabled"
+            )
+        if self.release > self.threshold:
+            raise ValueError(f"release ({self.release}) must not exceed threshold ({self.threshold})")
+        if self.file is not None and self.device is not None:
+            raise ValueError("set at most one of 'file' and 'device'")
+        return self
+
+
 class BoxConfig(Strict):
     site: Name
     camera: Name
@@ -152,6 +201,7 @@ class BoxConfig(Strict):
     lines: list[LineConfig] = Field(default_factory=list)
     calibration: CalibrationConfig | None = None
     stats: StatsConfig = StatsConfig()
+    audio: AudioConfig = AudioConfig()
 
     @field_validator("zones")
     @classmethod
@@ -235,6 +285,9 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for key in ("data_dir", "models_dir"):
         if isinstance(data.get(key), str):
             data[key] = str((base / data[key]).resolve())
+    audio = data.get("audio")
+    if isinstance(audio, dict) and isinstance(audio.get("file"), str):
+        audio["file"] = str((base / audio["file"]).resolve())
     src = data.get("source")
     if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
         src["url"] = str((base / src["url"]).resolve())

@@ -160,6 +160,17 @@ HEALTH_SCHEMA: dict[str, Any] = {
                 "gate_skips": {"type": "integer", "minimum": 0},
             },
         },
+        "audio": {
+            "description": "whether this box listens for gunshots and under which legal basis; "
+            "never any sound",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["enabled", "legal_basis"],
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "legal_basis": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
+            },
+        },
         "seq": {"type": "integer", "minimum": 0},
     },
 }

@@ -13,8 +13,8 @@ import shutil
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
+
+if TYPE_CHECKING:
+    from edge.audio.listener import AudioListener
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +180,7 @@ class Agent:
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self.events_emitted = 0
+        self.audio = self._make_audio()
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -188,6 +192,8 @@ class Agent:
         self.egress.start()
         self.sender.start()
         self._health_thread.start()
+        if self.audio is not None:
+            self.audio.start()
         last: Frame | None = None
         try:
             for frame in self.source.frames():
@@ -232,9 +238,11 @@ class Agent:
             return
         self.sender.wake()
 
-    def _emit(self, events: list[Event]) -> None:
+    def _emit(self, events: list[Event], model: tuple[str, str] | None = None) -> None:
         for ev in events:
             msg = to_message(ev, self.cfg.site, self.cfg.camera, self.detector)
+            if model is not None:  # events from another model than the video detector
+                msg = replace(msg, model_name=model[0], model_sha256=model[1])
             try:
                 self.outbox.put("event", msg.to_json())
             except OutboxError as exc:
@@ -252,6 +260,8 @@ class Agent:
     def shutdown(self, flush_timeout: float = 5.0) -> None:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
+        if self.audio is not None:
+            self.audio.stop()
         self.sender.wait_empty(flush_timeout)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
@@ -288,6 +298,10 @@ class Agent:
             "disk_free_bytes": disk,
             "source_ok": bool(self.source.connected),
             "detector": self._detector_health(),
+            "audio": {
+                "enabled": self.audio is not None and self.audio.listening,
+                "legal_basis": self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
+            },
         }
 
     def _detector_health(self) -> dict[str, Any]:
@@ -307,3 +321,15 @@ class Agent:
                 self.egress.publish("health", self.health())
             except Exception:
                 log.exception("health message failed")
+
+    # -- audio ----------------------------------------------------------------------------
+    def _make_audio(self) -> AudioListener | None:
+        """The gunshot listener when ``[audio]`` is enabled (with its legal basis), else None."""
+        if not self.cfg.audio.enabled:
+            return None
+        from edge.audio.listener import AudioListener
+
+        def emit(events: list[Event]) -> None:
+            self._emit(events, ("yamnet", self.store.sha256("yamnet")))
+
+        return AudioListener(self.cfg.audio, self.store, emit)
