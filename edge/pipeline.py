@@ -13,12 +13,14 @@ import shutil
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from edge.capture import VideoSource
+from edge.clipflow import ClipFlow
+from edge.clips import MaskPainter
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
 from edge.egress import Egress, EgressRefused
@@ -119,7 +121,7 @@ class Sender:
             room = self.window - len(busy)
         if room <= 0:
             return
-        for item in self.outbox.pending(room, busy):
+        for item in self.outbox.pending(room, busy, skip_kinds=("clip",)):  # clips: edge.clipflow
             if not self.egress.connected.is_set():
                 return
             body = item.body
@@ -169,6 +171,11 @@ class Agent:
         self.ledger = Ledger(cfg.data_dir / "egress-ledger.jsonl")
         self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger)
         self.sender = Sender(self.outbox, self.egress, cfg.broker.inflight)
+        self.masks = MaskPainter(cfg.privacy_masks)
+        self.clipflow: ClipFlow | None = None
+        if cfg.upload is not None and cfg.clips.enabled:
+            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake)
+        self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
@@ -195,14 +202,21 @@ class Agent:
             if last is not None:
                 for rule in self.rules:
                     self._emit(rule.close(last))
+            if self.clipflow is not None:
+                self.clipflow.flush()
             self.source.stop()
 
     def process(self, frame: Frame) -> list[Event]:
         """Run one frame through detector, tracker and rules; store resulting events."""
+        if self.masks:  # privacy masks hide their pixels from detection too
+            frame = replace(frame, image=self.masks.apply(frame.image))
+        self._ts = frame.ts
         t0 = time.perf_counter()
         detections = self.detector.detect(frame.image)
         self.stats.inference_ms.append((time.perf_counter() - t0) * 1000)
         tracks = self.tracker.update(detections, frame.ts)
+        if self.clipflow is not None:
+            self.clipflow.observe(frame.ts, frame.image, detections)
         events: list[Event] = []
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))
@@ -213,6 +227,8 @@ class Agent:
     def _emit(self, events: list[Event]) -> None:
         for ev in events:
             msg = to_message(ev, self.cfg.site, self.cfg.camera, self.detector)
+            if self.clipflow is not None:
+                msg = self.clipflow.on_event(ev, msg, self._ts)
             try:
                 self.outbox.put("event", msg.to_json())
             except OutboxError as exc:
@@ -230,11 +246,15 @@ class Agent:
     def shutdown(self, flush_timeout: float = 5.0) -> None:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
+        if self.clipflow is not None:
+            self.clipflow.finish(max(flush_timeout, 60.0))
         self.sender.wait_empty(flush_timeout)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
                  " (sent on the next run)" if left else "")
         self.sender.stop()
+        if self.clipflow is not None:
+            self.clipflow.stop()
         self.egress.stop()
         self.outbox.close()
 
