@@ -201,6 +201,29 @@ def hub_serve(config: Path, port: int | None) -> None:
     server.serve_forever()
 
 
+@hub.command("purge")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def hub_purge(config: Path, dry_run: bool) -> None:
+    """Delete events and clips older than the configured retention_days."""
+    from central import db as hubdb
+    from central.retention import purge
+
+    cfg = _load_hub_config(config)
+    db = hubdb.connect(cfg.database)
+    try:
+        report = purge(db, cfg.clips.dir, cfg.retention_days, dry_run=dry_run)
+    finally:
+        db.conn.close()
+    verb = "would delete" if dry_run else "deleted"
+    for eid in report.events:
+        click.echo(f"{verb} event {eid}")
+    for f in report.files:
+        click.echo(f"{verb} clip {f}")
+    click.echo(f"{verb} {len(report.events)} event(s) and {len(report.clips)} clip(s) "
+               f"started before {report.cutoff} (retention {cfg.retention_days} days)")
+
+
 # -- demo -----------------------------------------------------------------------------------
 @main.command()
 @click.option("--video", type=click.Path(dir_okay=False, path_type=Path),
