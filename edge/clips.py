@@ -5,7 +5,7 @@ Anonymisation runs on every frame, in this order, before anything is encoded:
 1. privacy masks: polygons of the camera config filled black (they are also applied to the
    frame before detection, see :func:`MaskPainter.apply`);
 2. faces: YuNet (``cv2.FaceDetectorYN``) on the frame upscaled by ``face_scale``, so small
-   faces are found; every face box (enlarged) is pixelated and blurred;
+   faces are found; every face box (enlarged) is replaced by a smooth colour gradient;
 3. persons (default): the head region of every person box is blurred too, so a face YuNet
    misses is still hidden.
 
@@ -118,18 +118,16 @@ def grow(box: Box, factor: float) -> Box:
 
 
 def obscure(image: np.ndarray, box: Box) -> None:
-    """Pixelate then blur ``box`` in place (coarse blocks: no facial detail survives)."""
+    """Replace ``box`` in place by a smooth 3x3-cell colour gradient of itself: the region's
+    colours remain (an operator still sees a head), no facial structure does."""
     h, w = image.shape[:2]
     x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
     x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
     if x2 - x1 < 2 or y2 - y1 < 2:
         return
     roi = image[y1:y2, x1:x2]
-    small = cv2.resize(roi, (max((x2 - x1) // 12, 1), max((y2 - y1) // 12, 1)),
-                       interpolation=cv2.INTER_AREA)
-    block = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
-    k = max(((min(x2 - x1, y2 - y1) // 4) | 1), 3)
-    image[y1:y2, x1:x2] = cv2.GaussianBlur(block, (k, k), 0)
+    small = cv2.resize(roi, (min(3, x2 - x1), min(3, y2 - y1)), interpolation=cv2.INTER_AREA)
+    image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_LINEAR)
 
 
 @dataclass
