@@ -247,7 +247,7 @@ class Agent:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
         if self.clipflow is not None:
-            self.clipflow.finish(max(flush_timeout, 60.0))
+            self.clipflow.finish(self.cfg.clips.shutdown_wait_s)
         self.sender.wait_empty(flush_timeout)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
