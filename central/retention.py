@@ -9,6 +9,7 @@ The audit trail itself is never purged here.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import sqlite_utils
 
 from central import audit
+from central import db as hubdb
 from central.clips import clip_path
 from edge.messages import utc_iso
 
@@ -92,3 +94,35 @@ def _marks(items: list[str]) -> str:
 
 def _chunks(items: list[str], n: int = 500) -> list[list[str]]:
     return [items[i:i + n] for i in range(0, len(items), n)]
+
+
+class PurgeJob:
+    """Runs :func:`purge` at start and then every ``interval_s`` in a daemon thread."""
+
+    def __init__(self, database: Path, clips_dir: Path, retention_days: int, interval_s: float = 3600.0):
+        self.database = database
+        self.clips_dir = clips_dir
+        self.retention_days = retention_days
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                db = hubdb.connect(self.database)
+                try:
+                    purge(db, self.clips_dir, self.retention_days)
+                finally:
+                    db.conn.close()
+            except Exception:  # the next run tries again; the web app keeps serving
+                log.exception("retention purge failed")
+            if self._stop.wait(self.interval_s):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

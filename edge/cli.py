@@ -186,10 +186,12 @@ def hub_serve(config: Path, port: int | None) -> None:
     from werkzeug.serving import make_server
 
     from central import create_app
+    from central.retention import PurgeJob
 
     cfg = _load_hub_config(config)
     app = create_app(cfg)
     server = make_server(cfg.bind, port or cfg.port, app, threaded=True)
+    PurgeJob(cfg.database, cfg.clips.dir, cfg.retention_days).start()  # hourly retention purge
     log.info("hub serving on http://%s:%d/", cfg.bind, server.server_port)
     stop = threading.Event()
     _stop_on_signals(stop)

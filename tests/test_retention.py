@@ -86,3 +86,17 @@ def test_purge_command_dry_run(tmp_path: Path) -> None:
     assert not clip_path(tmp_path / "clips", "d" * 64).exists()
     db = hubdb.connect(tmp_path / "hub.sqlite")
     assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+def test_purge_job_runs_in_the_background(tmp_path: Path) -> None:
+    from central.retention import PurgeJob
+    from tests.conftest import wait_for
+
+    db = hubdb.connect(tmp_path / "hub.sqlite")
+    seed(db, tmp_path / "clips", 400, "e" * 64)
+    job = PurgeJob(tmp_path / "hub.sqlite", tmp_path / "clips", 10, interval_s=0.2)
+    job.start()
+    wait_for(lambda: db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0, 10,
+             what="the background purge")
+    job.stop()
+    assert not clip_path(tmp_path / "clips", "e" * 64).exists()
