@@ -65,6 +65,7 @@ class ClipFlow:
         self._final: dict[str, tuple[str, str | None]] = {}
         self._lock = threading.Lock()
         self._next_try: dict[int, float] = {}
+        self.hub_unreachable = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="clip-upload", daemon=True)
@@ -163,7 +164,10 @@ class ClipFlow:
                 continue
             except UploadError as exc:
                 status = 0
+                self.hub_unreachable = True
                 log.warning("%s", exc)
+            else:
+                self.hub_unreachable = False
             if status in (200, 201):
                 self.outbox.delete(item.id)
                 self._next_try.pop(item.id, None)
@@ -193,16 +197,19 @@ class ClipFlow:
         self._finish(body["event_id"], "failed", None, body.get("message"))
 
     # -- shutdown ------------------------------------------------------------------------------
-    def finish(self, timeout: float) -> None:
-        """Wait for clips being encoded and uploads being tried, up to ``timeout`` s."""
-        deadline = time.monotonic() + timeout
+    def finish(self, timeout: float, upload_timeout: float = 5.0) -> None:
+        """Wait up to ``timeout`` s for clips still being encoded (frames in memory would be
+        lost), then up to ``upload_timeout`` s for uploads (encoded clips are in the outbox
+        and go on the next run anyway)."""
         self.maker.flush()
-        self.maker.wait_idle(max(deadline - time.monotonic(), 0))
+        if not self.maker.wait_idle(timeout):
+            log.warning("%d clip(s) still being made at shutdown are lost", self.maker.pending)
+        deadline = time.monotonic() + upload_timeout
         while time.monotonic() < deadline and self.outbox.depth_of("clip"):
-            self._wake.set()
-            due = [t for t in self._next_try.values()]
-            if due and min(due) > deadline:
+            if self.hub_unreachable:
+                log.info("hub unreachable: clip uploads stay in the outbox for the next run")
                 break
+            self._wake.set()
             time.sleep(0.1)
 
     def stop(self) -> None:

@@ -21,6 +21,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -311,17 +312,15 @@ class ClipMaker:
             return self._busy
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until every started clip is encoded (or failed)."""
-        deadline = threading.Event()
-        t = 0.0
-        while self.pending and t < timeout:
-            deadline.wait(0.05)
-            t += 0.05
+        """Wait until every started clip is encoded (or failed), at most ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while self.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
         return not self.pending
 
     def stop(self) -> None:
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=2)  # callers wait for clips first (ClipFlow.finish)
 
     def _run(self) -> None:
         while True:

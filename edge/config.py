@@ -130,8 +130,8 @@ class ClipsConfig(Strict):
     retry_max_s: float = Field(default=300.0, gt=0.0, le=86400.0)
     max_attempts: int = Field(default=20, ge=1, le=10000)
     shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
-    """At shutdown, how long to wait for clips still being made or uploaded (a clip not
-    encoded by then is lost; an encoded one stays in the outbox for the next run)."""
+    """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
+    then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
 
     @field_validator("anonymize")
     @classmethod

@@ -149,11 +149,11 @@ class Sender:
         """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.outbox.depth() == 0:
+            if self.outbox.depth() - self.outbox.depth_of("clip") == 0:  # clips: edge.clipflow
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return self.outbox.depth() == 0
+        return self.outbox.depth() - self.outbox.depth_of("clip") == 0
 
 
 class Agent:
@@ -247,7 +247,7 @@ class Agent:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
         if self.clipflow is not None:
-            self.clipflow.finish(self.cfg.clips.shutdown_wait_s)
+            self.clipflow.finish(self.cfg.clips.shutdown_wait_s, flush_timeout)
         self.sender.wait_empty(flush_timeout)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
