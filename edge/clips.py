@@ -5,7 +5,7 @@ Anonymisation runs on every frame, in this order, before anything is encoded:
 1. privacy masks: polygons of the camera config filled black (they are also applied to the
    frame before detection, see :func:`MaskPainter.apply`);
 2. faces: YuNet (``cv2.FaceDetectorYN``) on the frame upscaled by ``face_scale``, so small
-   faces are found; every face box (enlarged) is replaced by a smooth colour gradient;
+   faces are found; every face box (doubled) is replaced by a smooth colour gradient;
 3. persons (default): the head region of every person box is blurred too, so a face YuNet
    misses is still hidden.
 
@@ -145,7 +145,7 @@ class Anonymiser:
             out = image.copy()
         if "faces" in self.mode and self.faces is not None:
             for box in self.faces.find(out):
-                obscure(out, grow(box, 1.6))
+                obscure(out, grow(box, 2.0))  # YuNet boxes are tight: take the whole head
         if "persons" in self.mode:
             for box in persons:
                 obscure(out, head_region(box))
