@@ -22,14 +22,19 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app.config.update(
         DATABASE=Path(cfg.database),
         API_TOKENS=dict(cfg.api_tokens),
+        DEVICE_TOKENS={t: (d.site, d.camera) for t, d in cfg.device_tokens.items()},
+        CLIPS_DIR=Path(cfg.clips.dir),
+        CLIP_MAX_BYTES=cfg.clips.max_bytes,
+        CLIP_MAX_DURATION_S=cfg.clips.max_duration_s,
         JSON_SORT_KEYS=False,
     )
     app.config.update(overrides)
 
-    from central import alerts, cameras
+    from central import alerts, cameras, clips
 
     app.register_blueprint(alerts.bp)
     app.register_blueprint(cameras.bp)
+    app.register_blueprint(clips.bp)
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:

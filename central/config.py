@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.config import ConfigError, problems_from
+from edge.messages import NAME_PATTERN
 
 
 class Strict(BaseModel):
@@ -22,6 +23,21 @@ class HubBroker(Strict):
     client_id: str = "vigie-hub-ingest"
 
 
+class DeviceIdentity(Strict):
+    """The camera a device token speaks for (clip uploads)."""
+
+    site: str = Field(pattern=NAME_PATTERN)
+    camera: str = Field(pattern=NAME_PATTERN)
+
+
+class HubClips(Strict):
+    """Where clips are stored and what the hub accepts."""
+
+    dir: Path = Path("/var/lib/vigie-hub/clips")
+    max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
+
+
 class HubConfig(Strict):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     broker: HubBroker = HubBroker()
@@ -29,6 +45,11 @@ class HubConfig(Strict):
     """Bearer token -> the operator name it acts as (users and roles come later)."""
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
+    device_tokens: dict[str, DeviceIdentity] = Field(default_factory=dict)
+    """Device bearer token -> the site/camera it uploads clips for."""
+    clips: HubClips = HubClips()
+    retention_days: int = Field(default=10, ge=1, le=30)
+    """Events and clips older than this are purged (30 days is the French legal maximum)."""
 
 
 def load(path: Path | str) -> HubConfig:
@@ -41,6 +62,9 @@ def load(path: Path | str) -> HubConfig:
         raise ConfigError(path, []) from exc
     if isinstance(data.get("database"), str):
         data["database"] = str((path.parent / data["database"]).resolve())
+    clips = data.get("clips")
+    if isinstance(clips, dict) and isinstance(clips.get("dir"), str):
+        clips["dir"] = str((path.parent / clips["dir"]).resolve())
     try:
         return HubConfig.model_validate(data)
     except ValidationError as exc:

@@ -60,7 +60,19 @@ def _m_stats(db: sqlite_utils.Database) -> None:
     db.table("stats").create_index(["site", "camera", "interval_start"])
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats]
+def _m_clips(db: sqlite_utils.Database) -> None:
+    """Clips received from boxes (issue 6): one per event, the file named by its sha256."""
+    db.table("clips").create(
+        {"event_id": str, "site": str, "camera": str, "sha256": str, "bytes": int,
+         "duration_s": float, "frames": int, "width": int, "height": int, "stored_at": float},
+        pk="event_id",
+        not_null={"site", "camera", "sha256", "bytes", "stored_at"},
+    )
+    db.table("clips").create_index(["sha256"])
+    db.table("events").create_index(["started_at"], if_not_exists=True)
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats, _m_clips]
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -93,10 +105,11 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
     Call inside a write transaction (the ingest writer batches many messages in one).
     A start creates the row; a repeated start changes nothing; an end updates ``state``
     and ``ended_at`` but never the operator's status. An end arriving before its start
-    creates the row from the end message.
+    creates the row from the end message. The clip fields only move forward (pending ->
+    uploaded/failed), whichever message (start or end) carries them.
     """
     now = time.time()
-    row = db.execute("SELECT state FROM events WHERE id = ?", [msg["id"]]).fetchone()
+    row = db.execute("SELECT state, clip FROM events WHERE id = ?", [msg["id"]]).fetchone()
     if row is None:
         record = {
             "id": msg["id"], "site": msg["site"], "camera": msg["camera"],
@@ -111,13 +124,28 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
         marks = ", ".join("?" for _ in record)
         db.execute(f"INSERT INTO events ({cols}) VALUES ({marks})", list(record.values()))
         return True
+    changed = False
     if row[0] == "start" and msg["state"] == "end":
         db.execute(
             "UPDATE events SET state='end', ended_at=?, updated_at=? WHERE id=?",
             [msg["ended_at"], now, msg["id"]],
         )
-        return True
-    return False
+        changed = True
+    if clip_advances(row[1], msg["clip"]):
+        db.execute("UPDATE events SET clip=?, updated_at=? WHERE id=?",
+                   [json.dumps(msg["clip"]), now, msg["id"]])
+        changed = True
+    return changed
+
+
+_CLIP_RANK = {"none": 0, "pending": 1, "uploaded": 2, "failed": 2}
+
+
+def clip_advances(stored: str | None, incoming: dict[str, Any]) -> bool:
+    """Whether an incoming clip status moves the stored one forward (none -> pending ->
+    uploaded/failed); a repeated or older status changes nothing (idempotent)."""
+    old = json.loads(stored) if stored else {"status": "none", "sha256": None}
+    return bool(_CLIP_RANK.get(incoming["status"], 0) > _CLIP_RANK.get(str(old.get("status")), 0))
 
 
 def record_rejection(db: sqlite_utils.Database, topic: str, size: int, reason: str) -> None:

@@ -15,6 +15,7 @@ from central.broker import BrokerError, free_port, start_broker, wait_port
 log = logging.getLogger(__name__)
 
 DEMO_TOKEN = "demo-token"
+DEMO_DEVICE_TOKEN = "demo-device-token-cam-01"
 DEFAULT_VIDEO = "media/video/one-by-one-person-detection.mp4"
 DEMO_ZONE = [[0.40, 0.70], [0.78, 0.70], [0.78, 1.0], [0.40, 1.0]]
 """Around the standing table of the sample video, where each visitor stops."""
@@ -47,6 +48,12 @@ port = {broker_port}
 
 [api_tokens]
 {DEMO_TOKEN} = "demo-operator"
+
+[device_tokens]                 # clip uploads: device token -> its camera
+{DEMO_DEVICE_TOKEN} = {{ site = "demo", camera = "cam-01" }}
+
+[clips]
+dir = "data/clips"
 """
     )
     box = workdir / "box.toml"
@@ -68,6 +75,14 @@ port = {broker_port}
 
 [health]
 interval_s = 10
+
+[upload]                        # anonymised event clips go to the hub
+hub_url = "http://127.0.0.1:{http_port}"
+device_token = "{DEMO_DEVICE_TOKEN}"
+
+[clips]
+anonymize = "faces+persons"     # faces (YuNet) and person heads blurred; "off" is refused
+shutdown_wait_s = 5             # on Ctrl-C, a clip not encoded within 5 s is dropped
 
 [[zones]]
 name = "table"

@@ -303,10 +303,12 @@ def hub_serve(config: Path, port: int | None) -> None:
     from werkzeug.serving import make_server
 
     from central import create_app
+    from central.retention import PurgeJob
 
     cfg = _load_hub_config(config)
     app = create_app(cfg)
     server = make_server(cfg.bind, port or cfg.port, app, threaded=True)
+    PurgeJob(cfg.database, cfg.clips.dir, cfg.retention_days).start()  # hourly retention purge
     log.info("hub serving on http://%s:%d/", cfg.bind, server.server_port)
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -316,6 +318,29 @@ def hub_serve(config: Path, port: int | None) -> None:
 
     threading.Thread(target=_stopper, daemon=True).start()
     server.serve_forever()
+
+
+@hub.command("purge")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+def hub_purge(config: Path, dry_run: bool) -> None:
+    """Delete events and clips older than the configured retention_days."""
+    from central import db as hubdb
+    from central.retention import purge
+
+    cfg = _load_hub_config(config)
+    db = hubdb.connect(cfg.database)
+    try:
+        report = purge(db, cfg.clips.dir, cfg.retention_days, dry_run=dry_run)
+    finally:
+        db.conn.close()
+    verb = "would delete" if dry_run else "deleted"
+    for eid in report.events:
+        click.echo(f"{verb} event {eid}")
+    for f in report.files:
+        click.echo(f"{verb} clip {f}")
+    click.echo(f"{verb} {len(report.events)} event(s) and {len(report.clips)} clip(s) "
+               f"started before {report.cutoff} (retention {cfg.retention_days} days)")
 
 
 # -- demo -----------------------------------------------------------------------------------

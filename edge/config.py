@@ -182,6 +182,71 @@ class AudioConfig(Strict):
         return self
 
 
+# -- clips (issue 6) -------------------------------------------------------------------------
+class ClipsConfig(Strict):
+    """Anonymised event clips: pre/post-roll, anonymisation, encoding limits.
+
+    ``anonymize`` has no "off": a clip that leaves the box always has faces and/or person heads
+    blurred (privacy masks are applied in every case).
+    """
+
+    enabled: bool = True
+    pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
+    post_s: float = Field(default=10.0, ge=1.0, le=60.0)
+    fps: float = Field(default=10.0, ge=1.0, le=30.0)
+    """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
+    preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
+    """Memory bound of the pre-roll buffer (JPEG frames); the oldest frames go first."""
+    preroll_fps: float | None = Field(default=None, gt=0.0, le=60.0)
+    """Keep at most this many frames per second in the pre-roll (None: every frame)."""
+    preroll_max_width: int | None = Field(default=None, ge=160, le=7680)
+    """Downscale frames wider than this before storing them (None: full resolution)."""
+    jpeg_quality: int = Field(default=85, ge=30, le=100)
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    """A clip larger than this is not uploaded (the event says ``failed``)."""
+    anonymize: str = "faces+persons"
+    face_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """YuNet score above which a face is blurred (low: better blur too much than too little)."""
+    face_scale: float = Field(default=2.0, ge=1.0, le=4.0)
+    """Upscale factor of the frame given to YuNet, so that small faces are found."""
+    max_pending: int = Field(default=4, ge=1, le=64)
+    """Clips assembled at once; an event beyond that gets no clip (``failed``), never a stall."""
+    upload_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
+    retry_initial_s: float = Field(default=2.0, gt=0.0, le=600.0)
+    retry_max_s: float = Field(default=300.0, gt=0.0, le=86400.0)
+    max_attempts: int = Field(default=20, ge=1, le=10000)
+    shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+    """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
+    then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
+
+    @field_validator("anonymize")
+    @classmethod
+    def _no_off(cls, v: str) -> str:
+        allowed = ("faces+persons", "faces", "persons")
+        if v not in allowed:
+            raise ValueError(
+                f"anonymize must be one of {', '.join(repr(a) for a in allowed)}; "
+                f"clips are never sent without anonymisation (got {v!r}); "
+                "set clips.enabled = false to send no clips at all"
+            )
+        return v
+
+
+class PrivacyMask(Strict):
+    """A polygon (normalised coordinates) blacked out in every frame, before detection too."""
+
+    name: Name
+    polygon: list[Point] = Field(min_length=3)
+
+
+class UploadConfig(Strict):
+    """Where and as whom the box uploads clips (HTTP PUT to the hub)."""
+
+    hub_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    device_token: str = Field(min_length=16, max_length=512)
+
+
+
 class BoxConfig(Strict):
     site: Name
     camera: Name
@@ -202,6 +267,10 @@ class BoxConfig(Strict):
     calibration: CalibrationConfig | None = None
     stats: StatsConfig = StatsConfig()
     audio: AudioConfig = AudioConfig()
+    clips: ClipsConfig = ClipsConfig()
+    privacy_masks: list[PrivacyMask] = Field(default_factory=list)
+    upload: UploadConfig | None = None
+    """Clips are made and uploaded only when this is set (and ``clips.enabled``)."""
 
     @field_validator("zones")
     @classmethod
@@ -333,3 +402,4 @@ def locate(text: str, loc: list[Any]) -> int | None:
             if target[: len(full)] == full:
                 return lineno
     return best
+

@@ -8,8 +8,12 @@ egress ledger *before* it is handed to the network. Anything else raises
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -150,3 +154,44 @@ class Egress:
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("publish to %s failed (%s); will retry from the outbox", dest, info.rc)
         return info
+
+
+# -- clip upload (HTTP PUT) ------------------------------------------------------------------
+CLIP_PATH = "/api/v1/events/{id}/clip"
+_EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+_WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+
+
+class UploadError(Exception):
+    """The hub could not be reached (network, timeout); the upload may be retried."""
+
+
+def put_clip(
+    ledger: Ledger, hub_url: str, device_token: str, event_id: str, data: bytes, timeout_s: float
+) -> int:
+    """PUT one anonymised clip to the hub; returns the HTTP status.
+
+    Only a WebM file for a well-formed event id may go, only to the clip path of that event,
+    and every attempt is appended to the ledger (kind ``http``, dest the path) before the
+    bytes are sent. Raises :class:`EgressRefused` for anything else, :class:`UploadError`
+    when the hub cannot be reached.
+    """
+    if not _EVENT_ID.match(event_id):
+        raise EgressRefused(f"event id {event_id!r} is not a UUIDv7")
+    if not data.startswith(_WEBM_MAGIC):
+        raise EgressRefused("clip is not a WebM file")
+    dest = CLIP_PATH.format(id=event_id)
+    digest = hashlib.sha256(data).hexdigest()
+    ledger.append("http", dest, data)
+    req = urllib.request.Request(
+        hub_url.rstrip("/") + dest, data=data, method="PUT",
+        headers={"Authorization": f"Bearer {device_token}", "Content-Type": "video/webm",
+                 "X-Content-SHA256": digest},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        raise UploadError(f"cannot reach the hub at {hub_url}: {exc}") from None

@@ -65,12 +65,26 @@ class Outbox:
                 raise OutboxError(f"cannot store message in outbox {self.path}: {exc}") from None
             return int(cur.lastrowid or 0)
 
-    def pending(self, limit: int, exclude: set[int] | None = None) -> list[OutboxItem]:
-        """The oldest rows not in ``exclude`` (rows already in flight)."""
+    def pending(
+        self, limit: int, exclude: set[int] | None = None, *, kinds: tuple[str, ...] | None = None,
+        skip_kinds: tuple[str, ...] = (),
+    ) -> list[OutboxItem]:
+        """The oldest rows not in ``exclude`` (rows already in flight), optionally only of
+        the row kinds ``kinds`` and never of ``skip_kinds``."""
+        where: list[str] = []
+        params: list[object] = []
+        if kinds is not None:
+            where.append(f"suffix IN ({', '.join('?' for _ in kinds)})")
+            params.extend(kinds)
+        if skip_kinds:
+            where.append(f"suffix NOT IN ({', '.join('?' for _ in skip_kinds)})")
+            params.extend(skip_kinds)
+        sql = "SELECT id, suffix, body, created, attempts FROM outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, suffix, body, created, attempts FROM outbox ORDER BY id LIMIT ?",
-                (limit + len(exclude or ()),),
+                sql + " ORDER BY id LIMIT ?", (*params, limit + len(exclude or ())),
             ).fetchall()
         items = [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
         return [i for i in items if not exclude or i.id not in exclude][:limit]
@@ -83,6 +97,12 @@ class Outbox:
         """Forget a message the broker acknowledged."""
         with self._lock:
             self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+
+    def depth_of(self, kind: str) -> int:
+        """Rows of one kind (e.g. ``clip`` uploads) still waiting."""
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM outbox WHERE suffix = ?",
+                                        (kind,)).fetchone()[0])
 
     def depth(self) -> int:
         with self._lock:

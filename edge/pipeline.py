@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge.capture import VideoSource
+from edge.clipflow import ClipFlow
+from edge.clips import MaskPainter
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
 from edge.egress import Egress, EgressRefused
@@ -124,7 +126,7 @@ class Sender:
             room = self.window - len(busy)
         if room <= 0:
             return
-        for item in self.outbox.pending(room, busy):
+        for item in self.outbox.pending(room, busy, skip_kinds=("clip",)):  # clips: edge.clipflow
             if not self.egress.connected.is_set():
                 return
             body = item.body
@@ -152,11 +154,11 @@ class Sender:
         """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.outbox.depth() == 0:
+            if self.outbox.depth() - self.outbox.depth_of("clip") == 0:  # clips: edge.clipflow
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return self.outbox.depth() == 0
+        return self.outbox.depth() - self.outbox.depth_of("clip") == 0
 
 
 class Agent:
@@ -176,6 +178,11 @@ class Agent:
         self.ledger = Ledger(cfg.data_dir / "egress-ledger.jsonl")
         self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger, mode=cfg.mode)
         self.sender = Sender(self.outbox, self.egress, cfg.broker.inflight)
+        self.masks = MaskPainter(cfg.privacy_masks)
+        self.clipflow: ClipFlow | None = None
+        if cfg.upload is not None and cfg.clips.enabled:
+            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake)
+        self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
@@ -207,12 +214,19 @@ class Agent:
                     self._emit(rule.close(last))
                 if self.counts is not None:
                     self._emit_stats(self.counts.flush(last))
+            if self.clipflow is not None:
+                self.clipflow.flush()
             self.source.stop()
 
     def process(self, frame: Frame) -> list[Event]:
         """Run one frame through detector, tracker and rules; store resulting events."""
+        if self.masks:  # privacy masks hide their pixels from detection too
+            frame = replace(frame, image=self.masks.apply(frame.image))
+        self._ts = frame.ts
         detections = self.gate.detections(frame, self._detect)
         tracks = self.tracker.update(detections, frame.ts)
+        if self.clipflow is not None:
+            self.clipflow.observe(frame.ts, frame.image, detections)
         events: list[Event] = []
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))
@@ -243,6 +257,8 @@ class Agent:
             msg = to_message(ev, self.cfg.site, self.cfg.camera, self.detector)
             if model is not None:  # events from another model than the video detector
                 msg = replace(msg, model_name=model[0], model_sha256=model[1])
+            if self.clipflow is not None:
+                msg = self.clipflow.on_event(ev, msg, self._ts)
             try:
                 self.outbox.put("event", msg.to_json())
             except OutboxError as exc:
@@ -262,11 +278,15 @@ class Agent:
         self._stop.set()
         if self.audio is not None:
             self.audio.stop()
+        if self.clipflow is not None:
+            self.clipflow.finish(self.cfg.clips.shutdown_wait_s, flush_timeout)
         self.sender.wait_empty(flush_timeout)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
                  " (sent on the next run)" if left else "")
         self.sender.stop()
+        if self.clipflow is not None:
+            self.clipflow.stop()
         self.egress.stop()
         self.outbox.close()
 
