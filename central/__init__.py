@@ -21,8 +21,11 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config.update(
         DATABASE=Path(cfg.database),
-        API_TOKENS=dict(cfg.api_tokens),
+        API_TOKENS={k: v if isinstance(v, str) else v.model_dump()
+                    for k, v in cfg.api_tokens.items()},
         JSON_SORT_KEYS=False,
+        COOKIE_SECURE=cfg.cookie_secure,
+        SILENT_AFTER_S=cfg.silent_after_s,
     )
     app.config.update(overrides)
 
@@ -30,6 +33,10 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
 
     app.register_blueprint(alerts.bp)
     app.register_blueprint(cameras.bp)
+
+    from central import web
+
+    web.install(app)
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
@@ -39,6 +46,8 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException) -> Any:
+        if web.wants_html():
+            return web.error_page(exc)
         resp = jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
                        message=exc.description)
         resp.status_code = exc.code or 500

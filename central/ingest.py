@@ -32,7 +32,8 @@ class Ingest:
 
     def __init__(self, cfg: HubConfig, database: Path | None = None):
         self.cfg = cfg
-        self.db = hubdb.connect(database or cfg.database)
+        self.database = database or cfg.database
+        self.db = hubdb.connect(self.database)
         self.connected = threading.Event()
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0}
         self.client = mqtt.Client(
@@ -106,7 +107,13 @@ class Ingest:
     def start(self) -> None:
         self.client.connect_async(self.cfg.broker.host, self.cfg.broker.port, 30)
         self.client.loop_start()
+        from central.camera_watch import Watch
+
+        self.watch = Watch(self.database, self.cfg.silent_after_s)
+        self.watch.start()
 
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        if getattr(self, "watch", None) is not None:
+            self.watch.stop()
