@@ -60,20 +60,22 @@ def alert_page(alert_id: str) -> str:
 
 @bp.get("/api/v1/alerts")
 @roles(*HANDLERS)
-@doc("List alerts, newest first", query={"status": {"enum": list(STATUSES)},
+@doc("List alerts, newest first", query={"status": {"enum": [*STATUSES, "open"]},
                                           "limit": {"type": "integer", "minimum": 1,
                                                     "maximum": 1000}})
 def list_alerts() -> Any:
     status = request.args.get("status")
-    if status is not None and status not in STATUSES:
-        abort(400, f"status must be one of {', '.join(STATUSES)}")
+    if status is not None and status not in (*STATUSES, "open"):
+        abort(400, f"status must be one of {', '.join(STATUSES)} or open (new and acknowledged)")
     try:
         limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
     except ValueError:
         abort(400, "limit must be an integer")
     sql = "SELECT * FROM events"
     params: list[Any] = []
-    if status:
+    if status == "open":
+        sql += " WHERE status IN ('new', 'acknowledged')"
+    elif status:
         sql += " WHERE status = ?"
         params.append(status)
     sql += " ORDER BY started_at DESC LIMIT ?"

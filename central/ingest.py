@@ -109,7 +109,8 @@ class Ingest:
         self.client.loop_start()
         from central.camera_watch import Watch
 
-        self.watch = Watch(self.database, self.cfg.silent_after_s)
+        self.watch = Watch(self.database, self.cfg.silent_after_s,
+                           every_s=min(5.0, self.cfg.silent_after_s / 2))
         self.watch.start()
 
     def stop(self) -> None:

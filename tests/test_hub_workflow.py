@@ -164,3 +164,19 @@ def test_cameras_page_shows_health(hub: Hub) -> None:
     assert "4.5" in page and "61 / 80 ms" in page and "yolox-nano (onnxruntime)" in page
     cams = {c["camera"]: c for c in s.get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]}
     assert cams["cam-h"]["online"] is True and cams["cam-old"]["online"] is False
+
+
+def test_queue_keeps_old_open_alerts(hub: Hub) -> None:
+    """The queue asks for open alerts, so a forgotten old one is never pushed out by newer ones."""
+    old = insert_event(hub.database, started_at=utc_iso(time.time() - 3 * 86400))
+    s = hub.login("operator")
+    for _ in range(3):
+        a = insert_event(hub.database)
+        s.post(f"{hub.url}/api/v1/alerts/{a}/resolve", json={"outcome": "test", "comment": "drill"},
+               timeout=10)
+    acked = insert_event(hub.database)
+    s.post(f"{hub.url}/api/v1/alerts/{acked}/ack", json={}, timeout=10)
+    got = s.get(f"{hub.url}/api/v1/alerts?status=open&limit=2", timeout=10).json()["alerts"]
+    assert [a["id"] for a in got] == [acked, old]
+    r = s.get(f"{hub.url}/api/v1/alerts?status=closed", timeout=10)
+    assert r.status_code == 400 and "open (new and acknowledged)" in r.json()["message"]
