@@ -126,6 +126,8 @@ def ack(alert_id: str) -> Any:
     operator = body.get("operator") or g.actor
     if not isinstance(operator, str) or not operator or len(operator) > 100:
         abort(400, "operator must be a non-empty string")
+    if g.identity.via == "session" and operator != g.actor:
+        abort(403, "a person acknowledges as themselves; only integrations name an operator")
     db = get_db()
     with db.conn:
         db.execute("BEGIN IMMEDIATE")

@@ -27,7 +27,10 @@ SESSION_IDLE_S = 8 * 3600
 """A session unused for a shift's length ends."""
 THROTTLE_WINDOW_S = 15 * 60
 THROTTLE_MAX_FAILURES = 5
-"""Failed logins allowed per user name, and per address, in the window."""
+"""Failed logins allowed per (user name, address) in the window. Counting per pair, not per
+name, means nobody can lock an operator out of their console by guessing from elsewhere."""
+THROTTLE_MAX_FAILURES_PER_IP = 20
+"""Failed logins allowed per address, whatever the user names, in the window."""
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
@@ -124,12 +127,15 @@ def throttled(db: sqlite_utils.Database, username: str, ip: str, now: float | No
     now = now or time.time()
     since = now - THROTTLE_WINDOW_S
     wait = 0.0
-    for col, value in (("username", username), ("ip", ip)):
+    for where, params, limit in (
+        ("username = ? AND ip = ?", [username, ip], THROTTLE_MAX_FAILURES),
+        ("ip = ?", [ip], THROTTLE_MAX_FAILURES_PER_IP),
+    ):
         rows = [r[0] for r in db.execute(
-            f"SELECT ts FROM login_attempts WHERE {col} = ? AND ok = 0 AND ts > ? ORDER BY ts",
-            [value, since]).fetchall()]
-        if len(rows) >= THROTTLE_MAX_FAILURES:
-            wait = max(wait, rows[-THROTTLE_MAX_FAILURES] + THROTTLE_WINDOW_S - now)
+            f"SELECT ts FROM login_attempts WHERE {where} AND ok = 0 AND ts > ? ORDER BY ts",
+            [*params, since]).fetchall()]
+        if len(rows) >= limit:
+            wait = max(wait, rows[-limit] + THROTTLE_WINDOW_S - now)
     return max(wait, 0.0)
 
 
@@ -141,8 +147,10 @@ def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: st
         ok = _hasher.verify(stored, password) and bool(rows) and not rows[0]["disabled"]
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
+    now = time.time()
     db.execute("INSERT INTO login_attempts (ts, username, ip, ok) VALUES (?, ?, ?, ?)",
-               [time.time(), username[:64], ip, int(ok)])
+               [now, username[:64], ip, int(ok)])
+    db.execute("DELETE FROM login_attempts WHERE ts < ?", [now - 4 * THROTTLE_WINDOW_S])
     if not ok:
         return None
     if _hasher.check_needs_rehash(stored):

@@ -53,7 +53,12 @@ def test_wrong_password_and_throttling(hub: Hub) -> None:
         assert _post_login(hub, "operator", "wrong password!").status_code == 401
     r = _post_login(hub, "operator", PASSWORD)  # right password, but throttled now
     assert r.status_code == 429 and "Too many failed attempts" in r.text
-    assert _post_login(hub, "nobody-here", "whatever123").status_code == 429, "per-address too"
+    assert _post_login(hub, "supervisor", PASSWORD).status_code == 302, "other users unaffected"
+    for i in range(14):  # 5 + 14 = 19 failures from this address, spread over user names
+        assert _post_login(hub, f"guess-{i % 3}", "whatever123").status_code in (401, 429)
+    assert _post_login(hub, "admin", "still wrong 1").status_code == 401
+    r = _post_login(hub, "admin", PASSWORD)
+    assert r.status_code == 429, "20 failures from one address stop it, whatever the names"
 
 
 def test_login_needs_its_csrf_token(hub: Hub) -> None:

@@ -24,6 +24,8 @@ def test_ack_assign_resolve_history_and_audit(hub: Hub) -> None:
     alert = insert_event(hub.database, severity="critical")
     op = hub.login("operator")
     sup = hub.login("supervisor")
+    r = op.post(f"{hub.url}/api/v1/alerts/{alert}/ack", json={"operator": "supervisor"}, timeout=10)
+    assert r.status_code == 403, "a person cannot acknowledge in someone else's name"
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/ack", json={"comment": "looking"}, timeout=10)
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
     assert r.json()["acked_by"] == "operator"
