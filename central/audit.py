@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 
 def record(db: sqlite_utils.Database, actor: str, action: str, subject: str, why: str = "") -> None:
     """Append who did what to which subject, and why. Rows are never updated or deleted."""
-    db.table("audit").insert({"ts": time.time(), "actor": actor, "action": action,
-                        "subject": subject, "why": why})
+    with db.conn:
+        db.execute(
+            "INSERT INTO audit (ts, actor, action, subject, why) VALUES (?, ?, ?, ?, ?)",
+            [time.time(), actor, action, subject, why],
+        )
     log.info("audit: %s %s %s", actor, action, subject)

@@ -98,60 +98,74 @@ def connect(path: Path) -> sqlite_utils.Database:
 
 
 def migrate(db: sqlite_utils.Database) -> None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
-        with db.conn:
-            db.execute("BEGIN IMMEDIATE")
+    """Apply pending migrations. The version is read inside the write transaction, so two
+    processes starting together (ingest and web) never apply the same step twice."""
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        for n, step in enumerate(MIGRATIONS[version:], start=version + 1):
             step(db)
             db.execute(f"PRAGMA user_version = {n}")
-        log.info("database migrated to version %d", n)
+            log.info("database migrated to version %d", n)
 
 
 def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -> bool:
     """Store an event message idempotently. Returns True when something changed.
 
+    Call inside a write transaction (the ingest writer batches many messages in one).
     A start creates the row; a repeated start changes nothing; an end updates ``state``
     and ``ended_at`` but never the operator's status. An end arriving before its start
     creates the row from the end message.
     """
     now = time.time()
-    with db.conn:
-        db.execute("BEGIN IMMEDIATE")
-        row = db.execute("SELECT state FROM events WHERE id = ?", [msg["id"]]).fetchone()
-        if row is None:
-            record = {
-                "id": msg["id"], "site": msg["site"], "camera": msg["camera"],
-                "type": msg["type"], "state": msg["state"], "severity": msg["severity"],
-                "started_at": msg["started_at"], "ended_at": msg["ended_at"],
-                "zone": msg["zone"], "objects": json.dumps(msg["objects"]),
-                "measure": json.dumps(msg["measure"]), "model": json.dumps(msg["model"]),
-                "clip": json.dumps(msg["clip"]), "seq": msg["seq"], "payload": payload,
-                "received_at": now, "updated_at": now, "status": "new",
-            }
-            cols = ", ".join(record)
-            marks = ", ".join("?" for _ in record)
-            db.execute(f"INSERT INTO events ({cols}) VALUES ({marks})", list(record.values()))
-            return True
-        if row[0] == "start" and msg["state"] == "end":
-            db.execute(
-                "UPDATE events SET state='end', ended_at=?, updated_at=? WHERE id=?",
-                [msg["ended_at"], now, msg["id"]],
-            )
-            return True
-        return False
+    row = db.execute("SELECT state FROM events WHERE id = ?", [msg["id"]]).fetchone()
+    if row is None:
+        record = {
+            "id": msg["id"], "site": msg["site"], "camera": msg["camera"],
+            "type": msg["type"], "state": msg["state"], "severity": msg["severity"],
+            "started_at": msg["started_at"], "ended_at": msg["ended_at"],
+            "zone": msg["zone"], "objects": json.dumps(msg["objects"]),
+            "measure": json.dumps(msg["measure"]), "model": json.dumps(msg["model"]),
+            "clip": json.dumps(msg["clip"]), "seq": msg["seq"], "payload": payload,
+            "received_at": now, "updated_at": now, "status": "new",
+        }
+        cols = ", ".join(record)
+        marks = ", ".join("?" for _ in record)
+        db.execute(f"INSERT INTO events ({cols}) VALUES ({marks})", list(record.values()))
+        return True
+    if row[0] == "start" and msg["state"] == "end":
+        db.execute(
+            "UPDATE events SET state='end', ended_at=?, updated_at=? WHERE id=?",
+            [msg["ended_at"], now, msg["id"]],
+        )
+        return True
+    return False
 
 
 def record_rejection(db: sqlite_utils.Database, topic: str, size: int, reason: str) -> None:
-    db.table("rejected").insert(
-        {"received_at": time.time(), "topic": topic[:200], "bytes": size, "reason": reason[:500]}
+    """Note why a message was refused (never its payload). Call inside a transaction."""
+    db.execute(
+        "INSERT INTO rejected (received_at, topic, bytes, reason) VALUES (?, ?, ?, ?)",
+        [time.time(), topic[:200], size, reason[:500]],
     )
 
 
+CAMERA_FIELDS = ("state", "state_at", "health")
+
+
 def camera_seen(db: sqlite_utils.Database, site: str, camera: str, **fields: Any) -> None:
-    now = time.time()
-    db.table("cameras").upsert(
-        {"key": f"{site}/{camera}", "site": site, "camera": camera, "last_seen": now, **fields},
-        pk="key",
+    """Record that a camera was heard from now, updating the given fields."""
+    unknown = set(fields) - set(CAMERA_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown camera fields {sorted(unknown)}")
+    record = {"key": f"{site}/{camera}", "site": site, "camera": camera,
+              "last_seen": time.time(), **fields}
+    cols = ", ".join(record)
+    marks = ", ".join("?" for _ in record)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in record if c != "key")
+    db.execute(
+        f"INSERT INTO cameras ({cols}) VALUES ({marks}) ON CONFLICT(key) DO UPDATE SET {updates}",
+        list(record.values()),
     )
 
 

@@ -124,6 +124,11 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
     hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
     password = demo_user(workdir / "data" / "hub.sqlite")
     vigie = [sys.executable, "-m", "edge.cli"]
+
+    def _terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, args in (

@@ -1,7 +1,13 @@
 """MQTT ingest: subscribe to every box, validate each message, store it idempotently.
 
-Runs as its own process (``vigie hub ingest``), and is the single writer of events. A
-message that does not validate is logged with its reason, counted in ``rejected`` (without
+Runs as its own process (``vigie hub ingest``) and is the single writer of events: paho's
+network thread only queues messages; one writer thread validates and stores them in batched
+transactions and acknowledges each QoS 1 message to the broker only *after* its batch is
+committed (manual PUBACK). With a persistent session (fixed client id, clean session off),
+a hub killed at any moment loses nothing the broker accepted: unacknowledged messages are
+delivered again, and idempotent upserts make the redelivery harmless.
+
+A message that does not validate is logged with its reason, counted in ``rejected`` (without
 its payload) and never stored; nothing a box sends can crash the ingest loop.
 """
 
@@ -9,6 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -30,17 +38,26 @@ INGESTED_SUFFIXES = ("event", "state", "health")
 class Ingest:
     """The hub's MQTT subscriber."""
 
-    def __init__(self, cfg: HubConfig, database: Path | None = None):
+    def __init__(
+        self, cfg: HubConfig, database: Path | None = None, batch_max: int = 1000,
+        batch_wait_s: float = 0.02,
+    ):
         self.cfg = cfg
         self.database = database or cfg.database
         self.db = hubdb.connect(self.database)
         self.connected = threading.Event()
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0}
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
+        self._stop = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.broker.client_id,
             clean_session=False,
             protocol=mqtt.MQTTv311,
+            manual_ack=True,
         )
         if cfg.broker.username:
             self.client.username_pw_set(cfg.broker.username, cfg.broker.password)
@@ -63,14 +80,58 @@ class Ingest:
         log.warning("ingest disconnected from broker (%s); reconnecting", rc)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        try:
-            self.handle(msg.topic, bytes(msg.payload))
-        except Exception:  # a bug must not stop ingest; the message is logged as rejected
-            log.exception("internal error on a message from %s", msg.topic)
-            self._reject(msg.topic, bytes(msg.payload), "internal error (see hub log)")
+        self._queue.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+
+    def _write_loop(self) -> None:
+        """Take queued messages in batches, store each batch in one transaction, then ack."""
+        while not self._stop.is_set() or not self._queue.empty():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.batch_wait_s
+            while len(batch) < self.batch_max:
+                try:
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            delay = 0.5
+            while True:
+                try:
+                    self.process_batch([(t, p) for t, p, _, _ in batch])
+                    break
+                except sqlite3.Error as exc:  # disk full, locked...: keep the batch, retry
+                    log.error("cannot store %d message(s) (%s); retrying in %.1f s",
+                              len(batch), exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+            for _, _, mid, qos in batch:
+                if qos > 0:
+                    self.client.ack(mid, qos)
+
+    def process_batch(self, batch: list[tuple[str, bytes]]) -> list[str]:
+        """Validate and store messages in one transaction; one outcome per message."""
+        outcomes: list[str] = []
+        with self.db.conn:
+            self.db.execute("BEGIN IMMEDIATE")
+            for topic, payload in batch:
+                try:
+                    outcomes.append(self._apply(topic, payload))
+                except sqlite3.Error:
+                    raise
+                except Exception:  # a bug must not stop ingest; the message is rejected
+                    log.exception("internal error on a message from %s", topic[:200])
+                    outcomes.append(self._reject(topic, payload, "internal error (see hub log)"))
+        for outcome in outcomes:
+            self.counts[outcome] += 1
+        return outcomes
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate and store one message. Returns 'stored', 'duplicate' or 'rejected'."""
+        return self.process_batch([(topic, payload)])[0]
+
+    def _apply(self, topic: str, payload: bytes) -> str:
         try:
             where = parse_topic(topic)
             if where.suffix not in INGESTED_SUFFIXES:
@@ -82,29 +143,24 @@ class Ingest:
         if where.suffix == "event":
             changed = hubdb.upsert_event(self.db, message, payload.decode("utf-8"))
             hubdb.camera_seen(self.db, where.site, where.camera)
-            outcome = "stored" if changed else "duplicate"
             if changed:
-                log.info("event %s %s %s from %s/%s", message["type"], message["state"],
-                         message["id"], where.site, where.camera)
-        elif where.suffix == "state":
+                log.debug("event %s %s %s from %s/%s", message["type"], message["state"],
+                          message["id"], where.site, where.camera)
+            return "stored" if changed else "duplicate"
+        if where.suffix == "state":
             hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)
-            outcome = "stored"
         else:
             hubdb.camera_seen(self.db, where.site, where.camera, health=json.dumps(message))
-            outcome = "stored"
-        self.counts[outcome] += 1
-        return outcome
+        return "stored"
 
     def _reject(self, topic: str, payload: bytes, reason: str) -> str:
+        """Log and note a refused message (inside the batch's transaction)."""
         log.warning("rejected message on %s (%d bytes): %s", topic[:200], len(payload), reason)
-        self.counts["rejected"] += 1
-        try:
-            hubdb.record_rejection(self.db, topic, len(payload), reason)
-        except Exception:
-            log.exception("could not record the rejection")
+        hubdb.record_rejection(self.db, topic, len(payload), reason)
         return "rejected"
 
     def start(self) -> None:
+        self._writer.start()
         self.client.connect_async(self.cfg.broker.host, self.cfg.broker.port, 30)
         self.client.loop_start()
         from central.camera_watch import Watch
@@ -114,6 +170,10 @@ class Ingest:
         self.watch.start()
 
     def stop(self) -> None:
+        """Store and acknowledge what is queued, then disconnect."""
+        self._stop.set()
+        if self._writer.is_alive():
+            self._writer.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
         if getattr(self, "watch", None) is not None:

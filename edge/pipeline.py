@@ -231,6 +231,9 @@ class Agent:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
         self.sender.wait_empty(flush_timeout)
+        left = self.outbox.depth()
+        log.info("%d message(s) left in the outbox%s", left,
+                 " (sent on the next run)" if left else "")
         self.sender.stop()
         self.egress.stop()
         self.outbox.close()
