@@ -134,6 +134,16 @@ def public(view: F) -> F:
     return view
 
 
+DEVICE: frozenset[str] = frozenset({"*device*"})
+
+
+def device_only(view: F) -> F:
+    """Declare a view for edge boxes only; the view checks the device's credentials itself
+    (e.g. clip upload) and people, whatever their role, are refused."""
+    setattr(view, ROLES_ATTR, DEVICE)
+    return view
+
+
 def declared_roles(view: Callable[..., Any]) -> frozenset[str] | None:
     """The roles a view declared, ``PUBLIC``, or None when it declared nothing."""
     return getattr(view, ROLES_ATTR, None)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, jsonify
 
-from central.auth import PUBLIC, declared_roles, public
+from central.auth import DEVICE, PUBLIC, declared_roles, public
 
 bp = Blueprint("openapi", __name__)
 
@@ -67,6 +67,8 @@ def _operation(rule_path: str, method: str, view: Callable[..., Any], endpoint: 
     }
     if allowed == PUBLIC:
         op["security"] = []
+    elif allowed == DEVICE:
+        op["x-roles"] = ["device"]
     elif allowed:
         op["x-roles"] = sorted(allowed)
     if meta["body"] is not None:

@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from central.auth import PUBLIC, declared_roles
+from central.auth import DEVICE, PUBLIC, declared_roles
 from central.users import ROLES
 from tests.hubkit import LEGACY_TOKEN, MACHINE_TOKEN, Hub, hub, insert_event, user_of
 
@@ -37,6 +37,8 @@ def test_every_route_declares_roles_and_answers_as_declared(hub: Hub) -> None:
         r = anon.request(method, hub.url + path, allow_redirects=False, timeout=20)
         if allowed == PUBLIC:
             assert r.status_code < 500 and r.status_code not in (401, 403), (endpoint, r.status_code)
+        elif allowed == DEVICE:
+            assert r.status_code == 401, (endpoint, method, r.status_code)
         elif path.startswith("/api/"):
             assert r.status_code == 401, (endpoint, method, r.status_code)
             assert r.json()["error"] == "unauthorized"
@@ -48,6 +50,10 @@ def test_every_route_declares_roles_and_answers_as_declared(hub: Hub) -> None:
         s = hub.login(user_of(role))
         for endpoint, method, path, allowed in routes:
             if endpoint == "web.logout" or allowed == PUBLIC:
+                continue
+            if allowed == DEVICE:  # device-only routes (clip upload): no person gets in
+                r = s.request(method, hub.url + path, allow_redirects=False, timeout=30)
+                assert r.status_code in (401, 403), (role, endpoint, r.status_code)
                 continue
             body = {"json": {}} if path.startswith("/api/") and method == "POST" else {}
             r = s.request(method, hub.url + path, allow_redirects=False, timeout=30, **body)
