@@ -39,6 +39,9 @@ def change() -> Any:
             user = add_user(db, name, request.form.get("password", ""), request.form.get("role", ""))
             audit.record(db, g.actor, "user.add", user.username, user.role)
             return _render(message=f"user {user.username} added ({user.role})")
+        if action == "disable" and name == g.actor:
+            return _render(error="you cannot disable your own account; ask another admin",
+                           status=400)
         if action in ("disable", "enable"):
             set_disabled(db, name, action == "disable")
             audit.record(db, g.actor, f"user.{action}", name)

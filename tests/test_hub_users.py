@@ -83,6 +83,10 @@ def test_disable_ends_sessions_and_next_redirect(hub: Hub) -> None:
     s = hub.login("operator")
     assert s.get(f"{hub.url}/api/v1/me", timeout=10).status_code == 200
     admin = hub.login("admin")
+    r = admin.post(f"{hub.url}/admin/users", data={"action": "disable", "username": "admin",
+                                                  "csrf_token": admin.headers["X-CSRF-Token"]},
+                   timeout=10)
+    assert r.status_code == 400 and "cannot disable your own account" in r.text
     r = admin.post(f"{hub.url}/admin/users", data={"action": "disable", "username": "operator",
                                                   "csrf_token": admin.headers["X-CSRF-Token"]},
                    timeout=10)
