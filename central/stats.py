@@ -1,8 +1,10 @@
 """Statistics for supervisors: events per hour by type, false-alarm rate per rule and camera.
 
 Charts are rendered on the server as SVG with matplotlib, so the page needs no front-end
-build. Counts from ``stats`` messages are shown when the hub stores them (a ``stats``
-table, from the statistics issue); until then the page says so.
+build. Counts from ``stats`` messages (line crossings, zone occupancy) are shown when the
+hub stores them: the ``stats`` table comes with the ``vigie.stats/1`` message of the event
+catalogue issue (one row per box and interval, ``lines`` and ``zones`` as JSON lists);
+until it exists the page says so.
 """
 
 from __future__ import annotations
@@ -130,6 +132,56 @@ def chart_false_alarms() -> Response:
     return _svg(fig)
 
 
+def stats_counts(hours: int, now: float | None = None) -> dict[str, Any]:
+    """Totals from ``stats`` messages over the last ``hours``: line crossings per hour and
+    class, and peak zone occupancy per zone and class. Empty when the hub stores none."""
+    import json
+
+    out: dict[str, Any] = {"crossings": {}, "occupancy": {}}
+    if not stats_table_present():
+        return out
+    since = utc_iso((now or time.time()) - hours * 3600)
+    crossings: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    peak: dict[str, float] = defaultdict(float)
+    for start, lines, zones in get_db().execute(
+            "SELECT interval_start, lines, zones FROM stats WHERE interval_start >= ? "
+            "ORDER BY interval_start", [since]).fetchall():
+        hour = str(start)[:13]
+        for line in json.loads(lines or "[]"):
+            crossings[str(line["class"])][hour] += int(line["forward"]) + int(line["backward"])
+        for zone in json.loads(zones or "[]"):
+            key = f"{zone['zone']}/{zone['class']}"
+            peak[key] = max(peak[key], float(zone["max"]))
+    out["crossings"] = {c: dict(h) for c, h in crossings.items()}
+    out["occupancy"] = dict(sorted(peak.items()))
+    return out
+
+
+@bp.get("/stats/crossings-per-hour.svg")
+@roles(*VIEWERS)
+def chart_crossings() -> Response:
+    """Line crossings per hour by class, from the boxes' ``stats`` messages."""
+    hours = _hours(request.args)
+    data = stats_counts(hours)["crossings"]
+    now = time.time()
+    buckets = [utc_iso(now - (hours - 1 - i) * 3600)[:13] for i in range(hours)]
+    fig, ax = _figure()
+    for cls in sorted(data):
+        ax.plot(range(len(buckets)), [data[cls].get(b, 0) for b in buckets], marker=".", label=cls)
+    step = max(1, len(buckets) // 12)
+    ax.set_xticks(range(0, len(buckets), step))
+    ax.set_xticklabels([b[5:].replace("T", " ") + "h" for b in buckets[::step]], rotation=30,
+                       ha="right", fontsize=8)
+    ax.set_ylabel("crossings")
+    ax.set_title(f"Line crossings per hour by class (last {hours} h, UTC)")
+    if data:
+        ax.legend(fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no statistics messages in this period", transform=ax.transAxes,
+                ha="center")
+    return _svg(fig)
+
+
 def stats_table_present() -> bool:
     return bool(get_db().execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stats'").fetchone())
@@ -150,10 +202,19 @@ def api_events_per_hour() -> Any:
     return jsonify(hours=_hours(request.args), by_type=events_per_hour(_hours(request.args)))
 
 
+@bp.get("/api/v1/stats/counts")
+@roles(*VIEWERS)
+@doc("Line crossings per hour by class and peak zone occupancy, from stats messages",
+     query={"hours": {"type": "integer", "minimum": 1, "maximum": 720}})
+def api_counts() -> Any:
+    hours = _hours(request.args)
+    return jsonify(hours=hours, **stats_counts(hours))
+
+
 @bp.get("/stats")
 @roles(*VIEWERS)
 def page() -> str:
     """The statistics page."""
     hours = _hours(request.args)
     return render_template("stats.html", hours=hours, rates=false_alarm_rates(),
-                           stats_messages=stats_table_present())
+                           stats_messages=stats_table_present(), counts=stats_counts(hours))

@@ -182,3 +182,32 @@ def test_queue_keeps_old_open_alerts(hub: Hub) -> None:
     assert [a["id"] for a in got] == [acked, old]
     r = s.get(f"{hub.url}/api/v1/alerts?status=closed", timeout=10)
     assert r.status_code == 400 and "open (new and acknowledged)" in r.json()["message"]
+
+
+def test_stats_messages_chart(hub: Hub) -> None:
+    """Counts from `stats` rows (table as the event-catalogue issue's migration makes it)."""
+    db = hub.db()
+    db.execute("CREATE TABLE IF NOT EXISTS stats (key TEXT PRIMARY KEY, site TEXT NOT NULL, "
+               "camera TEXT NOT NULL, interval_start TEXT NOT NULL, interval_end TEXT NOT NULL, "
+               "lines TEXT NOT NULL, zones TEXT NOT NULL, seq INTEGER, received_at FLOAT)")
+    now = time.time()
+    for i, (fwd, back, peak) in enumerate(((3, 1, 2), (5, 0, 7))):
+        start = utc_iso(now - 600 * (i + 1))
+        db.execute("INSERT INTO stats VALUES (?, 'test', 'cam-s', ?, ?, ?, ?, ?, ?)", [
+            f"test/cam-s/{start}", start, utc_iso(now - 600 * i),
+            json_dumps([{"line": "door", "class": "person", "forward": fwd, "backward": back}]),
+            json_dumps([{"zone": "hall", "class": "person", "max": peak, "mean": 1.0}]), i, now])
+    sup = hub.login("supervisor")
+    page = sup.get(f"{hub.url}/stats", timeout=30).text
+    assert 'id="crossings"' in page and "hall/person" in page and "<td>7</td>" in page
+    counts = sup.get(f"{hub.url}/api/v1/stats/counts?hours=2", timeout=10).json()
+    assert sum(counts["crossings"]["person"].values()) == 3 + 1 + 5 + 0
+    assert counts["occupancy"] == {"hall/person": 7.0}
+    svg = sup.get(f"{hub.url}/stats/crossings-per-hour.svg?hours=2", timeout=30)
+    assert svg.status_code == 200 and "person" in svg.text and "<svg" in svg.text
+
+
+def json_dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value)
