@@ -159,11 +159,13 @@ def test_cameras_page_shows_health(hub: Hub) -> None:
         "schema": "vigie.health/1", "site": "test", "camera": "cam-h", "ts": utc_iso(time.time()),
         "fps_in": 10.0, "fps_processed": 4.5, "inference_ms_p50": 61.0, "inference_ms_p95": 80.0,
         "outbox_depth": 3, "uptime_s": 100.0, "seq": 9,
-        "detector": {"model": "yolox-nano", "backend": "onnxruntime"}}))
+        "detector": {"model": "yolox-nano", "backend": "onnxruntime"},
+        "audio": {"enabled": True, "legal_basis": "AIPD-2026-014"}}))
     hubdb.camera_seen(db, "test", "cam-old", state="offline")
     s = hub.login("operator")
     page = s.get(f"{hub.url}/cameras", timeout=10).text
     assert "4.5" in page and "61 / 80 ms" in page and "yolox-nano (onnxruntime)" in page
+    assert "<td>on</td>" in page and "AIPD-2026-014" in page
     cams = {c["camera"]: c for c in s.get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]}
     assert cams["cam-h"]["online"] is True and cams["cam-old"]["online"] is False
 
