@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models mosquitto lint clean
+.PHONY: demo test venv models mosquitto chromium lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ mosquitto:
 	  echo "mosquitto: not installed and not root; install it with: sudo apt-get install mosquitto"; \
 	fi
 
+# The browser tests drive Debian's Chromium with Playwright (`playwright install` cannot
+# download browsers here); it is installed with apt-get when missing and we are root.
+chromium:
+	@if command -v chromium >/dev/null || test -x /usr/bin/chromium; then \
+	  echo "chromium: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "chromium: installing with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	else \
+	  echo "chromium: not installed and not root; install it with: sudo apt-get install chromium"; \
+	fi
+
 demo: venv models
 	$(BIN)/vigie demo
 
@@ -38,7 +51,7 @@ lint: venv
 	$(BIN)/ruff check edge central tests benchmarks
 	$(BIN)/mypy
 
-test: venv mosquitto models lint
+test: venv mosquitto chromium models lint
 	$(BIN)/pytest
 
 clean:

@@ -21,12 +21,15 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app = Flask(__name__)
     app.config.update(
         DATABASE=Path(cfg.database),
-        API_TOKENS=dict(cfg.api_tokens),
+        API_TOKENS={k: v if isinstance(v, str) else v.model_dump()
+                    for k, v in cfg.api_tokens.items()},
         DEVICE_TOKENS={t: (d.site, d.camera) for t, d in cfg.device_tokens.items()},
         CLIPS_DIR=Path(cfg.clips.dir),
         CLIP_MAX_BYTES=cfg.clips.max_bytes,
         CLIP_MAX_DURATION_S=cfg.clips.max_duration_s,
         JSON_SORT_KEYS=False,
+        COOKIE_SECURE=cfg.cookie_secure,
+        SILENT_AFTER_S=cfg.silent_after_s,
     )
     app.config.update(overrides)
 
@@ -36,6 +39,10 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(cameras.bp)
     app.register_blueprint(clips.bp)
 
+    from central import web
+
+    web.install(app)
+
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
         db = g.pop("db", None)
@@ -44,6 +51,8 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _json_errors(exc: HTTPException) -> Any:
+        if web.wants_html():
+            return web.error_page(exc)
         resp = jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
                        message=exc.description)
         resp.status_code = exc.code or 500

@@ -1,4 +1,4 @@
-"""Cameras: last state and health of every box the hub has heard from."""
+"""Cameras: last state and health of every box the hub has heard from (page and API)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,48 @@ import json
 import time
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify, render_template
 
 from central import get_db
-from central.auth import token_required
+from central.auth import roles
+from central.openapi import doc
 
 bp = Blueprint("cameras", __name__)
 
+VIEWERS = ("operator", "supervisor", "admin")
 
-@bp.get("/api/v1/cameras")
-@token_required
-def list_cameras() -> Any:
+
+def camera_rows() -> list[dict[str, Any]]:
+    """Every camera with its state, silence and last health, as the page and API show them."""
     now = time.time()
+    silent_after = float(current_app.config.get("SILENT_AFTER_S", 60.0))
     out = []
     for row in get_db().query("SELECT * FROM cameras ORDER BY site, camera"):
+        silent = round(now - row["last_seen"], 1) if row["last_seen"] else None
+        health = json.loads(row["health"]) if row["health"] else None
+        state = row["state"] or "unknown"
         out.append({
             "site": row["site"],
             "camera": row["camera"],
-            "state": row["state"] or "unknown",
+            "state": state,
+            "online": state == "online" and silent is not None and silent < silent_after,
             "last_seen": row["last_seen"],
-            "silent_s": round(now - row["last_seen"], 1) if row["last_seen"] else None,
-            "health": json.loads(row["health"]) if row["health"] else None,
+            "silent_s": silent,
+            "health": health,
         })
-    return jsonify(cameras=out)
+    return out
+
+
+@bp.get("/api/v1/cameras")
+@roles(*VIEWERS)
+@doc("Cameras with state, silence and last health")
+def list_cameras() -> Any:
+    return jsonify(cameras=camera_rows())
+
+
+@bp.get("/cameras")
+@roles(*VIEWERS)
+def page() -> str:
+    """The cameras page."""
+    return render_template("cameras.html", cameras=camera_rows(),
+                           silent_after=current_app.config.get("SILENT_AFTER_S", 60.0))

@@ -27,7 +27,7 @@ import cv2
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
 
 from central import audit, get_db
-from central.auth import token_required
+from central.auth import device_only, roles
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ def _fail(status: int, error: str, message: str) -> Any:
 
 
 @bp.put("/api/v1/events/<event_id>/clip")
+@device_only
 def upload(event_id: str) -> Any:
     """Receive one event's clip from the device that owns the event."""
     device = _device()
@@ -168,7 +169,7 @@ def upload(event_id: str) -> Any:
 
 
 @bp.get("/api/v1/events/<event_id>/clip")
-@token_required
+@roles("operator", "supervisor")
 def view(event_id: str) -> Any:
     """Serve an event's clip (Range requests supported); audited once per viewing."""
     if not EVENT_ID.match(event_id):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,11 +39,18 @@ class HubClips(Strict):
     max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
 
 
+class ApiToken(Strict):
+    """A machine client's token in the hub config: who it acts as, and with which role."""
+
+    actor: str = Field(min_length=1, max_length=100)
+    role: Literal["operator", "supervisor", "privacy_officer", "admin"] = "operator"
+
+
 class HubConfig(Strict):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     broker: HubBroker = HubBroker()
-    api_tokens: dict[str, str] = Field(default_factory=dict)
-    """Bearer token -> the operator name it acts as (users and roles come later)."""
+    api_tokens: dict[str, str | ApiToken] = Field(default_factory=dict)
+    """Bearer token -> the name it acts as (role ``operator``), or ``{actor, role}``."""
     bind: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     device_tokens: dict[str, DeviceIdentity] = Field(default_factory=dict)
@@ -50,6 +58,10 @@ class HubConfig(Strict):
     clips: HubClips = HubClips()
     retention_days: int = Field(default=10, ge=1, le=30)
     """Events and clips older than this are purged (30 days is the French legal maximum)."""
+    cookie_secure: bool = True
+    """Session cookies only over HTTPS (browsers also accept them on http://localhost)."""
+    silent_after_s: float = Field(default=60.0, gt=0, le=3600)
+    """A camera not heard from for this long raises an operational alert."""
 
 
 def load(path: Path | str) -> HubConfig:

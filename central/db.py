@@ -72,7 +72,40 @@ def _m_clips(db: sqlite_utils.Database) -> None:
     db.table("events").create_index(["started_at"], if_not_exists=True)
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats, _m_clips]
+def _m_users(db: sqlite_utils.Database) -> None:
+    """People, their server-side sessions, login attempts and per-integration API tokens."""
+    db.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, "
+        "password_hash TEXT NOT NULL, role TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0, "
+        "created_at REAL NOT NULL, updated_at REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), "
+        "csrf TEXT NOT NULL, created_at REAL NOT NULL, last_seen REAL NOT NULL, ip TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, ts REAL NOT NULL, "
+        "username TEXT NOT NULL, ip TEXT NOT NULL, ok INTEGER NOT NULL)"
+    )
+    db.execute("CREATE INDEX login_attempts_ts ON login_attempts(ts)")
+    db.execute(
+        "CREATE TABLE api_clients (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "token_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
+        "disabled INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL)"
+    )
+
+
+def _m_alert_workflow(db: sqlite_utils.Database) -> None:
+    """Resolution (outcome, comment), assignment, and indexes for search and statistics."""
+    for col, kind in (("outcome", "TEXT"), ("resolved_by", "TEXT"), ("resolved_at", "REAL"),
+                      ("resolve_comment", "TEXT"), ("assigned_to", "TEXT")):
+        db.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
+    db.execute("CREATE INDEX events_type_started ON events(type, started_at)")
+    db.execute("CREATE INDEX events_outcome ON events(outcome)")
+    db.execute("CREATE INDEX audit_subject ON audit(subject, ts)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats, _m_clips, _m_users, _m_alert_workflow]
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -184,6 +217,8 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
         out[k] = json.loads(row[k]) if row[k] else None
     out["acked_at"] = row["acked_at"]
     out["received_at"] = row["received_at"]
+    for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to"):
+        out[k] = row.get(k)
     return out
 
 

@@ -100,6 +100,28 @@ severity = "warning"
     return hub, box
 
 
+DEMO_USER = "demo"
+
+
+def demo_user(database: Path) -> str:
+    """Create (or reset) the demo's supervisor account; returns its fresh random password."""
+    import secrets
+
+    from central import db as hubdb
+    from central.users import add_user, get_user, set_password
+
+    password = secrets.token_urlsafe(12)
+    db = hubdb.connect(database)
+    try:
+        if get_user(db, DEMO_USER) is None:
+            add_user(db, DEMO_USER, password, "supervisor")
+        else:
+            set_password(db, DEMO_USER, password)
+    finally:
+        db.conn.close()
+    return password
+
+
 def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
     """Start everything, print the operator URL, and stop it all on Ctrl-C."""
     video = video or _shared_video()
@@ -115,6 +137,7 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
     if not _port_free(http_port):
         http_port = free_port()
     hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
+    password = demo_user(workdir / "data" / "hub.sqlite")
     vigie = [sys.executable, "-m", "edge.cli"]
 
     def _terminate(signum: int, frame: object) -> None:
@@ -133,9 +156,10 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
                                            cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         if not wait_port(http_port, 30, procs["serve"]):
             raise DemoError(f"the hub did not start; see {workdir / 'logs' / 'serve.log'}")
-        url = f"http://127.0.0.1:{http_port}/#token={DEMO_TOKEN}"
+        url = f"http://127.0.0.1:{http_port}/login"
         print(f"\nVigie demo running ({broker.kind} broker on port {broker.port}).")
         print(f"Operator page: {url}")
+        print(f"Log in as {DEMO_USER!r} (supervisor) with password {password!r}")
         print(f"API: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
               f"http://127.0.0.1:{http_port}/api/v1/alerts")
         print(f"Logs: {workdir / 'logs'}/   Ctrl-C stops everything.\n", flush=True)

@@ -43,7 +43,8 @@ class Ingest:
         batch_wait_s: float = 0.02,
     ):
         self.cfg = cfg
-        self.db = hubdb.connect(database or cfg.database)
+        self.database = database or cfg.database
+        self.db = hubdb.connect(self.database)
         self.connected = threading.Event()
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0}
         self.batch_max = batch_max
@@ -166,6 +167,11 @@ class Ingest:
         self._writer.start()
         self.client.connect_async(self.cfg.broker.host, self.cfg.broker.port, 30)
         self.client.loop_start()
+        from central.camera_watch import Watch
+
+        self.watch = Watch(self.database, self.cfg.silent_after_s,
+                           every_s=min(5.0, self.cfg.silent_after_s / 2))
+        self.watch.start()
 
     def stop(self) -> None:
         """Store and acknowledge what is queued, then disconnect."""
@@ -174,3 +180,5 @@ class Ingest:
             self._writer.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()
+        if getattr(self, "watch", None) is not None:
+            self.watch.stop()

@@ -267,6 +267,15 @@ def hub() -> None:
     """The central hub: ingest and the operators' web application."""
 
 
+def _register_hub_people_commands() -> None:
+    from central.cli import register
+
+    register(hub)
+
+
+_register_hub_people_commands()
+
+
 def _load_hub_config(path: Path) -> HubConfig:
     from central.config import load
     from edge.config import ConfigError

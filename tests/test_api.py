@@ -54,9 +54,12 @@ def test_ack_flow(client: FlaskClient) -> None:
 
 
 def test_alert_page_has_no_data_without_token(client: FlaskClient) -> None:
+    """Pages are for logged-in people now (issue 7): anonymous visitors go to the login page."""
     r = client.get("/")
-    assert r.status_code == 200 and b"Vigie" in r.data
+    assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     assert b"marseille" not in r.data
+    login = client.get("/login")
+    assert login.status_code == 200 and b"Vigie" in login.data and b"marseille" not in login.data
 
 
 def test_concurrent_first_start_migrates_once(tmp_path: Path) -> None:

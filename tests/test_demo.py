@@ -24,8 +24,22 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
     m = wait_for(lambda: re.search(r"Operator page: (http://\S+)", demo.text()), 60,
                  what="the operator URL")
     url = m.group(1)
-    assert url == f"http://127.0.0.1:{port}/#token={DEMO_TOKEN}"
+    assert url == f"http://127.0.0.1:{port}/login"
     assert requests.get(url, timeout=5).status_code == 200
+    # the printed account logs in through the login form (issue 7)
+    creds = re.search(r"Log in as '(\S+)' \(supervisor\) with password '(\S+)'", demo.text())
+    assert creds, demo.text()
+    form = requests.get(url, timeout=5)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf
+    r = requests.post(url, data={"csrf_token": csrf.group(1), "username": creds.group(1),
+                                 "password": creds.group(2)},
+                      headers={"Cookie": f"vigie_login_csrf={csrf.group(1)}"},
+                      allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text[:300]
+    me = requests.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=5,
+                      headers={"Cookie": f"vigie_session={r.cookies['vigie_session']}"}).json()
+    assert me == {"actor": "demo", "role": "supervisor", "via": "session"}
     headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
 
     def alerts() -> list[dict]:  # type: ignore[type-arg]

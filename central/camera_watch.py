@@ -1,0 +1,88 @@
+"""Operational alerts for silent cameras: a box not heard from for ``silent_after_s`` raises one.
+
+The alert is an ``events`` row made by the hub (type ``camera_silent``, severity
+``critical``), shown in the operators' queue like any other. When the camera is heard
+again the alert's state becomes ``end``; the operator still resolves it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import sqlite_utils
+
+from edge.messages import utc_iso, uuid7
+
+log = logging.getLogger(__name__)
+
+SILENT_TYPE = "camera_silent"
+
+
+def check(db: sqlite_utils.Database, silent_after_s: float, now: float | None = None) -> list[str]:
+    """Raise alerts for newly silent cameras and end those of cameras heard again.
+
+    Returns the ids of the alerts raised.
+    """
+    now = now or time.time()
+    raised = []
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        for site, camera, last_seen in db.execute(
+                "SELECT site, camera, last_seen FROM cameras").fetchall():
+            open_row = db.execute(
+                "SELECT id FROM events WHERE type = ? AND site = ? AND camera = ? AND state = 'start'",
+                [SILENT_TYPE, site, camera]).fetchone()
+            silent = last_seen is None or now - last_seen >= silent_after_s
+            if silent and open_row is None:
+                eid = uuid7()
+                since = utc_iso(last_seen or now)
+                payload = {"raised_by": "hub", "reason": f"no message for {silent_after_s:g} s",
+                           "last_seen": since}
+                db.execute(
+                    "INSERT INTO events (id, site, camera, type, state, severity, started_at, "
+                    "ended_at, zone, objects, measure, model, clip, seq, payload, received_at, "
+                    "updated_at, status) VALUES (?, ?, ?, ?, 'start', 'critical', ?, NULL, NULL, "
+                    "'[]', ?, 'null', 'null', 0, ?, ?, ?, 'new')",
+                    [eid, site, camera, SILENT_TYPE, utc_iso(now),
+                     json.dumps({"silent_s": round(now - (last_seen or now), 1)}),
+                     json.dumps(payload), now, now])
+                raised.append(eid)
+                log.warning("camera %s/%s silent since %s: operational alert %s",
+                            site, camera, since, eid)
+            elif not silent and open_row is not None:
+                db.execute("UPDATE events SET state = 'end', ended_at = ?, updated_at = ? WHERE id = ?",
+                           [utc_iso(now), now, open_row[0]])
+                log.info("camera %s/%s heard again; alert %s ended", site, camera, open_row[0])
+    return raised
+
+
+class Watch:
+    """Runs :func:`check` every few seconds in a daemon thread."""
+
+    def __init__(self, database: Path, silent_after_s: float, every_s: float = 5.0):
+        self.database = database
+        self.silent_after_s = silent_after_s
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        from central.db import connect
+
+        db = connect(self.database)  # its own connection: sqlite connections are not shared
+        while not self._stop.wait(self.every_s):
+            try:
+                check(db, self.silent_after_s)
+            except Exception:  # the watch must keep running; the log says what failed
+                log.exception("camera watch failed")

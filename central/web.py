@@ -1,0 +1,186 @@
+"""The people's side of the hub: login and logout, page chrome, HTML errors, security headers."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from central import audit, get_db
+from central.auth import SESSION_COOKIE, identify, is_api, public, roles
+from central.users import ROLES, authenticate, close_session, open_session, throttled
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("web", __name__)
+
+LOGIN_CSRF_COOKIE = "vigie_login_csrf"
+NAV = (
+    ("Alerts", "/", ("operator", "supervisor")),
+    ("Cameras", "/cameras", ("operator", "supervisor", "admin")),
+    ("Search", "/search", ("operator", "supervisor", "privacy_officer")),
+    ("Statistics", "/stats", ("supervisor", "admin")),
+    ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
+    ("Users", "/admin/users", ("admin",)),
+)
+HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras"}
+
+
+def wants_html() -> bool:
+    return not is_api()
+
+
+def error_page(exc: HTTPException) -> Any:
+    code = exc.code or 500
+    return render_template("error.html", code=code, name=exc.name,
+                           message=exc.description), code
+
+
+def _safe_next(target: str | None, role: str) -> str:
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return HOME.get(role, "/")
+
+
+def _cookie_args() -> dict[str, Any]:
+    return {"secure": bool(current_app.config.get("COOKIE_SECURE", True)), "httponly": True,
+            "samesite": "Strict", "path": "/"}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login() -> Any:
+    """Log in with a user name and password (double-submit CSRF token, throttled)."""
+    error = None
+    status = 200
+    username = ""
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+        if not sent or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
+            abort(400, "missing or stale CSRF token: reload the login page and try again")
+        username = request.form.get("username", "").strip().lower()[:64]
+        password = request.form.get("password", "")[:1024]
+        ip = request.remote_addr or "?"
+        db = get_db()
+        wait = throttled(db, username, ip)
+        if wait > 0:
+            error = f"Too many failed attempts. Try again in {int(wait // 60) + 1} minute(s)."
+            status = 429
+        elif not username or not password:
+            error = "Enter your user name and password."
+            status = 400
+        else:
+            user = authenticate(db, username, password, ip)
+            if user is None:
+                error = "Wrong user name or password, or the account is disabled."
+                status = 401
+            else:
+                token = open_session(db, user, ip)
+                audit.record(db, user.username, "login", user.username, ip)
+                resp = redirect(_safe_next(request.args.get("next"), user.role))
+                resp.set_cookie(SESSION_COOKIE, token, **_cookie_args())
+                resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+                return resp
+    csrf = secrets.token_urlsafe(24)
+    resp = make_response(render_template("login.html", csrf=csrf, error=error, username=username),
+                         status)
+    resp.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_args())
+    return resp
+
+
+@bp.post("/logout")
+@roles(*ROLES)
+def logout() -> Any:
+    """End the session."""
+    db = get_db()
+    close_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    audit.record(db, g.actor, "logout", g.actor)
+    resp = redirect("/login")
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+@bp.get("/api/v1/me")
+@roles(*ROLES)
+def me() -> Any:
+    """Who the caller is and with which role."""
+    ident = identify()
+    assert ident is not None
+    return jsonify(actor=ident.actor, role=ident.role, via=ident.via)
+
+
+def _ts(value: float | None) -> str:
+    from edge.messages import utc_iso
+
+    return utc_iso(value)[:19].replace("T", " ") if value else "—"
+
+
+def _pageurl(args: Any, page: int) -> str:
+    from urllib.parse import urlencode
+
+    items = [(k, v) for k, v in args.items(multi=True) if k != "page"]
+    return urlencode([*items, ("page", str(page))])
+
+
+def install(app: Flask) -> None:
+    """Register the people's blueprints, page context, error handling and headers."""
+    from central import admin, openapi, privacy_pages, search, stats
+
+    app.register_blueprint(bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(stats.bp)
+    app.register_blueprint(privacy_pages.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
+
+    app.jinja_env.filters["ts"] = _ts
+    app.jinja_env.filters["pageurl"] = _pageurl
+
+    @app.context_processor
+    def _chrome() -> dict[str, Any]:
+        ident = g.get("identity")
+        nav = [(label, href) for label, href, allowed in NAV if ident and ident.role in allowed]
+        return {"me": ident, "nav": nav, "csrf": ident.csrf if ident else ""}
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return exc
+        log.exception("internal error on %s %s", request.method, request.path)
+        err = InternalServerError("internal error; the hub log has the details")
+        if wants_html():
+            return error_page(err)
+        resp = jsonify(error="internal_server_error", message=err.description)
+        resp.status_code = 500
+        return resp
+
+    @app.after_request
+    def _headers(resp: Any) -> Any:
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'")
+        if g.get("identity") is not None and resp.mimetype == "text/html":
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
