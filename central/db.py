@@ -105,7 +105,9 @@ def _m_alert_workflow(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX audit_subject ON audit(subject, ts)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_m1, _m_stats, _m_clips, _m_users, _m_alert_workflow]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _m1, _m_stats, _m_clips, _m_users, _m_alert_workflow,
+]
 
 
 def connect(path: Path) -> sqlite_utils.Database:
