@@ -6,6 +6,7 @@ this is only the loopback broker of a demo or a test run.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import shutil
 import socket
@@ -94,7 +95,10 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
             "log_type warning",
         ]
         if persistence:
-            lines += ["persistence true", f"persistence_location {workdir}/"]
+            # Mosquitto started as root drops to the "mosquitto" user unless told otherwise, and
+            # then cannot write its persistence file here: sessions would not survive a restart.
+            lines += [f"user {getpass.getuser()}", "persistence true",
+                      f"persistence_location {workdir}/"]
         conf.write_text("\n".join(lines) + "\n")
         cmd = [exe, "-c", str(conf)]
         kind = "mosquitto"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import shutil
 import threading
 import time
@@ -73,7 +74,12 @@ class Stats:
 
 
 class Sender:
-    """Drains the outbox through egress; deletes a row only on the broker's PUBACK."""
+    """Drains the outbox through egress; deletes a row only on the broker's PUBACK.
+
+    paho calls ``on_publish`` while holding its outgoing-message lock, and ``publish`` takes
+    that same lock; so the ack callback only queues the message id, and this class's own
+    thread does all the bookkeeping (no lock is ever held across a paho call).
+    """
 
     def __init__(self, outbox: Outbox, egress: Egress, window: int):
         self.outbox = outbox
@@ -84,6 +90,7 @@ class Sender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.acked = 0
+        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
         self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
@@ -95,12 +102,20 @@ class Sender:
         self._wake.set()
 
     def _on_ack(self, mid: int) -> None:
-        with self._lock:
-            row = self._inflight.pop(mid, None)
-        if row is not None:
-            self.outbox.delete(row)
-            self.acked += 1
-            self._wake.set()
+        self._acks.put(mid)  # called from paho's thread with paho's lock held: queue only
+        self._wake.set()
+
+    def _process_acks(self) -> None:
+        while True:
+            try:
+                mid = self._acks.get_nowait()
+            except queue.Empty:
+                return
+            with self._lock:
+                row = self._inflight.pop(mid, None)
+            if row is not None:
+                self.outbox.delete(row)
+                self.acked += 1
 
     def _on_connection(self, up: bool) -> None:
         if not up:
@@ -112,9 +127,10 @@ class Sender:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            if not self.egress.connected.is_set():
-                continue
             try:
+                self._process_acks()
+                if not self.egress.connected.is_set():
+                    continue
                 self.drain_once()
             except Exception:  # keep the sender alive whatever one row does
                 log.exception("sender error; will retry")
@@ -133,15 +149,15 @@ class Sender:
             if item.suffix == "event":
                 body = EventMessage.from_json(body).to_wire(0)
                 body.pop("seq")
-            with self._lock:
-                try:
-                    info = self.egress.publish(item.suffix, body)
-                except EgressRefused as exc:
-                    log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
-                    self.outbox.delete(item.id)
-                    continue
-                if info is None:
-                    return
+            try:
+                info = self.egress.publish(item.suffix, body)
+            except EgressRefused as exc:
+                log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
+                self.outbox.delete(item.id)
+                continue
+            if info is None:
+                return
+            with self._lock:  # the ack, if already in, waits in the queue until we are done
                 self._inflight[info.mid] = item.id
             self.outbox.mark_attempt(item.id)
 

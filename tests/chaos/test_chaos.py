@@ -1,0 +1,170 @@
+"""Chaos: real Mosquitto, hub ingest and edge agents as processes, killed and restarted by the test.
+
+Each scenario checks that every event message the box stored in its outbox reaches the hub
+exactly once (one row per event id, the end state where the box produced an end), and that
+the hub holds nothing the box did not produce.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from central.broker import LocalBroker, free_port, start_broker
+from central.demo import DEMO_ZONE
+from edge.modelstore import ModelStore
+from tests.conftest import Proc, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+
+EVENT_LINE = re.compile(r"event (\w+) (start|end) ([0-9a-f-]{36}) stored in outbox")
+
+
+class Rig:
+    """One broker, one hub ingest, one looping agent, all real processes."""
+
+    def __init__(self, tmp: Path, spawn, media: Path, store: ModelStore):  # type: ignore[no-untyped-def]
+        self.tmp = tmp
+        self.spawn = spawn
+        self.port = free_port()
+        self.broker: LocalBroker = start_broker(tmp / "broker", port=self.port)
+        self.hub_cfg = tmp / "hub.toml"
+        self.hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\nport = {self.port}\n')
+        self.box_cfg = tmp / "box.toml"
+        polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
+        video = media / "video" / "one-by-one-person-detection.mp4"
+        self.box_cfg.write_text(
+            f'site = "chaos"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
+            f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
+            f"[broker]\nport = {self.port}\n[health]\ninterval_s = 1\n"
+            f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
+            f'[[rules]]\ntype = "intrusion"\nzone = "table"\ndwell_s = 1\nclear_s = 1\n'
+        )
+        self.env = {"VIGIE_MODELS": str(store.root)}
+        self.agents: list[Proc] = []
+        self.ingests: list[Proc] = []
+
+    def start_ingest(self) -> Proc:
+        p = self.spawn(f"ingest{len(self.ingests)}", "hub", "ingest", "--config", str(self.hub_cfg))
+        self.ingests.append(p)
+        wait_for(lambda: "subscribed" in p.text(), 20, what="ingest subscription")
+        return p
+
+    def start_agent(self) -> Proc:
+        p = self.spawn(f"agent{len(self.agents)}", "edge", "run", str(self.box_cfg), env=self.env)
+        self.agents.append(p)
+        return p
+
+    def restart_broker(self, down_s: float, kill: bool = False) -> None:
+        (self.broker.kill if kill else self.broker.stop)()
+        time.sleep(down_s)
+        self.broker = start_broker(self.tmp / "broker", port=self.port)
+
+    def generated(self) -> dict[str, set[str]]:
+        """Event id -> states the box stored in its outbox, from every agent's log."""
+        out: dict[str, set[str]] = {}
+        for a in self.agents:
+            for _, state, eid in EVENT_LINE.findall(a.text()):
+                out.setdefault(eid, set()).add(state)
+        return out
+
+    def events_logged(self) -> int:
+        return sum(len(v) for v in self.generated().values())
+
+    def at_hub(self) -> dict[str, str]:
+        con = sqlite3.connect(self.tmp / "hub.sqlite")
+        try:
+            return dict(con.execute("SELECT id, state FROM events").fetchall())
+        finally:
+            con.close()
+
+    def stop_agent_and_check(self) -> None:
+        agent = self.agents[-1]
+        agent.proc.send_signal(signal.SIGTERM)
+        assert agent.proc.wait(60) == 0, agent.text()[-2000:]
+        gen = self.generated()
+        assert gen, "the scenario produced no event at all"
+
+        def complete() -> bool:
+            hub = self.at_hub()
+            return set(hub) == set(gen) and all(
+                hub[eid] == "end" for eid, states in gen.items() if "end" in states
+            )
+
+        try:
+            wait_for(complete, 60, interval=0.5, what="every generated event at the hub")
+        except AssertionError:
+            hub = self.at_hub()
+            missing = set(gen) - set(hub)
+            extra = set(hub) - set(gen)
+            raise AssertionError(f"lost {len(missing)}: {sorted(missing)[:5]}; "
+                                 f"unexpected {len(extra)}; generated {len(gen)}") from None
+        con = sqlite3.connect(self.tmp / "hub.sqlite")
+        (rows,) = con.execute("SELECT COUNT(*) FROM events").fetchone()
+        con.close()
+        assert rows == len(gen)  # exactly once: one row per event the box produced
+
+    def close(self) -> None:
+        self.broker.stop()
+
+
+@pytest.fixture
+def rig(tmp_path: Path, spawn, media: Path, model_store: ModelStore):  # type: ignore[no-untyped-def]
+    r = Rig(tmp_path, spawn, media, model_store)
+    yield r
+    r.close()
+
+
+def test_broker_restart(rig: Rig) -> None:
+    rig.start_ingest()
+    rig.start_agent()
+    wait_for(lambda: rig.events_logged() >= 2, 60, what="first events")
+    rig.restart_broker(down_s=2)
+    n = rig.events_logged()
+    wait_for(lambda: rig.events_logged() >= n + 3, 60, what="events after the restart")
+    rig.stop_agent_and_check()
+
+
+def test_broker_down_60_s(rig: Rig) -> None:
+    rig.start_ingest()
+    rig.start_agent()
+    wait_for(lambda: rig.events_logged() >= 2, 60, what="first events")
+    rig.broker.stop()
+    n = rig.events_logged()
+    time.sleep(60)
+    assert rig.events_logged() > n + 5, "the box kept detecting while the broker was down"
+    rig.broker = start_broker(rig.tmp / "broker", port=rig.port)
+    rig.stop_agent_and_check()
+
+
+def test_hub_killed_and_restarted(rig: Rig) -> None:
+    ingest = rig.start_ingest()
+    rig.start_agent()
+    wait_for(lambda: rig.events_logged() >= 2, 60, what="first events")
+    ingest.kill()
+    n = rig.events_logged()
+    wait_for(lambda: rig.events_logged() >= n + 4, 60, what="events while the hub is down")
+    rig.start_ingest()
+    rig.stop_agent_and_check()
+
+
+def test_agent_killed_and_restarted(rig: Rig) -> None:
+    rig.start_ingest()
+    first = rig.start_agent()
+    wait_for(lambda: rig.events_logged() >= 3, 60, what="first events")
+    rig.broker.stop()  # so that the outbox holds unsent events when the agent dies
+    n = rig.events_logged()
+    wait_for(lambda: rig.events_logged() >= n + 3, 60, what="events queued in the outbox")
+    first.kill()
+    rig.broker = start_broker(rig.tmp / "broker", port=rig.port)
+    second = rig.start_agent()
+    wait_for(lambda: "outbox depth" in second.text(), 30, what="second agent start")
+    depth = int(re.search(r"outbox depth (\d+)", second.text()).group(1))  # type: ignore[union-attr]
+    assert depth >= 3, "the killed agent's unsent events are in its outbox"
+    wait_for(lambda: rig.events_logged() >= n + 5, 60, what="events from the second run")
+    rig.stop_agent_and_check()
