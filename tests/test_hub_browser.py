@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -11,14 +12,39 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+import cv2
+import requests
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from central.broker import LocalBroker
-from central.config import HubBroker, HubConfig
+from central.config import DeviceIdentity, HubBroker, HubClips, HubConfig
 from central.ingest import Ingest
 from tests.conftest import wait_for
+from edge.clips import encode
 from tests.hubkit import PASSWORD, Hub, event_message, start_hub
+
+DEVICE_TOKEN = "device-token-test-cam-01-0123456789"
+
+
+def upload_real_clip(hub: Hub, event_id: str, media: Path, tmp: Path) -> str:
+    """Encode 3 s of a real sample video (cars only, no people) and PUT it as the device."""
+    cap = cv2.VideoCapture(str(media / "video" / "car-detection.mp4"))
+    frames = []
+    while len(frames) < 36:
+        ok, image = cap.read()
+        assert ok
+        frames.append(image)
+    cap.release()
+    clip = encode(frames, 12.0, tmp / "clip.webm", 10_000_000)
+    data = (tmp / "clip.webm").read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    r = requests.put(f"{hub.url}/api/v1/events/{event_id}/clip", data=data, timeout=10,
+                     headers={"Authorization": f"Bearer {DEVICE_TOKEN}", "Content-Type": "video/webm",
+                              "X-Content-SHA256": sha})
+    assert r.status_code in (200, 201), r.text
+    assert clip is not None
+    return sha
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -39,7 +65,8 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def live(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[Hub, Any]]:
     """A hub with its MQTT ingest on a real broker, and a publisher acting as a box."""
-    gen = start_hub(tmp_path)
+    gen = start_hub(tmp_path, clips=HubClips(dir=tmp_path / "clips"),
+                    device_tokens={DEVICE_TOKEN: DeviceIdentity(site="test", camera="cam-01")})
     hub = next(gen)
     ingest = Ingest(HubConfig(database=hub.database,
                               broker=HubBroker(port=broker.port, client_id="ingest-browser-test")))
@@ -66,7 +93,8 @@ def _login(page: Page, hub: Hub, user: str, shots: Path | None = None) -> None:
 
 
 def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tuple[Hub, Any],
-                                                     output_dir: Path) -> None:
+                                                     output_dir: Path, media: Path,
+                                                     tmp_path: Path) -> None:
     hub, box = live
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
@@ -109,12 +137,18 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
     expect(page.locator(f"tr[data-id='{warning['id']}']")).to_contain_text("acknowledged", timeout=5000)
     page.screenshot(path=str(output_dir / "03-queue-acknowledged.png"))
 
-    # the alert page: clip player, resolve, history
+    # the box uploads the event's clip; the alert page plays it, and the view is audited
+    upload_real_clip(hub, critical["id"], media, tmp_path)
     page.goto(f"{hub.url}/alerts/{critical['id']}")
     video = page.locator("video#clip")
     assert video.get_attribute("src") == f"/api/v1/events/{critical['id']}/clip"
-    # no clip endpoint on this branch yet (clips issue): the player must say so, not hang
-    expect(page.locator("#clip-state")).to_have_text("No clip available for this alert (yet).")
+    page.evaluate("document.getElementById('clip').play()")
+    page.wait_for_function("document.getElementById('clip').currentTime > 0", timeout=10000)
+    assert page.evaluate("document.getElementById('clip').duration") == pytest.approx(3.0, abs=0.5)
+    page.screenshot(path=str(output_dir / "04a-alert-clip-playing.png"))
+    audit = hub.db().execute("SELECT actor FROM audit WHERE action = 'clip.view' AND subject = ?",
+                             [critical["id"]]).fetchall()
+    assert ("operator",) in audit
     page.select_option("select[name=outcome]", "false_alarm")
     page.fill("textarea[name=comment]", "umbrella handle, not a knife")
     page.click("#resolve-form button[type=submit]")
