@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import paho.mqtt.client as mqtt
 import pytest
-import cv2
 import requests
 from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from central.broker import LocalBroker
 from central.config import DeviceIdentity, HubBroker, HubClips, HubConfig
 from central.ingest import Ingest
-from tests.conftest import wait_for
 from edge.clips import encode
+from tests.conftest import wait_for
 from tests.hubkit import PASSWORD, Hub, event_message, start_hub
 
 DEVICE_TOKEN = "device-token-test-cam-01-0123456789"
