@@ -157,7 +157,7 @@ class ClipFlow:
                 continue
             try:
                 status = put_clip(self.ledger, self.upload.hub_url, self.upload.device_token,
-                                  body["event_id"], data, c.upload_timeout_s)
+                                  body["event_id"], data, c.upload_timeout_s, self.cfg.mode)
             except EgressRefused as exc:
                 log.error("egress refused the clip of event %s: %s", body["event_id"], exc)
                 self._give_up(item.id, body)

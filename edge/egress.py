@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1}
 """Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
-STATISTICS_MODE_REFUSED = {"event"}
-"""What a box in ``mode = "statistics"`` may never send (alerts; clips will join)."""
+STATISTICS_MODE_REFUSED = {"event", "clip"}
+"""What a box in ``mode = "statistics"`` may never send: alerts and their clips."""
 
 
 class EgressRefused(Exception):
@@ -167,7 +167,8 @@ class UploadError(Exception):
 
 
 def put_clip(
-    ledger: Ledger, hub_url: str, device_token: str, event_id: str, data: bytes, timeout_s: float
+    ledger: Ledger, hub_url: str, device_token: str, event_id: str, data: bytes, timeout_s: float,
+    mode: str = "alerts",
 ) -> int:
     """PUT one anonymised clip to the hub; returns the HTTP status.
 
@@ -176,6 +177,8 @@ def put_clip(
     bytes are sent. Raises :class:`EgressRefused` for anything else, :class:`UploadError`
     when the hub cannot be reached.
     """
+    if mode == "statistics" and "clip" in STATISTICS_MODE_REFUSED:
+        raise EgressRefused("clips may not leave a box in statistics mode")
     if not _EVENT_ID.match(event_id):
         raise EgressRefused(f"event id {event_id!r} is not a UUIDv7")
     if not data.startswith(_WEBM_MAGIC):

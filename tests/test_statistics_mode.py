@@ -19,9 +19,9 @@ from central import db as hubdb
 from central.config import HubBroker, HubConfig
 from central.ingest import Ingest
 from edge.config import BrokerConfig
-from edge.egress import Egress, EgressRefused
+from edge.egress import Egress, EgressRefused, put_clip
 from edge.ledger import Ledger
-from edge.messages import STATS_SCHEMA_ID, MessageError, validate
+from edge.messages import STATS_SCHEMA_ID, MessageError, uuid7, validate
 from edge.modelstore import ModelStore
 from tests.conftest import wait_for
 
@@ -63,6 +63,14 @@ def test_egress_refuses_events_in_statistics_mode(tmp_path: Path) -> None:
     assert stats_box.publish("stats", _stats_msg()) is None  # valid; not connected, so not sent
     alerts_box = Egress("s1", "c1", BrokerConfig(), Ledger(tmp_path / "b.jsonl"))
     assert alerts_box.publish("event", _event_msg()) is None  # the same event is fine in alerts mode
+
+
+def test_egress_refuses_clips_in_statistics_mode(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.jsonl")
+    webm = b"\x1a\x45\xdf\xa3" + b"\0" * 100
+    with pytest.raises(EgressRefused, match="statistics mode"):
+        put_clip(ledger, "http://127.0.0.1:9", "tok", uuid7(), webm, 1.0, mode="statistics")
+    assert ledger.seq == 0  # refused before anything is ledgered or sent
 
 
 @pytest.mark.e2e
