@@ -247,6 +247,15 @@ class UploadConfig(Strict):
 
 
 
+class OutboxConfig(Strict):
+    """The box's store-and-forward queue (see edge.outbox for the drop policy)."""
+
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=256 * 1024)
+    """Cap on stored message bytes; over it, stats rows go first, then the oldest events."""
+    memory_queue: int = Field(default=1000, ge=10, le=100_000)
+    """Messages kept in memory (and retried) while the outbox cannot be written."""
+
+
 class BoxConfig(Strict):
     site: Name
     camera: Name
@@ -271,6 +280,7 @@ class BoxConfig(Strict):
     privacy_masks: list[PrivacyMask] = Field(default_factory=list)
     upload: UploadConfig | None = None
     """Clips are made and uploaded only when this is set (and ``clips.enabled``)."""
+    outbox: OutboxConfig = OutboxConfig()
 
     @field_validator("zones")
     @classmethod

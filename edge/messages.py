@@ -171,6 +171,19 @@ HEALTH_SCHEMA: dict[str, Any] = {
                 "legal_basis": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}]},
             },
         },
+        "outbox_dropped": {
+            "description": "messages the box dropped since its outbox was created, by kind "
+            "(byte cap or full in-memory queue while the outbox could not be written)",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["stats", "event"],
+            "properties": {
+                "stats": {"type": "integer", "minimum": 0},
+                "event": {"type": "integer", "minimum": 0},
+            },
+        },
+        "outbox_error": {"anyOf": [{"type": "string", "maxLength": 300}, {"type": "null"}]},
+        "outbox_memory_queue": {"type": "integer", "minimum": 0},
         "seq": {"type": "integer", "minimum": 0},
     },
 }

@@ -4,6 +4,12 @@ An event is written here (committed, fsynced) before any attempt to send it, and
 is deleted only when the broker has acknowledged the message (PUBACK for QoS 1). A crash,
 a reboot or a broker outage therefore loses nothing: the next run sends what is left, in
 the order it was stored.
+
+With ``max_bytes`` set, the stored bodies never exceed that many bytes: room for a new
+message is made by dropping ``stats`` rows first, then ``event`` rows, oldest first (clip
+rows, small pointers to files, are never dropped). A new statistics interval never pushes
+out an event: it is itself dropped when only events would make room. Every drop is logged
+at WARNING and counted by kind in the ``dropped`` table, which survives restarts.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ class OutboxError(Exception):
     """The outbox cannot be written (disk full, read-only file system...)."""
 
 
+DROP_ORDER = ("stats", "event")
+"""Row kinds the byte cap may drop, the cheapest first."""
+
+
 @dataclass(frozen=True)
 class OutboxItem:
     id: int
@@ -36,8 +46,9 @@ class OutboxItem:
 class Outbox:
     """A durable FIFO of messages waiting for the broker's acknowledgement."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, max_bytes: int | None = None):
         self.path = path
+        self.max_bytes = max_bytes
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -51,19 +62,111 @@ class Outbox:
             " created REAL NOT NULL,"
             " attempts INTEGER NOT NULL DEFAULT 0)"
         )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS dropped (kind TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+        )
+        self._bytes = int(self._db.execute(
+            "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM outbox").fetchone()[0])
 
     def put(self, suffix: str, body: dict[str, Any]) -> int:
-        """Store a message durably; returns its row id."""
+        """Store a message durably; returns its row id, or 0 when the byte cap made the
+        new message itself the one to drop (a stats row when only events remain)."""
         text = json.dumps(body, separators=(",", ":"))
+        size = len(text.encode("utf-8"))
         with self._lock:
             try:
-                cur = self._db.execute(
-                    "INSERT INTO outbox (suffix, body, created) VALUES (?, ?, ?)",
-                    (suffix, text, time.time()),
-                )
-            except sqlite3.OperationalError as exc:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    if not self._make_room(suffix, size):
+                        self._count_drop(suffix, 1)
+                        self._db.execute("COMMIT")
+                        log.warning("outbox full (%d/%s bytes): new %s message dropped",
+                                    self._bytes, self.max_bytes, suffix)
+                        return 0
+                    cur = self._db.execute(
+                        "INSERT INTO outbox (suffix, body, created) VALUES (?, ?, ?)",
+                        (suffix, text, time.time()),
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._rollback()
+                    raise
+            except sqlite3.Error as exc:
                 raise OutboxError(f"cannot store message in outbox {self.path}: {exc}") from None
+            self._bytes += size
             return int(cur.lastrowid or 0)
+
+    def _rollback(self) -> None:
+        """Undo a failed put and recount the bytes (some drops may have been undone)."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            self._bytes = int(self._db.execute(
+                "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM outbox").fetchone()[0])
+        except sqlite3.Error as exc:
+            log.error("outbox %s: rollback failed: %s", self.path, exc)
+
+    def _make_room(self, suffix: str, size: int) -> bool:
+        """Drop rows (inside the caller's transaction) until ``size`` more bytes fit.
+
+        Returns False when the new message must be dropped instead: it is bigger than the
+        cap, or it is a stats row and only events could make room."""
+        if self.max_bytes is None or self._bytes + size <= self.max_bytes:
+            return True
+        if size > self.max_bytes:
+            return False
+        victims = DROP_ORDER[: DROP_ORDER.index(suffix) + 1] if suffix in DROP_ORDER else DROP_ORDER
+        plan: list[tuple[int, str, int]] = []
+        need = self._bytes + size - self.max_bytes
+        for kind in victims:
+            rows = self._db.execute(
+                "SELECT id, LENGTH(CAST(body AS BLOB)) FROM outbox WHERE suffix = ? ORDER BY id",
+                (kind,),
+            )
+            for row_id, n in rows:
+                if need <= 0:
+                    break
+                plan.append((row_id, kind, n))
+                need -= n
+            if need <= 0:
+                break
+        if need > 0:
+            return False
+        for row_id, kind, n in plan:
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            self._count_drop(kind, 1)
+            self._bytes -= n
+            log.warning("outbox over its cap of %d bytes: dropped %s row %d (%d bytes) "
+                        "to store a new %s", self.max_bytes, kind, row_id, n, suffix)
+        return True
+
+    def _count_drop(self, kind: str, n: int) -> None:
+        self._db.execute(
+            "INSERT INTO dropped (kind, n) VALUES (?, ?) "
+            "ON CONFLICT(kind) DO UPDATE SET n = n + excluded.n", (kind, n),
+        )
+
+    def note_dropped(self, kind: str, n: int) -> None:
+        """Add ``n`` drops of ``kind`` made elsewhere (e.g. the in-memory queue) to the counts."""
+        with self._lock:
+            try:
+                self._count_drop(kind, n)
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot count drops in outbox {self.path}: {exc}") from None
+
+    def dropped(self) -> dict[str, int]:
+        """Rows dropped by the byte cap since the outbox file was created, by kind."""
+        with self._lock:
+            try:
+                rows = self._db.execute("SELECT kind, n FROM dropped").fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot read drop counts of outbox {self.path}: {exc}") from None
+        return {str(k): int(n) for k, n in rows}
+
+    def bytes_stored(self) -> int:
+        """Bytes of message bodies waiting in the outbox."""
+        with self._lock:
+            return self._bytes
 
     def pending(
         self, limit: int, exclude: set[int] | None = None, *, kinds: tuple[str, ...] | None = None,
@@ -96,7 +199,11 @@ class Outbox:
     def delete(self, row_id: int) -> None:
         """Forget a message the broker acknowledged."""
         with self._lock:
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            row = self._db.execute(
+                "DELETE FROM outbox WHERE id = ? RETURNING LENGTH(CAST(body AS BLOB))", (row_id,)
+            ).fetchall()
+            if row:
+                self._bytes -= int(row[0][0])
 
     def depth_of(self, kind: str) -> int:
         """Rows of one kind (e.g. ``clip`` uploads) still waiting."""

@@ -29,9 +29,10 @@ from edge.ledger import Ledger
 from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
-from edge.outbox import Outbox, OutboxError
+from edge.outbox import Outbox
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
+from edge.spool import Spool
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
 
@@ -190,7 +191,8 @@ class Agent:
         self.rules: list[Rule] = build_rules(cfg) if cfg.mode == "alerts" else []
         self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         self.source = VideoSource(cfg.source)
-        self.outbox = Outbox(cfg.data_dir / "outbox.sqlite")
+        self.outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.outbox.max_bytes)
+        self.spool = Spool(self.outbox, cfg.outbox.memory_queue)
         self.ledger = Ledger(cfg.data_dir / "egress-ledger.jsonl")
         self.egress = Egress(cfg.site, cfg.camera, cfg.broker, self.ledger, mode=cfg.mode)
         self.sender = Sender(self.outbox, self.egress, cfg.broker.inflight)
@@ -239,6 +241,8 @@ class Agent:
         if self.masks:  # privacy masks hide their pixels from detection too
             frame = replace(frame, image=self.masks.apply(frame.image))
         self._ts = frame.ts
+        if self.spool.error is not None and self.spool.retry():  # the outbox failed earlier
+            self.sender.wake()
         detections = self.gate.detections(frame, self._detect)
         tracks = self.tracker.update(detections, frame.ts)
         if self.clipflow is not None:
@@ -261,11 +265,7 @@ class Agent:
     def _emit_stats(self, record: StatsRecord | None) -> None:
         if record is None:
             return
-        try:
-            self.outbox.put("stats", record.to_message(self.cfg.site, self.cfg.camera))
-        except OutboxError as exc:
-            log.error("%s; statistics interval dropped", exc)
-            return
+        self.spool.put("stats", record.to_message(self.cfg.site, self.cfg.camera))
         self.sender.wake()
 
     def _emit(self, events: list[Event], model: tuple[str, str] | None = None) -> None:
@@ -275,13 +275,11 @@ class Agent:
                 msg = replace(msg, model_name=model[0], model_sha256=model[1])
             if self.clipflow is not None:
                 msg = self.clipflow.on_event(ev, msg, self._ts)
-            try:
-                self.outbox.put("event", msg.to_json())
-            except OutboxError as exc:
-                log.error("%s; event %s %s kept only in memory", exc, ev.type, ev.state)
-                continue
+            outcome = self.spool.put("event", msg.to_json())
             self.events_emitted += 1
-            log.info("event %s %s %s stored in outbox", ev.type, ev.state, ev.id)
+            log.info("event %s %s %s %s", ev.type, ev.state, ev.id,
+                     {"stored": "stored in outbox", "queued": "kept in memory (outbox failing)",
+                      "dropped": "dropped (outbox cap)"}[outcome])
         if events:
             self.sender.wake()
 
@@ -296,7 +294,11 @@ class Agent:
             self.audio.stop()
         if self.clipflow is not None:
             self.clipflow.finish(self.cfg.clips.shutdown_wait_s, flush_timeout)
+        self.spool.retry()
         self.sender.wait_empty(flush_timeout)
+        if self.spool.queued:
+            log.error("%d message(s) could not be stored in the outbox and are lost",
+                      self.spool.queued)
         left = self.outbox.depth()
         log.info("%d message(s) left in the outbox%s", left,
                  " (sent on the next run)" if left else "")
@@ -338,6 +340,9 @@ class Agent:
                 "enabled": self.audio is not None and self.audio.listening,
                 "legal_basis": self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
             },
+            "outbox_dropped": self.spool.dropped(),
+            "outbox_error": self.spool.error,
+            "outbox_memory_queue": self.spool.queued,
         }
 
     def _detector_health(self) -> dict[str, Any]:
@@ -353,6 +358,8 @@ class Agent:
     def _health_loop(self) -> None:
         self.health()  # first sample for the fps window
         while not self._stop.wait(self.cfg.health.interval_s):
+            if self.spool.retry():
+                self.sender.wake()
             try:
                 self.egress.publish("health", self.health())
             except Exception:
