@@ -415,5 +415,42 @@ def audio_eval(directory: Path, other_dir: Path | None, store: Path | None, no_g
         click.echo("")
         click.echo(cross_validate(recs, others, cfg.refractory_s))
 
+
+
+# -- load simulator (issue 9) ------------------------------------------------------------
+@main.command("sim")
+@click.option("--cameras", type=click.IntRange(min=1), required=True, help="Simulated boxes.")
+@click.option("--event-rate", type=click.FloatRange(min=0), default=0.1, show_default=True,
+              help="Events per camera per second.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Seconds to run.")
+@click.option("--broker", "broker_addr", default="127.0.0.1:1883", show_default=True,
+              help="host:port of the MQTT broker.")
+@click.option("--site", default="sim", show_default=True, help="Site name in the topics.")
+def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site: str) -> None:
+    """Publish realistic contract traffic as CAMERAS distinct boxes through a real broker."""
+    import re
+
+    from central.sim import SimSettings, Simulator
+    from edge.messages import NAME_PATTERN
+
+    host, _, port_text = broker_addr.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise click.BadParameter(f"expected host:port, got {broker_addr!r}", param_hint="--broker")
+    if not re.match(NAME_PATTERN, site):
+        raise click.BadParameter(f"{site!r} does not match {NAME_PATTERN}", param_hint="--site")
+    settings = SimSettings(cameras=cameras, event_rate=event_rate, duration_s=duration,
+                           host=host, port=int(port_text), site=site)
+    try:
+        report = Simulator(settings).run()
+    except ConnectionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"cameras {report.connected}/{report.cameras} connected, published "
+               f"{report.published}, acked {report.acked}, failed {report.failed}, "
+               f"{report.elapsed_s} s")
+    if report.failed or report.connected < report.cameras:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     main()
