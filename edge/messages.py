@@ -13,9 +13,11 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+import fastjsonschema
 import jsonschema
 
 TOPIC_ROOT = "vigie/v1"
@@ -230,12 +232,35 @@ def parse_topic(name: str) -> ParsedTopic:
     return ParsedTopic(site, camera, suffix)
 
 
+_FAST: dict[str, Callable[[Any], Any]] = {}
+
+
+def _fast(kind: str) -> Callable[[Any], Any] | None:
+    """A compiled validator for ``kind`` (fastjsonschema, draft-07 keywords only: the schemas
+    use nothing newer). It answers valid/invalid about ten times faster than jsonschema; the
+    wording of a rejection still comes from jsonschema."""
+    if kind not in _FAST and kind in SCHEMAS:
+        schema = {**SCHEMAS[kind], "$schema": "http://json-schema.org/draft-07/schema#"}
+        _FAST[kind] = fastjsonschema.compile(schema)
+    return _FAST.get(kind)
+
+
 def validate(kind: str, message: Any) -> None:
     """Raise MessageError listing every schema violation of ``message`` as a ``kind``."""
     validator = _VALIDATORS.get(kind)
     if validator is None:
         raise MessageError(f"no schema for message kind {kind!r}")
+    fast = _fast(kind)
+    fast_error: str | None = None
+    if fast is not None:
+        try:
+            fast(message)
+            return
+        except fastjsonschema.JsonSchemaException as exc:
+            fast_error = str(exc)
     errors = sorted(validator.iter_errors(message), key=lambda e: list(e.absolute_path))
+    if not errors and fast_error is not None:
+        raise MessageError(fast_error)
     if errors:
         parts = []
         for err in errors[:5]:

@@ -192,3 +192,24 @@ def check_stored(hub: Ingest) -> None:
             assert row["state"] in ("online", "offline")
     rejected = list(hub.db.query("SELECT reason FROM rejected"))
     assert len(rejected) == hub.counts["rejected"] and all(r["reason"] for r in rejected)
+
+
+@pytest.mark.parametrize("kind", ["event", "health", "stats"])
+@FUZZ
+@given(data=st.data())
+def test_fast_validator_agrees_with_jsonschema(kind: str, data: st.DataObject) -> None:
+    """``validate`` accepts on the compiled (fastjsonschema) check alone; it must accept exactly
+    what the reference jsonschema validator accepts."""
+    import jsonschema
+
+    from edge.messages import SCHEMAS, _fast
+
+    msg, _ = data.draw(mutated(kind))
+    fast = _fast(kind)
+    assert fast is not None
+    try:
+        fast(msg)
+        fast_ok = True
+    except Exception:
+        fast_ok = False
+    assert fast_ok == jsonschema.Draft202012Validator(SCHEMAS[kind]).is_valid(msg), msg
