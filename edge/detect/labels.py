@@ -17,24 +17,29 @@ VEHICLES = frozenset({"car", "motorcycle", "bus", "truck"})
 
 
 def select_classes(
-    labels: Sequence[str], classes: Sequence[str] | None, model_name: str, vocabulary: Sequence[str]
+    labels: Sequence[str], classes: Sequence[str] | None, model_name: str,
+    vocabulary: Sequence[str] = (),
 ) -> set[int] | None:
     """Indices of ``labels`` to keep for the configured ``classes`` (None keeps all).
 
-    A class outside the vocabulary is a mistake and raises ValueError; a vocabulary class the
-    model cannot see (a bus for a person/vehicle/bike model) is dropped with a log line.
+    A class outside the vocabulary (default: the model's own labels) is a mistake and raises
+    DetectorError; a vocabulary class the model cannot see (a bus for a person/vehicle/bike
+    model) is dropped with a log line.
     """
+    from edge.detect import DetectorError
+
     if not classes:
         return None
+    vocabulary = vocabulary or labels
     unknown = [c for c in classes if c not in vocabulary and c not in labels]
     if unknown:
-        raise ValueError(f"classes {unknown} are not labels of model {model_name} nor COCO names")
+        raise DetectorError(f"classes {unknown} are not labels of model {model_name} nor COCO names")
     missing = [c for c in classes if c not in labels]
     if missing:
         log.info("model %s cannot detect %s; ignoring those classes", model_name, ", ".join(missing))
     keep = {i for i, lab in enumerate(labels) if lab in classes}
     if not keep:
-        raise ValueError(f"model {model_name} detects none of the configured classes {list(classes)}")
+        raise DetectorError(f"model {model_name} detects none of the configured classes {list(classes)}")
     return keep
 
 

@@ -52,10 +52,7 @@ class OnnxYolox:
             raise DetectorError(f"{path}: expected a square NCHW input, got {shape}")
         self.size = int(shape[2])
         self.labels = tuple(labels)
-        try:
-            self.keep = select_classes(self.labels, classes, model_name, vocabulary or self.labels)
-        except ValueError as exc:
-            raise DetectorError(str(exc)) from None
+        self.keep = select_classes(self.labels, classes, model_name, vocabulary)
         self.model_name = model_name
         self.model_sha256 = model_sha256
         self.score_threshold = score_threshold

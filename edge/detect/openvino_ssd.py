@@ -42,10 +42,7 @@ class OvSsd:
         if len(out_shape) != 4 or out_shape[-1] != 7:
             raise DetectorError(f"{path}: expected a [1,1,N,7] DetectionOutput, got {out_shape}")
         self.labels = tuple(labels)
-        try:
-            self.keep = select_classes(self.labels, classes, model_name, vocabulary or self.labels)
-        except ValueError as exc:
-            raise DetectorError(str(exc)) from None
+        self.keep = select_classes(self.labels, classes, model_name, vocabulary)
         self.request = self.compiled.create_infer_request()
         self.model_name = model_name
         self.model_sha256 = model_sha256

@@ -73,10 +73,7 @@ class TfliteSsd:
             raise DetectorError(f"{path}: no {base} outputs (got {sorted(outs)})") from None
         # Shift so that labels[c] is class c; "???" ids are unused and never reported.
         self.labels = tuple(labels[1:])
-        try:
-            self.keep = select_classes(self.labels, classes, model_name, vocabulary or self.labels)
-        except ValueError as exc:
-            raise DetectorError(str(exc)) from None
+        self.keep = select_classes(self.labels, classes, model_name, vocabulary)
         self.model_name = model_name
         self.model_sha256 = model_sha256
         self.score_threshold = score_threshold
