@@ -162,6 +162,37 @@ def edge_check_config(config: Path) -> None:
                f"{len(cfg.rules)} rule(s))")
 
 
+@edge.command("enrol")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--hub-key", "hub_key", metavar="KEY|FILE",
+              help="The hub's public key (ed25519:<base64>, or a file holding it) to install.")
+def edge_enrol(config: Path, hub_key: str | None) -> None:
+    """Make this box's Ed25519 key (once) and print its public key for the hub.
+
+    Idempotent: an existing key is kept and its public key printed again. With --hub-key,
+    the hub's public key is installed too (it checks search requests and config updates).
+    """
+    from edge import keys
+
+    cfg = _load_box_config(config)
+    kdir = keys.keys_dir(cfg.data_dir)
+    key_path = kdir / keys.BOX_KEY
+    try:
+        if key_path.exists():
+            key = keys.load_private(key_path)
+            log.info("keeping the existing key %s", key_path)
+        else:
+            key = keys.generate_private(key_path)
+            log.info("made a new Ed25519 key at %s (mode 600)", key_path)
+        if hub_key is not None:
+            text = Path(hub_key).read_text(encoding="ascii") if Path(hub_key).is_file() else hub_key
+            keys.write_public(kdir / keys.HUB_PUBLIC_KEY, text)
+            log.info("installed the hub's public key at %s", kdir / keys.HUB_PUBLIC_KEY)
+    except keys.KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{cfg.site}/{cfg.camera} {keys.public_text(key)}")
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)
