@@ -57,8 +57,9 @@ class ColourError(ValueError):
 
 @dataclass(frozen=True)
 class ColourResult:
-    """The palette colour, a confidence in [0, 1] (the share of body pixels of that colour,
-    raised to 0.5 when the rules are clear-cut) and every palette colour's share of the body."""
+    """The palette colour, its confidence and every palette colour's score: the share of the
+    body's pixels that support it (grey light tones count for white on a white vehicle and for
+    silver/grey otherwise). A red car with dark windows may score red 0.6, black 0.2."""
 
     colour: str
     confidence: float
@@ -241,14 +242,13 @@ def decide(s: BodyStats, params: ColourParams = DEFAULT_PARAMS) -> ColourResult:
     whiteness = s.whiteness(params.tint_scale)
     if s.coloured >= params.colour_share:
         colour = HUES[int(np.argmax(s.hue_shares))]
-        clear = s.coloured >= 2 * params.colour_share
     elif s.dark >= params.black_share:
-        colour, clear = "black", s.dark >= params.black_share + 0.15
+        colour = "black"
     elif (s.light + s.bright >= params.light_share and s.bright >= params.bright_min * (s.light + s.bright)
           and whiteness >= params.white_min):
-        colour, clear = "white", whiteness >= params.white_min + 0.15
+        colour = "white"
     else:
-        colour, clear = "silver/grey", whiteness < params.white_min - 0.15
+        colour = "silver/grey"
     scores = dict.fromkeys(PALETTE, 0.0)
     for name, share in zip(HUES, s.hue_shares, strict=True):
         scores[name] = share
@@ -257,16 +257,16 @@ def decide(s: BodyStats, params: ColourParams = DEFAULT_PARAMS) -> ColourResult:
         scores["white"], scores["silver/grey"] = s.light + s.bright, s.mid
     else:  # the bright pixels are highlights on grey or silver paint
         scores["silver/grey"] = s.mid + s.light + s.bright
-    confidence = max(scores[colour], 0.5) if clear else min(scores[colour], 0.5)
-    return ColourResult(colour=colour, confidence=round(confidence, 4),
+    return ColourResult(colour=colour, confidence=round(scores[colour], 4),
                         scores={k: round(v, 4) for k, v in scores.items()})
 
 
 def crop_colour(
-    image_bgr: np.ndarray, box_xyxy: tuple[int, int, int, int],
+    image_bgr: np.ndarray, box_xyxy: tuple[float, float, float, float],
     params: ColourParams = DEFAULT_PARAMS,
 ) -> ColourResult:
-    """The palette colour of the vehicle in ``box_xyxy`` (pixels) of a BGR frame."""
+    """The palette colour of the vehicle in ``box_xyxy`` (pixels, a detector's box: floats are
+    rounded, parts outside the frame clipped) of a BGR frame."""
     _check_image(image_bgr)
     x1, y1, x2, y2 = clip_box(image_bgr.shape, box_xyxy)
     return decide(body_stats(body_pixels(image_bgr[y1:y2, x1:x2], params), params), params)

@@ -17,7 +17,7 @@ import csv
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -207,7 +207,7 @@ def predict(crops: Sequence[np.ndarray], params: ColourParams = DEFAULT_PARAMS) 
     return [decide(body_stats(body_pixels(c, params), params), params).colour for c in crops]
 
 
-def grid_params(grid: dict[str, tuple[float, ...]] | None = None) -> list[ColourParams]:
+def grid_params(grid: Mapping[str, tuple[float, ...]] | None = None) -> list[ColourParams]:
     """Every combination of the grid's values over :data:`DEFAULT_PARAMS` (the grid's
     keys vary slowest-first, in :data:`GRID` order)."""
     grid = grid or GRID
@@ -246,7 +246,7 @@ def _decide_arrays(st: dict[str, np.ndarray], p: ColourParams) -> np.ndarray:
 
 
 def prediction_table(
-    crops: Sequence[np.ndarray], grid: dict[str, tuple[float, ...]] | None = None,
+    crops: Sequence[np.ndarray], grid: Mapping[str, tuple[float, ...]] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[list[ColourParams], np.ndarray]:
     """Every grid point and the palette index it predicts for every crop (crops x points)."""
@@ -290,7 +290,7 @@ def _balanced(correct: np.ndarray, groups: np.ndarray, rows: np.ndarray) -> np.n
 
 def cross_validate(
     crops: Sequence[np.ndarray], labels: Sequence[LabelledCrop], by: str = "vehicle",
-    grid: dict[str, tuple[float, ...]] | None = None,
+    grid: Mapping[str, tuple[float, ...]] | None = None,
     table: tuple[list[ColourParams], np.ndarray] | None = None,
 ) -> CrossValidation:
     """Leave-one-group-out (``by`` = ``vehicle`` or ``source``): thresholds chosen on the other
@@ -316,7 +316,7 @@ def cross_validate(
 
 def choose_params(
     crops: Sequence[np.ndarray], labels: Sequence[LabelledCrop], by: str = "vehicle",
-    grid: dict[str, tuple[float, ...]] | None = None,
+    grid: Mapping[str, tuple[float, ...]] | None = None,
     table: tuple[list[ColourParams], np.ndarray] | None = None,
 ) -> tuple[ColourParams, float]:
     """The grid point with the best group-balanced accuracy on all labels, and that accuracy."""
