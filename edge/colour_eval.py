@@ -34,6 +34,7 @@ from edge.colour import (
     body_stats,
     clip_box,
     decide,
+    dominant_colour,
 )
 
 log = logging.getLogger(__name__)
@@ -354,3 +355,82 @@ def folds_table(cv: CrossValidation, keys: Iterable[str] = tuple(GRID)) -> str:
     for g, n, acc, p in cv.folds:
         lines.append(f"| {g} | {n} | {acc:.2f} | " + " | ".join(f"{getattr(p, k):g}" for k in keys) + " |")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One vehicle: what the box would store for its track (the dominant colour of its crops)."""
+
+    vehicle: str
+    source: str
+    crops: int
+    labelled: str
+    box: str
+    """With the box's thresholds."""
+    held_out: str | None
+    """With the thresholds chosen with this vehicle left out (None if not cross-validated)."""
+
+
+def track_rows(
+    crops: Sequence[np.ndarray], labels: Sequence[LabelledCrop], cv: CrossValidation | None = None
+) -> list[TrackRow]:
+    """Every labelled vehicle's track colour, with the box's thresholds and, given a
+    leave-one-vehicle-out ``cv``, with the thresholds its fold chose."""
+    if cv is not None and cv.by != "vehicle":
+        raise ColourEvalError("track colours are cross-validated by vehicle")
+    fold_params = {g: p for g, _, _, p in cv.folds} if cv else {}
+    by_vehicle: dict[str, list[int]] = {}
+    for i, lab in enumerate(labels):
+        by_vehicle.setdefault(lab.vehicle, []).append(i)
+    rows = []
+    for vehicle, idx in by_vehicle.items():
+        group = [crops[i] for i in idx]
+        first = labels[idx[0]]
+        held = dominant_colour(group, fold_params[vehicle]).colour if vehicle in fold_params else None
+        rows.append(TrackRow(vehicle, first.source, len(idx), first.colour,
+                             dominant_colour(group).colour, held))
+    return rows
+
+
+def tracks_table(rows: Sequence[TrackRow]) -> str:
+    """A markdown table of :func:`track_rows` with the share of vehicles right."""
+    lines = ["| vehicle | source | crops | labelled | track colour | track colour, held out |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.vehicle} | {r.source} | {r.crops} | {r.labelled} | {r.box} | "
+                     f"{r.held_out or '-'} |")
+    right = sum(r.box == r.labelled for r in rows)
+    held = [r for r in rows if r.held_out is not None]
+    summary = f"vehicles right: {right}/{len(rows)}"
+    if held:
+        summary += f", held out: {sum(r.held_out == r.labelled for r in held)}/{len(held)}"
+    return "\n".join([*lines, "", summary])
+
+
+def contact_sheets(
+    crops: Sequence[np.ndarray], captions: Sequence[str], out_dir: Path, tile: int = 190,
+    per_side: int = 5,
+) -> list[Path]:
+    """Write the crops as numbered PNG contact sheets (``per_side`` x ``per_side`` tiles, the
+    crop's number and caption drawn above it) for a person to check the labels by eye."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tiles = []
+    for n, (crop, caption) in enumerate(zip(crops, captions, strict=True)):
+        t = np.full((tile, tile, 3), 255, np.uint8)
+        s = min((tile - 4) / crop.shape[1], (tile - 26) / crop.shape[0])
+        small = cv2.resize(crop, (max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))))
+        t[24:24 + small.shape[0], 2:2 + small.shape[1]] = small
+        cv2.putText(t, f"{n} {caption}"[:30], (3, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+        tiles.append(cv2.copyMakeBorder(t, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
+    paths: list[Path] = []
+    if not tiles:
+        return paths
+    blank = np.full_like(tiles[0], 255)
+    page = per_side * per_side
+    for k in range(0, len(tiles), page):
+        group = tiles[k:k + page] + [blank] * (page - len(tiles[k:k + page]))
+        rows = [np.hstack(group[r * per_side:(r + 1) * per_side]) for r in range(per_side)]
+        path = out_dir / f"sheet_{k // page:02d}.png"
+        cv2.imwrite(str(path), np.vstack(rows))
+        paths.append(path)
+    return paths

@@ -238,3 +238,17 @@ def test_thresholds_matter() -> None:
     assert crop_colour(frame, box, replace(DEFAULT_PARAMS, white_min=2.0)).colour == "silver/grey"
     frame, box = synthetic_car(SOLIDS["red"])
     assert crop_colour(frame, box, replace(DEFAULT_PARAMS, colour_share=0.99)).colour != "red"
+
+
+def test_eval_colour_writes_contact_sheets_to_check_labels_by_eye(tmp_path: Path, media: Path) -> None:
+    import cv2
+
+    result = CliRunner().invoke(main, ["index", "eval-colour", "--media", str(media), "--no-cv",
+                                       "--sheets", str(tmp_path / "sheets")])
+    assert result.exit_code == 0, result.output
+    n = len(load_labels(DEFAULT_LABELS))
+    sheets = sorted((tmp_path / "sheets").glob("sheet_*.png"))
+    assert len(sheets) == -(-n // 25) and f"{len(sheets)} contact sheet(s)" in result.output
+    first = cv2.imread(str(sheets[0]))
+    assert first is not None and first.shape[0] == first.shape[1] > 500
+    assert first.std() > 20  # crops were drawn, not a blank page
