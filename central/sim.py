@@ -193,13 +193,19 @@ class Simulator:
             cam.sock = None
         cam.retry_at = time.monotonic() + cam.backoff * self.rng.uniform(0.5, 1.0)
         log.info("simulated camera %s lost its connection; reconnecting in %.1f s",
-                    cam.name, cam.retry_at - time.monotonic())
+                 cam.name, cam.retry_at - time.monotonic())
 
-    def _reconnect_due(self, now_m: float) -> None:
-        """Try to reconnect every dropped camera whose backoff has expired."""
+    def _reconnect_due(self, now_m: float, budget_s: float = 0.5) -> None:
+        """Try to reconnect dropped cameras whose backoff has expired, for about ``budget_s``.
+
+        (paho's connect blocks up to its connect timeout when the broker's host drops SYNs;
+        the cameras not tried in this pass are tried in the next one.)
+        """
         for cam in self.cams:
             if cam.sock is not None or cam.retry_at is None or cam.retry_at > now_m:
                 continue
+            if time.monotonic() - now_m > budget_s:
+                break
             try:
                 cam.client.reconnect()
             except OSError as exc:
@@ -295,12 +301,9 @@ class Simulator:
                 _, _, kind, i, ev_id = heapq.heappop(heap)
                 cam = self.cams[i]
                 if not cam.client.is_connected():  # down: keep its schedule going, send nothing
-                    if kind == "end":
-                        heapq.heappush(heap, (now_m + 1.0, next(tie), kind, i, ev_id))
-                    elif kind != "start" or self.s.event_rate > 0:
-                        every = {"health": HEALTH_EVERY_S, "stats": STATS_EVERY_S}.get(kind)
-                        due = now_m + (every or self.rng.expovariate(self.s.event_rate))
-                        heapq.heappush(heap, (due, next(tie), kind, i, ""))
+                    every = {"health": HEALTH_EVERY_S, "stats": STATS_EVERY_S, "end": 1.0}.get(kind)
+                    due = now_m + (every or self.rng.expovariate(self.s.event_rate))  # or a start
+                    heapq.heappush(heap, (due, next(tie), kind, i, ev_id))
                     continue
                 now = time.time()
                 if kind == "health":
