@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models mosquitto chromium lint clean
+.PHONY: demo test venv models mosquitto chromium netns-tools lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,19 @@ chromium:
 	  echo "chromium: not installed and not root; install it with: sudo apt-get install chromium"; \
 	fi
 
+# The network-cut chaos test runs the agent in a network namespace (iproute2) and cuts its
+# link with an nftables drop rule; both are installed with apt-get when missing and we are root.
+netns-tools:
+	@if command -v ip >/dev/null && command -v nft >/dev/null; then \
+	  echo "iproute2, nftables: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "iproute2, nftables: installing with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 nftables >/dev/null; \
+	else \
+	  echo "iproute2/nftables: not installed and not root; install them with: sudo apt-get install iproute2 nftables"; \
+	fi
+
 demo: venv models
 	$(BIN)/vigie demo
 
@@ -51,7 +64,7 @@ lint: venv
 	$(BIN)/ruff check edge central tests benchmarks
 	$(BIN)/mypy
 
-test: venv mosquitto chromium models lint
+test: venv mosquitto chromium netns-tools models lint
 	$(BIN)/pytest
 
 clean:

@@ -77,8 +77,12 @@ class LocalBroker:
 
 
 def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitto",
-                 persistence: bool = True) -> LocalBroker:
-    """Start Mosquitto (or amqtt if Mosquitto is not installed) on a loopback port."""
+                 persistence: bool = True, also_bind: str | None = None) -> LocalBroker:
+    """Start Mosquitto (or amqtt if Mosquitto is not installed) on a loopback port.
+
+    ``also_bind``: one more local address Mosquitto listens on, same port (the chaos tests'
+    network namespace reaches the broker through a veth address).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log_path = workdir / "broker.log"
@@ -87,6 +91,7 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
         conf = workdir / "mosquitto.conf"
         lines = [
             f"listener {port} 127.0.0.1",
+            *([f"listener {port} {also_bind}"] if also_bind else []),
             "allow_anonymous true",
             "max_queued_messages 100000",
             "max_inflight_messages 100",
@@ -103,6 +108,9 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
         cmd = [exe, "-c", str(conf)]
         kind = "mosquitto"
     else:
+        if also_bind:
+            raise BrokerError(f"listening on {also_bind} as well needs Mosquitto "
+                              "(apt-get install mosquitto)")
         conf = workdir / "amqtt.yaml"
         conf.write_text(
             "listeners:\n  default:\n    type: tcp\n"

@@ -9,6 +9,9 @@ validated against its JSON Schema before it is sent.
 So that 1,400 cameras fit in one process, no client runs its own network thread: one thread
 drives every socket with a ``selectors`` loop (paho's external-loop API: ``loop_read`` on
 readable sockets, ``loop_write`` when a client wants to write, ``loop_misc`` for keepalives).
+A camera that loses its connection (broker restart, network cut) reconnects by itself with
+exponential backoff (1 s doubling to 30 s, jittered), republishes ``online`` and carries on;
+its unacknowledged QoS 1 messages are sent again by paho after the reconnect.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from edge.messages import (
 log = logging.getLogger(__name__)
 
 HEALTH_EVERY_S = 30.0
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 30.0
 STATS_EVERY_S = 60.0
 SIM_MODEL = "sim-yolox-s"
 SIM_TYPES = tuple(t for t in ("intrusion", "wrong_way", "crowd_density") if t in EVENT_TYPES)
@@ -82,6 +86,7 @@ class SimReport:
     acked: int
     failed: int
     elapsed_s: float
+    reconnects: int = 0
 
 
 @dataclass
@@ -90,6 +95,9 @@ class _Camera:
     client: mqtt.Client
     seq: int = 0
     open_events: dict[str, EventMessage] = field(default_factory=dict)
+    sock: Any = None  # the socket registered with the selector, while connected
+    retry_at: float | None = None  # monotonic time of the next reconnect attempt, while down
+    backoff: float = RECONNECT_MIN_S
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -107,6 +115,7 @@ class Simulator:
         self.published = {"state": 0, "health": 0, "event": 0, "stats": 0}
         self.acked = 0
         self.failed = 0
+        self.reconnects = 0
         self.on_publish = on_publish  # optional hook(kind, wire_dict, monotonic_ts) for benchmarks
         self._started = time.time()
 
@@ -121,7 +130,18 @@ class Simulator:
         def on_publish(client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
             self.acked += 1
 
+        def on_connect(client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+            cam = userdata
+            if cam is None or rc.is_failure:
+                return
+            cam.backoff = RECONNECT_MIN_S
+            if cam.retry_at is not None:  # a reconnect, not the first connection
+                cam.retry_at = None
+                self.reconnects += 1
+                self._send(cam, "state", "online", qos=1, retain=True)
+
         c.on_publish = on_publish
+        c.on_connect = on_connect
         return c
 
     def connect(self, timeout_s: float = 60.0) -> int:
@@ -135,10 +155,9 @@ class Simulator:
                 raise ConnectionError(
                     f"cannot connect simulated camera {name} to {self.s.host}:{self.s.port}: {exc}"
                 ) from None
-            sock = c.socket()
-            assert sock is not None
             cam = _Camera(name, c)
-            self.sel.register(sock, selectors.EVENT_READ, cam)
+            c.user_data_set(cam)
+            self._register(cam)
             self.cams.append(cam)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -153,18 +172,48 @@ class Simulator:
     def _pump(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout):
             cam: _Camera = key.data
-            if cam.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+            if cam.client.loop_read() != mqtt.MQTT_ERR_SUCCESS or cam.client.socket() is None:
                 self._drop(cam)
         for cam in self.cams:
-            if cam.client.want_write():
+            if cam.sock is not None and cam.client.want_write():
                 cam.client.loop_write()
+                if cam.client.socket() is None:
+                    self._drop(cam)
+
+    def _register(self, cam: _Camera) -> None:
+        sock = cam.client.socket()
+        assert sock is not None
+        cam.sock = sock
+        self.sel.register(sock, selectors.EVENT_READ, cam)
 
     def _drop(self, cam: _Camera) -> None:
-        sock = cam.client.socket()
-        if sock is not None:
+        if cam.sock is not None:  # paho may have closed it already: unregister the object
             with contextlib.suppress(KeyError, ValueError):
-                self.sel.unregister(sock)
-        log.warning("simulated camera %s lost its connection", cam.name)
+                self.sel.unregister(cam.sock)
+            cam.sock = None
+        cam.retry_at = time.monotonic() + cam.backoff * self.rng.uniform(0.5, 1.0)
+        log.info("simulated camera %s lost its connection; reconnecting in %.1f s",
+                 cam.name, cam.retry_at - time.monotonic())
+
+    def _reconnect_due(self, now_m: float, budget_s: float = 0.5) -> None:
+        """Try to reconnect dropped cameras whose backoff has expired, for about ``budget_s``.
+
+        (paho's connect blocks up to its connect timeout when the broker's host drops SYNs;
+        the cameras not tried in this pass are tried in the next one.)
+        """
+        for cam in self.cams:
+            if cam.sock is not None or cam.retry_at is None or cam.retry_at > now_m:
+                continue
+            if time.monotonic() - now_m > budget_s:
+                break
+            try:
+                cam.client.reconnect()
+            except OSError as exc:
+                cam.backoff = min(cam.backoff * 2, RECONNECT_MAX_S)
+                cam.retry_at = now_m + cam.backoff * self.rng.uniform(0.5, 1.0)
+                log.debug("simulated camera %s: reconnect failed (%s)", cam.name, exc)
+                continue
+            self._register(cam)
 
     # -- messages ------------------------------------------------------------------------
     def _send(self, cam: _Camera, kind: str, message: Any, qos: int, retain: bool = False) -> None:
@@ -177,7 +226,12 @@ class Simulator:
                 return
         info = cam.client.publish(topic(self.s.site, cam.name, kind), encode(message), qos=qos,
                                   retain=retain)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+        if info.rc in (mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_CONN_LOST):
+            if qos == 0:  # lost with the connection, as QoS 0 allows
+                log.debug("simulated camera %s: %s lost with its connection", cam.name, kind)
+                return
+            # QoS 1: paho keeps the message and sends it again after the reconnect
+        elif info.rc != mqtt.MQTT_ERR_SUCCESS:
             self.failed += 1
             return
         self.published[kind] += 1
@@ -246,7 +300,10 @@ class Simulator:
             while heap and heap[0][0] <= now_m:
                 _, _, kind, i, ev_id = heapq.heappop(heap)
                 cam = self.cams[i]
-                if not cam.client.is_connected():
+                if not cam.client.is_connected():  # down: keep its schedule going, send nothing
+                    every = {"health": HEALTH_EVERY_S, "stats": STATS_EVERY_S, "end": 1.0}.get(kind)
+                    due = now_m + (every or self.rng.expovariate(self.s.event_rate))  # or a start
+                    heapq.heappush(heap, (due, next(tie), kind, i, ev_id))
                     continue
                 now = time.time()
                 if kind == "health":
@@ -267,14 +324,18 @@ class Simulator:
                     self._end_event(cam, ev_id, now)
             if now_m - last_misc >= 1.0:
                 for cam in self.cams:
-                    cam.client.loop_misc()
+                    if cam.sock is not None:
+                        cam.client.loop_misc()
+                        if cam.client.socket() is None:  # keepalive expired: the link is dead
+                            self._drop(cam)
+                self._reconnect_due(now_m)
                 last_misc = now_m
             wait = min(0.02, max(0.0, (heap[0][0] - time.monotonic()) if heap else 0.02))
             self._pump(wait)
         self.close()
         return SimReport(cameras=len(self.cams), connected=connected, published=dict(self.published),
                          acked=self.acked, failed=self.failed,
-                         elapsed_s=round(time.monotonic() - t0, 2))
+                         elapsed_s=round(time.monotonic() - t0, 2), reconnects=self.reconnects)
 
     def _end_event(self, cam: _Camera, ev_id: str, now: float) -> None:
         ev = cam.open_events.pop(ev_id, None)

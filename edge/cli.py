@@ -478,7 +478,7 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
         raise click.ClickException(str(exc)) from None
     click.echo(f"cameras {report.connected}/{report.cameras} connected, published "
                f"{report.published}, acked {report.acked}, failed {report.failed}, "
-               f"{report.elapsed_s} s")
+               f"{report.elapsed_s} s, reconnects {report.reconnects}")
     if report.failed or report.connected < report.cameras:
         sys.exit(1)
 

@@ -68,13 +68,14 @@ class Proc:
     """A ``vigie`` subprocess with its log file, stopped (SIGTERM, then SIGKILL) at the end."""
 
     def __init__(
-        self, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+        self, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None,
+        prefix: list[str] | None = None,
     ):
         self.args = args
         self.log = log
         self._logf = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "edge.cli", *args],
+        self.proc = subprocess.Popen(  # prefix: e.g. ["ip", "netns", "exec", NS], which execs
+            [*(prefix or []), sys.executable, "-m", "edge.cli", *args],
             stdout=self._logf, stderr=subprocess.STDOUT, cwd=cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
@@ -108,8 +109,9 @@ def spawn(tmp_path: Path) -> Iterator[object]:
     """Start ``vigie`` subprocesses: ``spawn(name, *args)``; all are stopped after the test."""
     procs: list[Proc] = []
 
-    def _spawn(name: str, *args: str, env: dict[str, str] | None = None) -> Proc:
-        p = Proc(list(args), tmp_path / f"{name}.log", env=env, cwd=tmp_path)
+    def _spawn(name: str, *args: str, env: dict[str, str] | None = None,
+               prefix: list[str] | None = None) -> Proc:
+        p = Proc(list(args), tmp_path / f"{name}.log", env=env, cwd=tmp_path, prefix=prefix)
         procs.append(p)
         return p
 

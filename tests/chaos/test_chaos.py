@@ -7,10 +7,12 @@ the hub holds nothing the box did not produce.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ import pytest
 from central.broker import LocalBroker, free_port, start_broker
 from central.demo import DEMO_ZONE
 from edge.modelstore import ModelStore
+from tests.chaos.netns import NetNamespace, NetnsError, missing_tools
 from tests.conftest import Proc, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -26,13 +29,19 @@ EVENT_LINE = re.compile(r"event (\w+) (start|end) ([0-9a-f-]{36}) stored in outb
 
 
 class Rig:
-    """One broker, one hub ingest, one looping agent, all real processes."""
+    """One broker, one hub ingest, one looping agent, all real processes.
 
-    def __init__(self, tmp: Path, spawn, media: Path, store: ModelStore):  # type: ignore[no-untyped-def]
+    With ``net``, the agent runs inside that network namespace and reaches the broker over the
+    veth link (the broker also listens on the host end), with a 5 s MQTT keepalive.
+    """
+
+    def __init__(self, tmp: Path, spawn, media: Path, store: ModelStore,  # type: ignore[no-untyped-def]
+                 net: NetNamespace | None = None):
         self.tmp = tmp
         self.spawn = spawn
+        self.net = net
         self.port = free_port()
-        self.broker: LocalBroker = start_broker(tmp / "broker", port=self.port)
+        self.broker: LocalBroker = start_broker(tmp / "broker", port=self.port, also_bind=self.bind)
         self.hub_cfg = tmp / "hub.toml"
         self.hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\nport = {self.port}\n')
         self.box_cfg = tmp / "box.toml"
@@ -41,13 +50,20 @@ class Rig:
         self.box_cfg.write_text(
             f'site = "chaos"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
             f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
-            f"[broker]\nport = {self.port}\n[health]\ninterval_s = 1\n"
+            f"[broker]\nport = {self.port}\n{self._box_broker()}[health]\ninterval_s = 1\n"
             f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
             f'[[rules]]\ntype = "intrusion"\nzone = "table"\ndwell_s = 1\nclear_s = 1\n'
         )
         self.env = {"VIGIE_MODELS": str(store.root)}
         self.agents: list[Proc] = []
         self.ingests: list[Proc] = []
+
+    @property
+    def bind(self) -> str | None:
+        return self.net.host_ip if self.net else None
+
+    def _box_broker(self) -> str:
+        return f'host = "{self.net.host_ip}"\nkeepalive_s = 5\n' if self.net else ""
 
     def start_ingest(self) -> Proc:
         p = self.spawn(f"ingest{len(self.ingests)}", "hub", "ingest", "--config", str(self.hub_cfg))
@@ -56,14 +72,15 @@ class Rig:
         return p
 
     def start_agent(self) -> Proc:
-        p = self.spawn(f"agent{len(self.agents)}", "edge", "run", str(self.box_cfg), env=self.env)
+        p = self.spawn(f"agent{len(self.agents)}", "edge", "run", str(self.box_cfg), env=self.env,
+                       prefix=self.net.exec_prefix if self.net else None)
         self.agents.append(p)
         return p
 
     def restart_broker(self, down_s: float, kill: bool = False) -> None:
         (self.broker.kill if kill else self.broker.stop)()
         time.sleep(down_s)
-        self.broker = start_broker(self.tmp / "broker", port=self.port)
+        self.broker = start_broker(self.tmp / "broker", port=self.port, also_bind=self.bind)
 
     def generated(self) -> dict[str, set[str]]:
         """Event id -> states the box stored in its outbox, from every agent's log."""
@@ -167,4 +184,88 @@ def test_agent_killed_and_restarted(rig: Rig) -> None:
     depth = int(re.search(r"outbox depth (\d+)", second.text()).group(1))  # type: ignore[union-attr]
     assert depth >= 3, "the killed agent's unsent events are in its outbox"
     wait_for(lambda: rig.events_logged() >= n + 5, 60, what="events from the second run")
+    rig.stop_agent_and_check()
+
+
+@pytest.fixture
+def netns() -> Iterator[NetNamespace]:
+    """A fresh network namespace + veth pair, deleted after the test whatever happens."""
+    if os.geteuid() != 0:
+        pytest.skip("network namespaces need root (CI and `make test` run as root)")
+    if missing_tools():
+        pytest.fail(f"{', '.join(missing_tools())} not installed: run `make test` as root or "
+                    "apt-get install iproute2 nftables")
+    try:
+        net = NetNamespace().create()
+    except NetnsError as exc:
+        pytest.fail(f"cannot create a network namespace: {exc}")
+    yield net
+    net.delete()
+
+
+@pytest.fixture
+def net_rig(tmp_path: Path, netns: NetNamespace, spawn, media: Path,  # type: ignore[no-untyped-def]
+            model_store: ModelStore):
+    # netns is set up before spawn, so it is torn down after the agent has been stopped
+    r = Rig(tmp_path, spawn, media, model_store, net=netns)
+    yield r
+    r.close()
+
+
+def outbox_events(rig: Rig) -> int:
+    """Event rows waiting in the box's outbox (read from its SQLite file)."""
+    con = sqlite3.connect(rig.tmp / "box-data" / "outbox.sqlite", timeout=5)
+    try:
+        return int(con.execute("SELECT COUNT(*) FROM outbox WHERE suffix = 'event'").fetchone()[0])
+    finally:
+        con.close()
+
+
+def hub_camera_state(rig: Rig) -> str | None:
+    con = sqlite3.connect(rig.tmp / "hub.sqlite", timeout=5)
+    try:
+        row = con.execute("SELECT state FROM cameras WHERE site = 'chaos' AND camera = 'cam-01'"
+                          ).fetchone()
+        return row[0] if row else None
+    except sqlite3.OperationalError:  # the hub has not created its tables yet
+        return None
+    finally:
+        con.close()
+
+
+def test_network_cut_between_box_and_broker(net_rig: Rig) -> None:
+    """The box's only link to the broker (a veth into its namespace) silently drops everything.
+
+    Unlike a broker stop (the box gets a TCP reset at once), nothing tells the box: its
+    keepalive has to notice, what it published into the dead connection is never acknowledged,
+    and the broker only learns of the loss by its own keepalive (the box's last will).
+    """
+    rig, net = net_rig, net_rig.net
+    assert net is not None
+    rig.start_ingest()
+    agent = rig.start_agent()
+    wait_for(lambda: "connected to broker" in agent.text(), 60, what="agent connected over the veth")
+    wait_for(lambda: rig.events_logged() >= 2 and rig.at_hub(), 90, what="first events at the hub")
+    assert hub_camera_state(rig) == "online"
+    assert net.reachable(rig.port)
+
+    net.cut()
+    assert not net.reachable(rig.port), "the cut drops traffic"
+    wait_for(lambda: "disconnected from broker" in agent.text(), 40,
+             what="the box's keepalive noticing the cut")
+    noticed = set(rig.generated())
+    wait_for(lambda: hub_camera_state(rig) == "offline", 30,
+             what="the broker's keepalive noticing the cut (last will: offline)")
+    wait_for(lambda: len(set(rig.generated()) - noticed) >= 3, 90,
+             what="events generated while the link is cut")
+    during = set(rig.generated()) - noticed
+    assert not during & set(rig.at_hub()), "events made during the cut cannot reach the hub"
+    assert outbox_events(rig) >= len(during), "they wait in the box's outbox"
+
+    net.restore()
+    assert net.reachable(rig.port)
+    wait_for(lambda: agent.text().count("connected to broker") >= 2, 90,
+             what="the agent reconnecting after the link is restored")
+    wait_for(lambda: hub_camera_state(rig) == "online", 30, what="camera online again at the hub")
+    wait_for(lambda: during <= set(rig.at_hub()), 60, what="the held events at the hub")
     rig.stop_agent_and_check()
