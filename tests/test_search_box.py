@@ -168,7 +168,7 @@ def test_bad_requests_are_refused_and_logged(
 def test_replayed_request_and_junk_are_refused_or_dropped(
     box: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    search, key, listener = box
+    _search, key, listener = box
     req = signed(key, request(class_="car"))
     listener.send(req)
     assert listener.answer(req["id"])[0]["status"] == "results"

@@ -8,7 +8,6 @@ frame; also tests/data/car_detection_vehicles.md): the red car is in view from f
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ import numpy as np
 import pytest
 import requests
 
-from central import db as hubdb
 from central.broker import LocalBroker
 from central.config import HubBroker, HubConfig
 from central.ingest import Ingest
