@@ -255,10 +255,12 @@ def _own_search(sid: str) -> dict[str, Any]:
     return view
 
 
-def _result(sid: str, rid: int) -> tuple[dict[str, Any], Any]:
+def _result(sid: str, rid: str) -> tuple[dict[str, Any], Any]:
     view = _own_search(sid)
+    if not rid.isdigit():
+        abort(404, f"no result {rid[:40]!r} in search {sid}")
     row = get_db().execute("SELECT site, camera, first_seen, last_seen, preview FROM "
-                           "search_results WHERE id = ? AND search_id = ?", [rid, sid]).fetchone()
+                           "search_results WHERE id = ? AND search_id = ?", [int(rid), sid]).fetchone()
     if row is None:
         abort(404, f"no result {rid} in search {sid}")
     return view, row
@@ -300,10 +302,10 @@ def api_get(sid: str) -> Any:
     return jsonify(_own_search(sid))
 
 
-@bp.get("/api/v1/searches/<sid>/results/<int:rid>/preview")
+@bp.get("/api/v1/searches/<sid>/results/<rid>/preview")
 @roles(*INVESTIGATORS)
 @doc("A result's anonymised preview still (audited)", produces="image/jpeg")
-def api_preview(sid: str, rid: int) -> Any:
+def api_preview(sid: str, rid: str) -> Any:
     view, row = _result(sid, rid)
     if row[4] is None:
         abort(404, "this result has no preview (persons never have one)")
@@ -314,10 +316,10 @@ def api_preview(sid: str, rid: int) -> Any:
     return resp
 
 
-@bp.post("/api/v1/searches/<sid>/results/<int:rid>/clip")
+@bp.post("/api/v1/searches/<sid>/results/<rid>/clip")
 @roles(*INVESTIGATORS)
 @doc("Request the anonymised clip of a result (audited)")
-def api_clip(sid: str, rid: int) -> Any:
+def api_clip(sid: str, rid: str) -> Any:
     """Boxes keep no recorded video (only seconds of pre-roll in memory), so a clip cannot be
     cut after the fact: this returns the event clips the box already uploaded for that camera
     while the track was seen (same upload path as event clips), or 404 saying so."""
