@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import requests
+from playwright.sync_api import Browser, expect
 from click.testing import CliRunner
 
 from central import db as hubdb
@@ -25,10 +27,14 @@ from edge.egress import Egress
 from edge.index import IndexRow
 from edge.ledger import Ledger
 from edge.messages import utc_iso
+from edge.preview import encode_preview
 from edge.search import BoxSearch
 from tests.conftest import wait_for
 from tests.hubkit import Hub, start_hub
 from tests.searchkit import install_hub_key
+from tests.test_hub_browser import _login, browser
+
+__all__ = ["browser"]
 
 
 def test_keygen_makes_the_hub_key_once(tmp_path: Path) -> None:
@@ -66,7 +72,8 @@ def fleet(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[Hub, list[BoxSe
     box = BoxSearch(cfg, egress, faces=None)
     now = time.time()
     box.index.add_many([
-        IndexRow("car", now - 300, now - 290, (), "up", "red", 0.8, b"\xff\xd8\xff\xe0jpeg"),
+        IndexRow("car", now - 300, now - 290, (), "up", "red", 0.8,
+                 encode_preview(np.full((90, 160, 3), (40, 40, 200), np.uint8))),
         IndexRow("person", now - 200, now - 190, (), "left"),
     ])
     box.start()
@@ -215,3 +222,34 @@ def test_answers_from_unasked_cameras_are_rejected(fleet: Any, broker: LocalBrok
     assert "did not ask" in db.execute("SELECT reason FROM rejected").fetchone()[0]
     db.conn.close()
     requests.Session().close()
+
+
+def test_investigator_searches_in_the_browser(browser: Browser, fleet: Any) -> None:
+    """Real Chromium: the form, progress until complete, a preview shown on request, audited."""
+    hub, _ = fleet
+    page = browser.new_page()
+    _login(page, hub, "investigator")
+    page.goto(f"{hub.url}/investigate")
+    page.fill("input[name=case]", "PV-9")
+    page.fill("input[name=reason]", "red car seen leaving the scene")
+    page.fill("input[name=start]", utc_iso(time.time() - 3600))
+    page.fill("input[name=end]", utc_iso(time.time()))
+    page.select_option("select[name=class]", "car")
+    page.select_option("select[name=colour]", "red")
+    page.fill("input[name=cameras]", "test/cam-01")
+    page.click("#investigate button[type=submit]")
+    expect(page.locator("#progress")).to_contain_text("complete", timeout=10_000)
+    expect(page.locator("#progress")).to_contain_text("1 / 1 camera(s) answered")
+    expect(page.locator("#results tbody tr")).to_have_count(1)
+    page.click("#results button.show")
+    img = page.locator("#results img")
+    expect(img).to_be_visible()
+    page.wait_for_function("document.querySelector('#results img').naturalWidth > 0")
+    page.click("#results button.clip")
+    expect(page.locator("#results .clipmsg")).to_contain_text("no recorded video")
+    page.close()
+    db = hub.db()
+    actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE why LIKE 'case PV-9%' "
+                                        "AND actor = 'investigator' ORDER BY id")]
+    db.conn.close()
+    assert actions == ["search", "search.preview", "search.clip_request"], actions
