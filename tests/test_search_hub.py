@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 import requests
-from playwright.sync_api import Browser, expect
 from click.testing import CliRunner
+from playwright.sync_api import Browser, expect
 
 from central import db as hubdb
 from central.broker import LocalBroker
