@@ -389,6 +389,20 @@ def page_search(sid: str) -> Any:
     return render_template("investigation.html", s=_own_search(sid))
 
 
+# -- retention ---------------------------------------------------------------------------------
+def purge_results(db: Any, retention_days: int, now: float | None = None) -> int:
+    """Delete the results (rows and previews) of searches made more than ``retention_days``
+    ago; the searches themselves (who asked what, for which case) stay, like the audit log."""
+    cutoff = (time.time() if now is None else now) - retention_days * 86400
+    with db.conn:
+        n = db.execute("DELETE FROM search_results WHERE search_id IN (SELECT id FROM searches "
+                       "WHERE created_at < ?)", [cutoff]).rowcount
+    if n:
+        log.info("retention: deleted %d search result(s) of searches before %s", n,
+                 utc_iso(cutoff))
+    return int(n)
+
+
 # -- privacy officer: who searched what, for which case -----------------------------------------
 def list_searches(requester: str | None, case: str | None, limit: int = 500) -> list[dict[str, Any]]:
     sql = ("SELECT s.id, s.requester, s.case_ref, s.reason, s.created_at, s.window_start, "

@@ -253,3 +253,20 @@ def test_investigator_searches_in_the_browser(browser: Browser, fleet: Any) -> N
                                         "AND actor = 'investigator' ORDER BY id")]
     db.conn.close()
     assert actions == ["search", "search.preview", "search.clip_request"], actions
+
+
+def test_search_results_are_purged_after_retention(tmp_path: Path) -> None:
+    from central.forensic import purge_results
+
+    db = hubdb.connect(tmp_path / "hub.sqlite")
+    now = time.time()
+    with db.conn:
+        for sid, age in (("old", 11), ("new", 1)):
+            db.execute("INSERT INTO searches VALUES (?, 'inv', 'PV', 'why', ?, 0, 0, 'a', 'b', '{}', 1)",
+                       [sid, now - age * 86400])
+            db.execute("INSERT INTO search_results (search_id, site, camera, row, class, first_seen,"
+                       " last_seen, zones, direction, preview) VALUES (?, 's', 'c', 1, 'car', 'a', "
+                       "'b', '[]', 'up', x'ffd8')", [sid])
+    assert purge_results(db, 10, now) == 1
+    assert [r[0] for r in db.execute("SELECT search_id FROM search_results")] == ["new"]
+    assert db.execute("SELECT COUNT(*) FROM searches").fetchone()[0] == 2  # accountability stays
