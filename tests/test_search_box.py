@@ -193,3 +193,16 @@ def test_box_without_hub_key_refuses(box: Any, tmp_path: Path) -> None:
     listener.send(req)
     (part,) = listener.answer(req["id"])
     assert part["status"] == "refused" and "vigie edge enrol" in part["reason"]
+
+
+def test_box_listens_to_its_own_search_req_only(box: Any) -> None:
+    search, key, listener = box
+    with pytest.raises(ValueError, match="may subscribe only to"):
+        search.egress.subscribe("config", lambda payload: None)
+    with pytest.raises(ValueError, match="may subscribe only to"):
+        search.egress.subscribe("#", lambda payload: None)
+    req = signed(key, request(class_="car"))  # signed for cam-01, sent on cam-02's topic
+    listener.send(req, camera="cam-02")
+    time.sleep(1.0)
+    assert [p for p in listener.parts if p["request_id"] == req["id"]] == []
+    assert search.answered == 0 and search.refused == 0
