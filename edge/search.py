@@ -44,6 +44,7 @@ from edge.index import IndexQuery, IndexRow, TrackIndex
 from edge.indexer import TrackRecorder
 from edge.keys import HUB_PUBLIC_KEY, KeyFileError, keys_dir, load_public, verify
 from edge.messages import (
+    MAX_PAYLOAD_BYTES,
     MAX_PREVIEW_B64,
     SEARCH_REQ_SCHEMA_ID,
     SEARCH_RESP_SCHEMA_ID,
@@ -99,6 +100,10 @@ class Responder:
     def respond(self, payload: bytes, now: float | None = None) -> list[dict[str, Any]]:
         """The parts answering one request payload (empty when it has no usable id)."""
         now = time.time() if now is None else now
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            log.warning("search: request of %d bytes dropped unread (limit %d)", len(payload),
+                        MAX_PAYLOAD_BYTES)
+            return []
         try:
             req = json.loads(payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
