@@ -30,6 +30,9 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         JSON_SORT_KEYS=False,
         COOKIE_SECURE=cfg.cookie_secure,
         SILENT_AFTER_S=cfg.silent_after_s,
+        SIGNING_KEY=cfg.signing_key,
+        HUB_BROKER=cfg.broker,
+        SEARCH=cfg.search,
     )
     app.config.update(overrides)
 

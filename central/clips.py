@@ -169,7 +169,7 @@ def upload(event_id: str) -> Any:
 
 
 @bp.get("/api/v1/events/<event_id>/clip")
-@roles("operator", "supervisor")
+@roles("operator", "supervisor", "investigator")
 def view(event_id: str) -> Any:
     """Serve an event's clip (Range requests supported); audited once per viewing."""
     if not EVENT_ID.match(event_id):

@@ -43,7 +43,17 @@ class ApiToken(Strict):
     """A machine client's token in the hub config: who it acts as, and with which role."""
 
     actor: str = Field(min_length=1, max_length=100)
-    role: Literal["operator", "supervisor", "privacy_officer", "admin"] = "operator"
+    role: Literal["operator", "supervisor", "privacy_officer", "admin", "investigator"] = "operator"
+
+
+class HubSearch(Strict):
+    """Forensic search fan-out (issue 12)."""
+
+    timeout_s: float = Field(default=10.0, gt=0.0, le=600.0)
+    """A search stops waiting for boxes that have not answered after this long."""
+    expiry_s: float = Field(default=120.0, gt=0.0, le=3600.0)
+    """Boxes refuse a request older than this (a replayed or delayed request)."""
+    max_cameras: int = Field(default=2000, ge=1, le=2000)
 
 
 class HubConfig(Strict):
@@ -62,6 +72,10 @@ class HubConfig(Strict):
     """Session cookies only over HTTPS (browsers also accept them on http://localhost)."""
     silent_after_s: float = Field(default=60.0, gt=0, le=3600)
     """A camera not heard from for this long raises an operational alert."""
+    signing_key: Path | None = None
+    """The hub's Ed25519 private key (``vigie hub keygen``); signs search requests. Without it
+    the hub cannot search (boxes refuse unsigned requests)."""
+    search: HubSearch = HubSearch()
 
 
 def load(path: Path | str) -> HubConfig:
@@ -74,6 +88,8 @@ def load(path: Path | str) -> HubConfig:
         raise ConfigError(path, []) from exc
     if isinstance(data.get("database"), str):
         data["database"] = str((path.parent / data["database"]).resolve())
+    if isinstance(data.get("signing_key"), str):
+        data["signing_key"] = str((path.parent / data["signing_key"]).resolve())
     clips = data.get("clips")
     if isinstance(clips, dict) and isinstance(clips.get("dir"), str):
         clips["dir"] = str((path.parent / clips["dir"]).resolve())

@@ -105,9 +105,36 @@ def _m_alert_workflow(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX audit_subject ON audit(subject, ts)")
 
 
+def _m_forensic(db: sqlite_utils.Database) -> None:
+    """Forensic searches (issue 12): the request, each camera asked, the results with previews."""
+    db.execute(
+        "CREATE TABLE searches (id TEXT PRIMARY KEY, requester TEXT NOT NULL, case_ref TEXT NOT NULL,"
+        " reason TEXT NOT NULL, created_at REAL NOT NULL, deadline REAL NOT NULL,"
+        " expires_at REAL NOT NULL, window_start TEXT NOT NULL, window_end TEXT NOT NULL,"
+        " query TEXT NOT NULL, asked INTEGER NOT NULL)"
+    )
+    db.execute("CREATE INDEX searches_requester ON searches(requester, created_at)")
+    db.execute("CREATE INDEX searches_case ON searches(case_ref, created_at)")
+    db.execute(
+        "CREATE TABLE search_cameras (search_id TEXT NOT NULL REFERENCES searches(id),"
+        " site TEXT NOT NULL, camera TEXT NOT NULL, state TEXT NOT NULL, reason TEXT,"
+        " results INTEGER NOT NULL DEFAULT 0, parts INTEGER NOT NULL DEFAULT 0, last_part INTEGER,"
+        " answered_at REAL, PRIMARY KEY (search_id, site, camera))"
+    )
+    db.execute(
+        "CREATE TABLE search_results (id INTEGER PRIMARY KEY, search_id TEXT NOT NULL,"
+        " site TEXT NOT NULL, camera TEXT NOT NULL, row INTEGER NOT NULL, class TEXT NOT NULL,"
+        " first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, zones TEXT NOT NULL,"
+        " direction TEXT NOT NULL, colour TEXT, colour_confidence REAL, preview BLOB,"
+        " UNIQUE (search_id, site, camera, row))"
+    )
+    db.execute("CREATE INDEX search_results_time ON search_results(search_id, first_seen)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1, _m_stats, _m_clips, _m_users, _m_alert_workflow,
 ]
+MIGRATIONS.append(_m_forensic)  # issue 12; keep new migrations at the end
 
 
 def connect(path: Path) -> sqlite_utils.Database:

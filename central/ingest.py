@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
 INGESTED_SUFFIXES = ("event", "state", "health", "stats")
+SEARCH_SUFFIXES = ("/search/req", "/search/resp")
+"""Not ingested, not rejected: search requests and answers go through central.fanout."""
 
 
 class Ingest:
@@ -80,6 +82,10 @@ class Ingest:
         log.warning("ingest disconnected from broker (%s); reconnecting", rc)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic.endswith(SEARCH_SUFFIXES):  # forensic search: central.fanout's business
+            if msg.qos > 0:
+                client.ack(msg.mid, msg.qos)
+            return
         self._queue.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     def _write_loop(self) -> None:

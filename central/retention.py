@@ -116,6 +116,9 @@ class PurgeJob:
                 db = hubdb.connect(self.database)
                 try:
                     purge(db, self.clips_dir, self.retention_days)
+                    from central.forensic import purge_results
+
+                    purge_results(db, self.retention_days)  # issue 12: search results, previews
                 finally:
                     db.conn.close()
             except Exception:  # the next run tries again; the web app keeps serving

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 log = logging.getLogger(__name__)
 
-ROLES = ("operator", "supervisor", "privacy_officer", "admin")
+ROLES = ("operator", "supervisor", "privacy_officer", "admin", "investigator")
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 10
 SESSION_IDLE_S = 8 * 3600

@@ -38,8 +38,11 @@ NAV = (
     ("Statistics", "/stats", ("supervisor", "admin")),
     ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
     ("Users", "/admin/users", ("admin",)),
+    ("Investigate", "/investigate", ("investigator",)),
+    ("Searches", "/privacy/searches", ("privacy_officer", "admin")),
 )
-HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras"}
+HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras",
+        "investigator": "/investigate"}
 
 
 def wants_html() -> bool:
@@ -141,7 +144,7 @@ def _pageurl(args: Any, page: int) -> str:
 
 def install(app: Flask) -> None:
     """Register the people's blueprints, page context, error handling and headers."""
-    from central import admin, openapi, privacy_pages, search, stats
+    from central import admin, forensic, openapi, privacy_pages, search, stats
 
     app.register_blueprint(bp)
     app.register_blueprint(search.bp)
@@ -149,6 +152,7 @@ def install(app: Flask) -> None:
     app.register_blueprint(privacy_pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(forensic.bp)
 
     app.jinja_env.filters["ts"] = _ts
     app.jinja_env.filters["pageurl"] = _pageurl

@@ -483,6 +483,28 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
         sys.exit(1)
 
 
+# -- forensic search (issue 12) ------------------------------------------------------------
+@hub.command("keygen")
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def hub_keygen(config: Path) -> None:
+    """Make the hub's Ed25519 signing key (at the config's signing_key, mode 600) once and
+    print its public key, to install on each box with `vigie edge enrol CONFIG --hub-key KEY`."""
+    from edge.keys import KeyFileError, generate_private, public_text
+
+    cfg = _load_hub_config(config)
+    if cfg.signing_key is None:
+        raise click.ClickException(
+            f"{config} sets no signing_key; add e.g. signing_key = \"hub.ed25519\" (a path, "
+            "relative to the config file) and run this again")
+    try:
+        key = generate_private(cfg.signing_key)
+    except KeyFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {cfg.signing_key}: {exc.strerror}") from None
+    click.echo(public_text(key))
+
+
 # -- box-local index: vehicle colour (issue 12, part A) ------------------------------------
 def _index_group() -> click.Group:
     """The ``vigie index`` group, made once whichever issue's commands register first."""

@@ -256,6 +256,19 @@ class OutboxConfig(Strict):
     """Messages kept in memory (and retried) while the outbox cannot be written."""
 
 
+class IndexConfig(Strict):
+    """The box-local track index and its forensic search (issue 12; see edge.index)."""
+
+    enabled: bool = True
+    """Index finished tracks and answer signed search requests (never in statistics mode)."""
+    retention_days: int = Field(default=10, ge=1, le=30)
+    """Index rows and their previews older than this are purged (30 days: French legal maximum)."""
+    best_crops: int = Field(default=3, ge=1, le=10)
+    """Crops of a live vehicle track kept in memory to vote its colour."""
+    max_results: int = Field(default=200, ge=1, le=500)
+    """Most rows one answer may carry, whatever the request's limit."""
+
+
 class BoxConfig(Strict):
     site: Name
     camera: Name
@@ -281,6 +294,7 @@ class BoxConfig(Strict):
     upload: UploadConfig | None = None
     """Clips are made and uploaded only when this is set (and ``clips.enabled``)."""
     outbox: OutboxConfig = OutboxConfig()
+    index: IndexConfig = IndexConfig()
 
     @field_validator("zones")
     @classmethod

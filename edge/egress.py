@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1}
 """Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
+ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests (issue 12)
+SUBSCRIBE_SUFFIXES = ("search/req",)
+"""What a box may subscribe to, under its own prefix only (issue 12; the broker ACL agrees)."""
 STATISTICS_MODE_REFUSED = {"event", "clip"}
 """What a box in ``mode = "statistics"`` may never send: alerts and their clips."""
 
@@ -64,6 +67,8 @@ class Egress:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
+        self._handlers: dict[str, Callable[[bytes], None]] = {}
+        self.client.on_message = self._on_message
         # The last will is handed to the broker at connect time, so it leaves the box too.
         will = self._checked("state", "offline", None)
         self.ledger.append("mqtt", topic(site, camera, "state"), will)
@@ -94,6 +99,8 @@ class Egress:
         log.info("connected to broker %s:%s", self.broker.host, self.broker.port)
         self.connected.set()
         self.publish("state", "online", retain=True)
+        for suffix in self._handlers:
+            client.subscribe(topic(self.site, self.camera, suffix), qos=1)
         if self.on_connection_change:
             self.on_connection_change(True)
 
@@ -108,6 +115,23 @@ class Egress:
     def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, rc: Any, props: Any) -> None:
         if self.on_ack:
             self.on_ack(mid)
+
+    # -- the way in (issue 12): this box's own search requests only -------------------------
+    def subscribe(self, suffix: str, handler: Callable[[bytes], None]) -> None:
+        """Receive payloads published on this box's own ``suffix`` topic (before :meth:`start`;
+        renewed on every reconnect). ``handler`` runs on paho's thread: it must only queue."""
+        if suffix not in SUBSCRIBE_SUFFIXES:
+            raise ValueError(f"a box may subscribe only to {SUBSCRIBE_SUFFIXES}, not {suffix!r}")
+        self._handlers[suffix] = handler
+        if self.connected.is_set():
+            self.client.subscribe(topic(self.site, self.camera, suffix), qos=1)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        for suffix, handler in self._handlers.items():
+            if msg.topic == topic(self.site, self.camera, suffix):
+                handler(bytes(msg.payload))
+                return
+        log.warning("ignored a message on %s: not a topic of this box", msg.topic[:200])
 
     # -- the choke point ----------------------------------------------------------------
     def _checked(self, suffix: str, message: Any, seq: int | None) -> bytes:

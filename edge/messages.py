@@ -435,3 +435,110 @@ STATS_SCHEMA: dict[str, Any] = {
 jsonschema.Draft202012Validator.check_schema(STATS_SCHEMA)
 SCHEMAS["stats"] = STATS_SCHEMA
 _VALIDATORS["stats"] = jsonschema.Draft202012Validator(STATS_SCHEMA, format_checker=None)
+
+
+# -- forensic search (issue 12): vigie.search.req/1 (hub -> box), vigie.search.resp/1 -------
+SEARCH_REQ_SCHEMA_ID = "vigie.search.req/1"
+SEARCH_RESP_SCHEMA_ID = "vigie.search.resp/1"
+SEARCH_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+"""What a search may ask for; persons by class, time, zone and direction only."""
+SEARCH_VEHICLES = ("bicycle", "car", "motorcycle", "bus", "truck")
+SEARCH_COLOURS = ("white", "silver/grey", "black", "red", "blue", "green", "yellow/orange",
+                  "brown/beige")
+SEARCH_DIRECTIONS = ("left", "right", "up", "down", "stationary")
+MAX_PREVIEW_B64 = 16 * 1024
+"""A preview travels base64 in the answer: at most 16 KiB of text (12 KiB of JPEG)."""
+_UUID = {"type": "string", "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 300}
+
+SEARCH_REQ_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SEARCH_REQ_SCHEMA_ID,
+    "description": "a signed, audited question from the hub to the boxes it names",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "id", "requester", "case", "reason", "issued_at", "expires_at",
+                 "window", "cameras", "query", "limit"],
+    "properties": {
+        "schema": {"const": SEARCH_REQ_SCHEMA_ID},
+        "id": _UUID,
+        "requester": {"type": "string", "minLength": 1, "maxLength": 100},
+        "case": {"type": "string", "minLength": 1, "maxLength": 100},
+        "reason": _TEXT,
+        "issued_at": _TIMESTAMP,
+        "expires_at": _TIMESTAMP,
+        "window": {
+            "type": "object", "additionalProperties": False, "required": ["start", "end"],
+            "properties": {"start": _TIMESTAMP, "end": _TIMESTAMP},
+        },
+        "cameras": {
+            "type": "array", "minItems": 1, "maxItems": 2000,
+            "items": {"type": "object", "additionalProperties": False,
+                      "required": ["site", "camera"], "properties": {"site": _NAME, "camera": _NAME}},
+        },
+        "query": {
+            "type": "object", "additionalProperties": False,
+            "required": ["class", "colour", "zone", "direction"],
+            "properties": {
+                "class": {"enum": [*SEARCH_CLASSES, None]},
+                "colour": {"enum": [*SEARCH_COLOURS, None]},
+                "zone": {"anyOf": [_NAME, {"type": "null"}]},
+                "direction": {"enum": [*SEARCH_DIRECTIONS, None]},
+            },
+        },
+        "limit": {"type": "integer", "minimum": 1, "maximum": 500},
+        "signature": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+}
+
+_SEARCH_RESULT: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["row", "class", "first_seen", "last_seen", "zones", "direction", "colour",
+                 "colour_confidence", "preview"],
+    "properties": {
+        "row": {"type": "integer", "minimum": 0},
+        "class": {"enum": list(SEARCH_CLASSES)},
+        "first_seen": _TIMESTAMP,
+        "last_seen": _TIMESTAMP,
+        "zones": {"type": "array", "maxItems": 32, "items": _NAME},
+        "direction": {"enum": list(SEARCH_DIRECTIONS)},
+        "colour": {"enum": [*SEARCH_COLOURS, None]},
+        "colour_confidence": {"anyOf": [_UNIT, {"type": "null"}]},
+        "preview": {"anyOf": [
+            {"type": "string", "maxLength": MAX_PREVIEW_B64, "pattern": "^/9j/[A-Za-z0-9+/=]*$"},
+            {"type": "null"}]},
+    },
+    "description": "a person is class, times, zones and direction only: no colour, no preview",
+    "if": {"properties": {"class": {"const": "person"}}},
+    "then": {"properties": {"colour": {"type": "null"}, "colour_confidence": {"type": "null"},
+                            "preview": {"type": "null"}}},
+}
+
+SEARCH_RESP_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": SEARCH_RESP_SCHEMA_ID,
+    "description": "one part of a box's answer to a search request, or its refusal",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "site", "camera", "request_id", "status", "reason", "part", "last",
+                 "results", "seq"],
+    "properties": {
+        "schema": {"const": SEARCH_RESP_SCHEMA_ID},
+        "site": _NAME,
+        "camera": _NAME,
+        "request_id": _UUID,
+        "status": {"enum": ["results", "refused"]},
+        "reason": {"anyOf": [_TEXT, {"type": "null"}]},
+        "part": {"type": "integer", "minimum": 0, "maximum": 10000},
+        "last": {"type": "boolean"},
+        "results": {"type": "array", "maxItems": 100, "items": _SEARCH_RESULT},
+        "seq": {"type": "integer", "minimum": 0},
+    },
+    "if": {"properties": {"status": {"const": "refused"}}},
+    "then": {"properties": {"results": {"maxItems": 0}, "reason": _TEXT, "last": {"const": True}}},
+}
+for _kind, _schema in (("search/req", SEARCH_REQ_SCHEMA), ("search/resp", SEARCH_RESP_SCHEMA)):
+    jsonschema.Draft202012Validator.check_schema(_schema)
+    SCHEMAS[_kind] = _schema
+    _VALIDATORS[_kind] = jsonschema.Draft202012Validator(_schema, format_checker=None)

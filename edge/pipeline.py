@@ -38,6 +38,7 @@ from edge.track import IouTracker
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
+    from edge.search import BoxSearch
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ class Agent:
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self.events_emitted = 0
         self.audio = self._make_audio()
+        self.search = self._make_search()
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -214,6 +216,8 @@ class Agent:
             self.cfg.site, self.cfg.camera, self.detector.model_name, self.detector.backend,
             self.source.name, len(self.rules), self.outbox.depth(),
         )
+        if self.search is not None:
+            self.search.start()
         self.egress.start()
         self.sender.start()
         self._health_thread.start()
@@ -234,6 +238,8 @@ class Agent:
                     self._emit_stats(self.counts.flush(last))
             if self.clipflow is not None:
                 self.clipflow.flush()
+            if self.search is not None:
+                self.search.recorder.flush()
             self.source.stop()
 
     def process(self, frame: Frame) -> list[Event]:
@@ -245,6 +251,8 @@ class Agent:
             self.sender.wake()
         detections = self.gate.detections(frame, self._detect)
         tracks = self.tracker.update(detections, frame.ts)
+        if self.search is not None:
+            self.search.recorder.observe(frame, tracks, self.tracker.ended)
         if self.clipflow is not None:
             self.clipflow.observe(frame.ts, frame.image, detections)
         events: list[Event] = []
@@ -306,6 +314,8 @@ class Agent:
         if self.clipflow is not None:
             self.clipflow.stop()
         self.egress.stop()
+        if self.search is not None:
+            self.search.stop()
         self.outbox.close()
 
     # -- health ---------------------------------------------------------------------------
@@ -376,3 +386,20 @@ class Agent:
             self._emit(events, ("yamnet", self.store.sha256("yamnet")))
 
         return AudioListener(self.cfg.audio, self.store, emit)
+
+    # -- forensic search (issue 12) ---------------------------------------------------------
+    def _make_search(self) -> BoxSearch | None:
+        """The track index and its search worker, unless disabled or in statistics mode."""
+        if not self.cfg.index.enabled or self.cfg.mode != "alerts":
+            return None
+        from edge.clips import FaceFinder
+        from edge.modelstore import ModelStoreError
+        from edge.search import BoxSearch
+
+        try:
+            faces: FaceFinder | None = FaceFinder(
+                self.store.path("yunet"), self.cfg.clips.face_threshold, self.cfg.clips.face_scale)
+        except ModelStoreError as exc:
+            log.error("no face model (%s): vehicle tracks are indexed without previews", exc)
+            faces = None
+        return BoxSearch(self.cfg, self.egress, faces)

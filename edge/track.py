@@ -27,6 +27,8 @@ class IouTracker:
         self.cfg = cfg or TrackerConfig()
         self._slots: dict[int, _Slot] = {}
         self._next_id = 1
+        self.ended: list[Track] = []
+        """The tracks dropped by the last :meth:`update` (for the track index)."""
 
     def update(self, detections: list[Detection], ts: float) -> list[Track]:
         """Advance one frame; return the confirmed tracks matched in this frame."""
@@ -39,6 +41,7 @@ class IouTracker:
             ),
             reverse=True,
         )
+        self.ended = []
         used_t: set[int] = set()
         used_d: set[int] = set()
         for score, tid, di in pairs:
@@ -58,6 +61,7 @@ class IouTracker:
                 t = self._slots[tid].track
                 if t.missed + 1 > self.cfg.max_missed:
                     del self._slots[tid]
+                    self.ended.append(t)
                 else:
                     self._slots[tid].track = replace(t, missed=t.missed + 1)
         for di, d in enumerate(detections):

@@ -60,7 +60,7 @@ class Hub:
 
     def csrf_for(self, s: requests.Session) -> str:
         """The session's CSRF token, as a page shows it."""
-        for path in ("/", "/cameras", "/search", "/privacy/audit"):
+        for path in ("/", "/cameras", "/search", "/privacy/audit", "/investigate"):
             r = s.get(f"{self.url}{path}", allow_redirects=False, timeout=10)
             m = re.search(r'name="csrf-token" content="([^"]+)"', r.text)
             if r.status_code == 200 and m:

@@ -182,6 +182,7 @@ gate_rise_db = 0.0
         assert agent.audio.listening and agent.audio.error is None
     finally:
         agent.shutdown()
-    assert set(before) <= {"outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm", "egress-ledger.jsonl"}
+    assert set(before) <= {"outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm", "egress-ledger.jsonl",
+                           "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}  # track index (issue 12)
     assert after == before  # no file appeared, grew or was rewritten
     assert spy.of("event") == []
