@@ -46,6 +46,16 @@ class ApiToken(Strict):
     role: Literal["operator", "supervisor", "privacy_officer", "admin"] = "operator"
 
 
+class PrivacyVerifyConfig(Strict):
+    """Continuous egress-ledger verification (central.egress_verify)."""
+
+    grace_s: float = Field(default=180.0, gt=0, le=86400)
+    """A ledgered message not received after this long is missing (box digests every 60 s)."""
+    verify_every_s: float = Field(default=30.0, gt=0, le=3600)
+    window_s: float = Field(default=86400.0, gt=0, le=90 * 86400)
+    """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
+
+
 class HubConfig(Strict):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     broker: HubBroker = HubBroker()
@@ -62,6 +72,7 @@ class HubConfig(Strict):
     """Session cookies only over HTTPS (browsers also accept them on http://localhost)."""
     silent_after_s: float = Field(default=60.0, gt=0, le=3600)
     """A camera not heard from for this long raises an operational alert."""
+    privacy: PrivacyVerifyConfig = PrivacyVerifyConfig()
 
 
 def load(path: Path | str) -> HubConfig:

@@ -208,13 +208,14 @@ def edge_run(config: Path) -> None:
     """Run the agent until the source ends or SIGTERM/Ctrl-C."""
     from edge.capture import SourceError
     from edge.detect import DetectorError
+    from edge.keys import KeyFileError
     from edge.modelstore import ModelStoreError
     from edge.pipeline import Agent
 
     cfg = _load_box_config(config)
     try:
         agent = Agent(cfg)
-    except (ModelStoreError, DetectorError, SourceError) as exc:
+    except (ModelStoreError, DetectorError, SourceError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -481,6 +482,19 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
                f"{report.elapsed_s} s")
     if report.failed or report.connected < report.cameras:
         sys.exit(1)
+
+
+# -- privacy officer tools (issue 8) --------------------------------------------------------
+def _register_privacy_commands() -> None:
+    from central.privacy_cli import enrol_box, privacy
+    from edge.ledger_cli import ledger_group
+
+    edge.add_command(ledger_group)
+    hub.add_command(enrol_box)
+    main.add_command(privacy)
+
+
+_register_privacy_commands()
 
 
 if __name__ == "__main__":

@@ -256,6 +256,15 @@ class OutboxConfig(Strict):
     """Messages kept in memory (and retried) while the outbox cannot be written."""
 
 
+class LedgerDigestConfig(Strict):
+    """Signed egress-ledger digests (edge.digest); need the box key made by ``vigie edge enrol``."""
+
+    interval_s: float = Field(default=60.0, ge=0.2, le=3600.0)
+    """Seconds between digests (a digest is also made at shutdown)."""
+    require_key: bool = False
+    """Refuse to start without the box key (else: warn and send no digests)."""
+
+
 class BoxConfig(Strict):
     site: Name
     camera: Name
@@ -281,6 +290,7 @@ class BoxConfig(Strict):
     upload: UploadConfig | None = None
     """Clips are made and uploaded only when this is set (and ``clips.enabled``)."""
     outbox: OutboxConfig = OutboxConfig()
+    ledger: LedgerDigestConfig = LedgerDigestConfig()
 
     @field_validator("zones")
     @classmethod
