@@ -30,6 +30,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         JSON_SORT_KEYS=False,
         COOKIE_SECURE=cfg.cookie_secure,
         SILENT_AFTER_S=cfg.silent_after_s,
+        RETENTION_DAYS=cfg.retention_days,
     )
     app.config.update(overrides)
 

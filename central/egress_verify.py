@@ -92,10 +92,11 @@ class CameraReport:
 
 
 def cameras(db: sqlite_utils.Database) -> list[tuple[str, str]]:
-    """Every camera the hub knows of: enrolled, heard from, or named in receipts."""
+    """Every camera the hub knows of: enrolled, heard from, named in receipts or alerts."""
     rows = db.execute(
         "SELECT site, camera FROM devices UNION SELECT site, camera FROM cameras "
-        "UNION SELECT DISTINCT site, camera FROM receipts ORDER BY 1, 2").fetchall()
+        "UNION SELECT DISTINCT site, camera FROM receipts "
+        "UNION SELECT DISTINCT site, camera FROM privacy_alerts ORDER BY 1, 2").fetchall()
     return [(str(a), str(b)) for a, b in rows]
 
 

@@ -115,7 +115,9 @@ class PurgeJob:
             try:
                 db = hubdb.connect(self.database)
                 try:
-                    purge(db, self.clips_dir, self.retention_days)
+                    from central.inventory import retention_days
+
+                    purge(db, self.clips_dir, retention_days(db, self.retention_days))
                 finally:
                     db.conn.close()
             except Exception:  # the next run tries again; the web app keeps serving

@@ -37,6 +37,8 @@ NAV = (
     ("Search", "/search", ("operator", "supervisor", "privacy_officer")),
     ("Statistics", "/stats", ("supervisor", "admin")),
     ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
+    ("Egress", "/privacy/egress", ("privacy_officer", "admin")),
+    ("Data inventory", "/privacy/inventory", ("privacy_officer", "admin")),
     ("Users", "/admin/users", ("admin",)),
 )
 HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras"}

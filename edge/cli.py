@@ -370,9 +370,12 @@ def hub_purge(config: Path, dry_run: bool) -> None:
     from central.retention import purge
 
     cfg = _load_hub_config(config)
+    from central.inventory import retention_days
+
     db = hubdb.connect(cfg.database)
     try:
-        report = purge(db, cfg.clips.dir, cfg.retention_days, dry_run=dry_run)
+        days = retention_days(db, cfg.retention_days)  # the privacy officer's setting, if any
+        report = purge(db, cfg.clips.dir, days, dry_run=dry_run)
     finally:
         db.conn.close()
     verb = "would delete" if dry_run else "deleted"
@@ -381,7 +384,7 @@ def hub_purge(config: Path, dry_run: bool) -> None:
     for f in report.files:
         click.echo(f"{verb} clip {f}")
     click.echo(f"{verb} {len(report.events)} event(s) and {len(report.clips)} clip(s) "
-               f"started before {report.cutoff} (retention {cfg.retention_days} days)")
+               f"started before {report.cutoff} (retention {days} days)")
 
 
 # -- demo -----------------------------------------------------------------------------------
