@@ -39,6 +39,7 @@ NAV = (
     ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
     ("Egress", "/privacy/egress", ("privacy_officer", "admin")),
     ("Data inventory", "/privacy/inventory", ("privacy_officer", "admin")),
+    ("Subject access", "/privacy/access", ("privacy_officer",)),
     ("Users", "/admin/users", ("admin",)),
 )
 HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras"}
@@ -143,12 +144,13 @@ def _pageurl(args: Any, page: int) -> str:
 
 def install(app: Flask) -> None:
     """Register the people's blueprints, page context, error handling and headers."""
-    from central import admin, openapi, privacy_pages, search, stats
+    from central import access_pages, admin, openapi, privacy_pages, search, stats
 
     app.register_blueprint(bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(privacy_pages.bp)
+    app.register_blueprint(access_pages.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
 
