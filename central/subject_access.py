@@ -4,9 +4,9 @@ The privacy officer finds the clips of a camera in a time window, marks the requ
 frame (a person box, or a box drawn by hand), and the hub re-renders the stored clip:
 
 1. YOLOX finds the persons in every frame (score >= 0.05: heads in a stored clip are already
-   obscured, which lowers person scores, and a false person only means more blur); the requester's track is followed from the marked
-   frame forwards and backwards by box overlap (held for a few frames when the detector
-   misses them);
+   obscured, which lowers person scores, and a false person only means more blur); the
+   requester's track is followed from the marked frame forwards and backwards by box
+   overlap (held for a few frames when the detector misses them);
 2. every OTHER person box is replaced by a coarse colour gradient (``edge.clips.obscure``, the
    same as the box's face blur), and so is every YuNet face (threshold 0.3, native and 2x
    size, as on the box) whose centre is outside the requester's box;
@@ -196,8 +196,8 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
         "subject": {"marked_frame": mark.frame, "marked_box": list(mark.box),
                     "frames_tracked": sum(1 for t in rendered.track if t is not None),
                     "track": [norm(t, rendered.width, rendered.height) for t in rendered.track]},
-        "others": {"method": "every other person box (YOLOX, score >= 0.05) and every face outside the subject's "
-                             "box (YuNet, threshold 0.3, native and 2x) replaced by a 3x3 colour "
+        "others": {"method": "every other person box (YOLOX, score >= 0.05) and every face "
+                             "outside the subject's box (YuNet, threshold 0.3, native and 2x) replaced by a 3x3 colour "
                              "gradient", "models": models},
     }
     buf = io.BytesIO()
