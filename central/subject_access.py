@@ -197,8 +197,8 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
                     "frames_tracked": sum(1 for t in rendered.track if t is not None),
                     "track": [norm(t, rendered.width, rendered.height) for t in rendered.track]},
         "others": {"method": "every other person box (YOLOX, score >= 0.05) and every face "
-                             "outside the subject's box (YuNet, threshold 0.3, native and 2x) replaced by a 3x3 colour "
-                             "gradient", "models": models},
+                             "outside the subject's box (YuNet, threshold 0.3, native and 2x) "
+                             "replaced by a 3x3 colour gradient", "models": models},
     }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
