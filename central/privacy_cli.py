@@ -190,3 +190,38 @@ def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str) -
         tmp = out_dir / (name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out_dir / name)
+
+
+@privacy.command("register")
+@click.option("--box-config", "box_configs", multiple=True, required=True,
+              type=click.Path(path_type=Path),
+              help="A box's TOML config, or a folder of them (repeatable); e.g. what Ansible "
+                   "renders for its inventory.")
+@click.option("--config", "config", envvar="VIGIE_HUB_CONFIG", show_envvar=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The hub's TOML config: retention in force and recipients by role.")
+@click.option("--controller", help="The data controller's name, printed in the register.")
+@click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("privacy-register"), show_default=True,
+              help="Folder for register.html and register.json.")
+def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller: str | None,
+                 out_dir: Path) -> None:
+    """Write the processing register (HTML and JSON) from the live configuration."""
+    from central import audit
+    from central.register import RegisterError, build, load_boxes
+
+    try:
+        boxes = load_boxes(list(box_configs))
+    except RegisterError as exc:
+        raise click.ClickException(str(exc)) from None
+    hub = db = None
+    if config is not None:
+        hub, db = _hub(config)
+    doc = build(boxes, hub, db, controller)
+    write_report(out_dir, "register", doc, "register.html")
+    if db is not None:
+        audit.record(db, "cli", "privacy.register", "register",
+                     f"{len(doc['cameras'])} camera(s) from {len(boxes)} config file(s)")
+    n_rules = sum(len(c["rules"]) for c in doc["cameras"])
+    click.echo(f"register of {len(doc['cameras'])} camera(s) on {len(doc['sites'])} site(s), "
+               f"{n_rules} rule(s): {out_dir / 'register.html'}, {out_dir / 'register.json'}")
