@@ -52,7 +52,7 @@ class PrivacyVerifyConfig(Strict):
     grace_s: float = Field(default=180.0, gt=0, le=86400)
     """A ledgered message not received after this long is missing (box digests every 60 s)."""
     verify_every_s: float = Field(default=30.0, gt=0, le=3600)
-    window_s: float = Field(default=86400.0, gt=0, le=90 * 86400)
+    window_s: float = Field(default=3600.0, gt=0, le=90 * 86400)
     """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
 
 
