@@ -4,7 +4,10 @@ Each simulated camera is its own MQTT connection (its own client id and last wil
 under ``vigie/v1/<site>/<camera>/``: retained ``state`` online (``offline`` as the will and on
 a clean stop), ``health`` every 30 s, ``event`` start/end pairs at a Poisson rate per camera,
 and ``stats`` every 60 s. Every payload is built from the contract of ``edge.messages`` and
-validated against its JSON Schema before it is sent.
+validated against its JSON Schema before it is sent. Like a real box, each simulated camera keeps
+an egress ledger (in memory) and publishes signed ``ledger`` digests every ``digest_every_s`` and
+before going offline, with its own Ed25519 key (:meth:`Simulator.public_keys`, to register with
+``vigie hub enrol-box``).
 
 So that 1,400 cameras fit in one process, no client runs its own network thread: one thread
 drives every socket with a ``selectors`` loop (paho's external-loop API: ``loop_read`` on
@@ -62,6 +65,7 @@ class SimSettings:
     site: str = "sim"
     event_len_s: tuple[float, float] = (1.0, 5.0)
     seed: int = 0
+    digest_every_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.cameras < 1:
@@ -90,6 +94,19 @@ class _Camera:
     client: mqtt.Client
     seq: int = 0
     open_events: dict[str, EventMessage] = field(default_factory=dict)
+    key: Any = None
+    head: str = "0" * 64
+    undigested: list[dict[str, Any]] = field(default_factory=list)
+
+    def ledger(self, dest: str, payload: bytes, seq: int) -> None:
+        """Append one sent payload to this camera's (in-memory) egress ledger."""
+        from edge.ledger import entry_hash
+
+        body: dict[str, Any] = {"seq": seq, "ts": round(time.time(), 3), "kind": "mqtt",
+                                "dest": dest, "bytes": len(payload),
+                                "sha256": hashlib.sha256(payload).hexdigest(), "prev": self.head}
+        self.head = entry_hash(self.head, body)
+        self.undigested.append({**body, "hash": self.head})
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -104,11 +121,15 @@ class Simulator:
         self.rng = random.Random(settings.seed)
         self.sel = selectors.DefaultSelector()
         self.cams: list[_Camera] = []
-        self.published = {"state": 0, "health": 0, "event": 0, "stats": 0}
+        self.published = {"state": 0, "health": 0, "event": 0, "stats": 0, "ledger": 0}
         self.acked = 0
         self.failed = 0
         self.on_publish = on_publish  # optional hook(kind, wire_dict, monotonic_ts) for benchmarks
         self._started = time.time()
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self.keys = [Ed25519PrivateKey.generate() for _ in range(settings.cameras)]
+        """Each simulated box's signing key (made here, so they can be enrolled before ``run``)."""
 
     # -- connections ---------------------------------------------------------------------
     def _make_client(self, name: str) -> mqtt.Client:
@@ -137,7 +158,8 @@ class Simulator:
                 ) from None
             sock = c.socket()
             assert sock is not None
-            cam = _Camera(name, c)
+            cam = _Camera(name, c, key=self.keys[i])
+            cam.ledger(topic(self.s.site, name, "state"), encode("offline"), cam.next_seq())  # the will
             self.sel.register(sock, selectors.EVENT_READ, cam)
             self.cams.append(cam)
         deadline = time.monotonic() + timeout_s
@@ -175,6 +197,8 @@ class Simulator:
                 self.failed += 1
                 log.error("simulated %s for %s does not validate: %s", kind, cam.name, exc)
                 return
+        seq = message["seq"] if isinstance(message, dict) else cam.next_seq()
+        cam.ledger(topic(self.s.site, cam.name, kind), encode(message), seq)  # before it is sent
         info = cam.client.publish(topic(self.s.site, cam.name, kind), encode(message), qos=qos,
                                   retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
@@ -235,6 +259,7 @@ class Simulator:
             heap.append((now_m + self.rng.uniform(0, STATS_EVERY_S), next(tie), "stats", i, ""))
             if self.s.event_rate > 0:
                 heap.append((now_m + self.rng.expovariate(self.s.event_rate), next(tie), "start", i, ""))
+            heap.append((now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
         heapq.heapify(heap)
         end_m = now_m + self.s.duration_s
         last_stats = {i: time.time() for i in range(len(self.cams))}
@@ -256,6 +281,9 @@ class Simulator:
                     self._send(cam, "stats", self._stats(cam, last_stats[i], now), qos=1)
                     last_stats[i] = now
                     heapq.heappush(heap, (now_m + STATS_EVERY_S, next(tie), "stats", i, ""))
+                elif kind == "ledger":
+                    self._digest(cam)
+                    heapq.heappush(heap, (now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
                 elif kind == "start":
                     ev = self._event_start(cam, now)
                     self._send(cam, "event", ev.to_wire(cam.next_seq()), qos=1)
@@ -290,6 +318,7 @@ class Simulator:
             if cam.client.is_connected():
                 for ev_id in list(cam.open_events):
                     self._end_event(cam, ev_id, now)
+                self._digest(cam)
                 self._send(cam, "state", "offline", qos=1, retain=True)
         want = sum(self.published.values())
         deadline = time.monotonic() + drain_s
@@ -299,3 +328,22 @@ class Simulator:
             cam.client.disconnect()
             cam.client.loop_write()
         self.sel.close()
+
+    # -- signed ledger digests (issue 8) -----------------------------------------------------
+    def _digest(self, cam: _Camera) -> None:
+        """Publish signed digests of the entries not yet digested (as ``edge.digest`` does)."""
+        from edge.digest import build_digest
+        from edge.messages import LEDGER_DIGEST_MAX_ENTRIES
+
+        pending, cam.undigested = cam.undigested, []  # a digest's own entry waits for the next
+        for i in range(0, len(pending), LEDGER_DIGEST_MAX_ENTRIES):
+            chunk = pending[i:i + LEDGER_DIGEST_MAX_ENTRIES]
+            msg = build_digest(cam.key, self.s.site, cam.name, chunk, chunk[-1]["seq"],
+                               chunk[-1]["hash"])
+            self._send(cam, "ledger", {**msg, "seq": cam.next_seq()}, qos=1)
+
+    def public_keys(self) -> dict[str, str]:
+        """``site/camera`` -> ``ed25519:<base64>`` of every simulated box."""
+        from edge.keys import public_text
+
+        return {f"{self.s.site}/cam-{i:04d}": public_text(k) for i, k in enumerate(self.keys)}

@@ -462,7 +462,10 @@ def audio_eval(directory: Path, other_dir: Path | None, store: Path | None, no_g
 @click.option("--broker", "broker_addr", default="127.0.0.1:1883", show_default=True,
               help="host:port of the MQTT broker.")
 @click.option("--site", default="sim", show_default=True, help="Site name in the topics.")
-def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site: str) -> None:
+@click.option("--keys-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write each simulated box's public key (site/camera ed25519:...) here first.")
+def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site: str,
+        keys_out: Path | None = None) -> None:
     """Publish realistic contract traffic as CAMERAS distinct boxes through a real broker."""
     import re
 
@@ -476,8 +479,11 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
         raise click.BadParameter(f"{site!r} does not match {NAME_PATTERN}", param_hint="--site")
     settings = SimSettings(cameras=cameras, event_rate=event_rate, duration_s=duration,
                            host=host, port=int(port_text), site=site)
+    simulator = Simulator(settings)
+    if keys_out is not None:
+        keys_out.write_text("".join(f"{k} {v}\n" for k, v in simulator.public_keys().items()))
     try:
-        report = Simulator(settings).run()
+        report = simulator.run()
     except ConnectionError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"cameras {report.connected}/{report.cameras} connected, published "
