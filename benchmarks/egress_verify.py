@@ -62,10 +62,11 @@ def traffic(tmp: Path, n: int) -> tuple[list[tuple[str, bytes]], Any]:
                                                        "prev", "hash")})
         if len(entries) == LEDGER_DIGEST_MAX_ENTRIES:
             d = build_digest(key, SITE, CAM, entries, entries[-1]["seq"], entries[-1]["hash"])
-            _, p = ledger.append_built("mqtt", topic(SITE, CAM, "ledger"),
-                                       lambda s, d=d: egress._checked("ledger", d, s))
+            de, p = ledger.append_built("mqtt", topic(SITE, CAM, "ledger"),
+                                        lambda s, d=d: egress._checked("ledger", d, s))
             out.append((topic(SITE, CAM, "ledger"), p))
-            entries = []
+            entries = [{k: getattr(de, k) for k in ("seq", "ts", "kind", "dest", "bytes", "sha256",
+                                                    "prev", "hash")}]  # the next digest lists it
     return out, key
 
 

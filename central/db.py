@@ -253,7 +253,6 @@ def _m_privacy_ledger(db: sqlite_utils.Database) -> None:
         "retained INTEGER NOT NULL DEFAULT 0, valid INTEGER NOT NULL, reason TEXT)"
     )
     db.execute("CREATE INDEX receipts_camera ON receipts(site, camera, received_at)")
-    db.execute("CREATE INDEX receipts_hash ON receipts(site, camera, sha256)")
     db.execute(
         "CREATE TABLE digests (id INTEGER PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL, "
         "sha256 TEXT NOT NULL UNIQUE, ts TEXT NOT NULL, received_at REAL NOT NULL, "
@@ -268,8 +267,7 @@ def _m_privacy_ledger(db: sqlite_utils.Database) -> None:
         "dest TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, prev TEXT NOT NULL, "
         "hash TEXT NOT NULL)"
     )
-    db.execute("CREATE INDEX ledger_entries_seq ON ledger_entries(site, camera, seq)")
-    db.execute("CREATE INDEX ledger_entries_hash ON ledger_entries(site, camera, sha256)")
+    db.execute("CREATE INDEX ledger_entries_digest ON ledger_entries(digest_id, pos)")
     db.execute(
         "CREATE TABLE privacy_alerts (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, "
         "site TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER, kind TEXT NOT NULL, "
