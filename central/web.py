@@ -144,13 +144,14 @@ def _pageurl(args: Any, page: int) -> str:
 
 def install(app: Flask) -> None:
     """Register the people's blueprints, page context, error handling and headers."""
-    from central import access_pages, admin, openapi, privacy_pages, search, stats
+    from central import access_pages, admin, devices, openapi, privacy_pages, search, stats
 
     app.register_blueprint(bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(privacy_pages.bp)
     app.register_blueprint(access_pages.bp)
+    app.register_blueprint(devices.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
 

@@ -133,3 +133,22 @@ def test_inventory_and_retention_cap(hub: Hub) -> None:  # noqa: F811
     report = purge(db, Path(hub.app.config["CLIPS_DIR"]), retention_days(db, 10), dry_run=True)
     assert len(report.events) == 0
     assert requests.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).status_code == 401
+
+
+def test_admin_enrols_a_box_over_the_api(hub: Hub) -> None:  # noqa: F811
+    from edge.keys import BOX_KEY, generate_private, public_text
+
+    key = public_text(generate_private(Path(hub.database).parent / "k" / BOX_KEY))
+    admin = hub.login("admin")
+    r = admin.put(f"{hub.url}/api/v1/devices/test/cam-09", json={"public_key": key}, timeout=10)
+    assert r.status_code == 200 and r.json()["changed"] is True
+    r = admin.put(f"{hub.url}/api/v1/devices/test/cam-09", json={"public_key": "ed25519:AAAA"}, timeout=10)
+    assert r.status_code == 400 and "malformed Ed25519 public key" in r.json()["message"]
+    po = hub.login("privacy-officer")
+    assert po.put(f"{hub.url}/api/v1/devices/test/cam-09", json={"public_key": key},
+                  timeout=10).status_code == 403
+    devices = po.get(f"{hub.url}/api/v1/devices", timeout=10).json()["devices"]
+    assert [(d["site"], d["camera"], d["public_key"], d["enrolled_by"]) for d in devices] == [
+        ("test", "cam-09", key, "admin")]
+    assert hub.db().execute("SELECT actor, subject FROM audit WHERE action = 'device.enrol'"
+                            ).fetchall() == [("admin", "test/cam-09")]
