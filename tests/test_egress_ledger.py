@@ -317,3 +317,55 @@ def test_ledger_thread_interval(tmp_path: Path) -> None:
     finally:
         d.stop()
         outbox.close()
+
+
+def test_clip_uploads_are_receipted_and_verified(tmp_path: Path, media: Path) -> None:
+    """A clip PUT through edge.egress.put_clip (ledgered) verifies; one PUT around the ledger
+    with the device's token is reported."""
+    import cv2
+    import requests
+
+    from central.config import DeviceIdentity, HubClips
+    from edge.clips import encode
+    from edge.egress import put_clip
+    from edge.messages import uuid7
+    from tests.hubkit import event_message, start_hub
+
+    token = "device-token-for-the-ledger-test"
+    gen = start_hub(tmp_path, clips=HubClips(dir=tmp_path / "clips"),
+                    device_tokens={token: DeviceIdentity(site=SITE, camera=CAM)})
+    hub = next(gen)
+    try:
+        db = hubdb.connect(hub.database)
+        key = generate_private(tmp_path / "box" / "keys" / BOX_KEY)
+        enrol_device(db, SITE, CAM, public_text(key), "test")
+        ids = []
+        for _ in range(2):
+            msg = {**event_message(), "site": SITE, "camera": CAM, "id": uuid7()}
+            hubdb.upsert_event(db, msg, json.dumps(msg))
+            ids.append(msg["id"])
+        cap = cv2.VideoCapture(str(media / "video" / "traffic_frames.mp4"))
+        frames = [cap.read()[1] for _ in range(20)]
+        cap.release()
+        clips = [encode(frames[i:i + 10], 10.0, tmp_path / f"c{i}.webm", 10_000_000).path.read_bytes()
+                 for i in (0, 10)]
+        ledger = Ledger(tmp_path / "box" / "egress-ledger.jsonl")
+        assert put_clip(ledger, hub.url, token, ids[0], clips[0], 30) == 201
+        sha = hashlib.sha256(clips[1]).hexdigest()
+        r = requests.put(f"{hub.url}/api/v1/events/{ids[1]}/clip", data=clips[1], timeout=30,
+                         headers={"Authorization": f"Bearer {token}", "Content-Type": "video/webm",
+                                  "X-Content-SHA256": sha})
+        assert r.status_code == 201  # the hub took it: the device token was genuine
+        outbox = Outbox(tmp_path / "box" / "outbox.sqlite")
+        Digester(key, SITE, CAM, ledger.path, outbox, tmp_path / "box", 60).digest_once()
+        [item] = outbox.pending(5)
+        ingest = Ingest(HubConfig(database=hub.database))
+        assert ingest.handle(topic(SITE, CAM, "ledger"), json.dumps({**item.body, "seq": 2}).encode()) == "stored"
+        report = verify_camera(db, SITE, CAM, grace_s=0.0, now=time.time() + 1)
+        assert [(f.kind, f.seq) for f in report.findings] == [("not_in_ledger", None)]
+        assert f"/api/v1/events/{ids[1]}/clip" in report.findings[0].detail
+        kinds = db.execute("SELECT kind, COUNT(*) FROM receipts GROUP BY kind").fetchall()
+        assert dict(kinds) == {"http": 2, "mqtt": 1}
+        outbox.close()
+    finally:
+        next(gen, None)
