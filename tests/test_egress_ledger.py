@@ -360,7 +360,8 @@ def test_clip_uploads_are_receipted_and_verified(tmp_path: Path, media: Path) ->
         Digester(key, SITE, CAM, ledger.path, outbox, tmp_path / "box", 60).digest_once()
         [item] = outbox.pending(5)
         ingest = Ingest(HubConfig(database=hub.database))
-        assert ingest.handle(topic(SITE, CAM, "ledger"), json.dumps({**item.body, "seq": 2}).encode()) == "stored"
+        digest = json.dumps({**item.body, "seq": 2}).encode()
+        assert ingest.handle(topic(SITE, CAM, "ledger"), digest) == "stored"
         report = verify_camera(db, SITE, CAM, grace_s=0.0, now=time.time() + 1)
         assert [(f.kind, f.seq) for f in report.findings] == [("not_in_ledger", None)]
         assert f"/api/v1/events/{ids[1]}/clip" in report.findings[0].detail
