@@ -33,6 +33,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         SIGNING_KEY=cfg.signing_key,
         HUB_BROKER=cfg.broker,
         SEARCH=cfg.search,
+        RETENTION_DAYS=cfg.retention_days,
     )
     app.config.update(overrides)
 

@@ -132,6 +132,9 @@ def upload(event_id: str) -> Any:
         return _fail(409, "conflict", f"event {event_id} already has a different clip")
 
     data = request.stream.read(max_bytes + 1)
+    from central.egress_receipts import note_upload
+
+    note_upload(db, device[0], device[1], request.path, data, True)  # egress-ledger check
     if len(data) != size:
         return _fail(400, "bad_length", f"received {len(data)} bytes, Content-Length said {size}")
     digest = hashlib.sha256(data).hexdigest()

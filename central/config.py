@@ -56,6 +56,16 @@ class HubSearch(Strict):
     max_cameras: int = Field(default=2000, ge=1, le=2000)
 
 
+class PrivacyVerifyConfig(Strict):
+    """Continuous egress-ledger verification (central.egress_verify)."""
+
+    grace_s: float = Field(default=180.0, gt=0, le=86400)
+    """A ledgered message not received after this long is missing (box digests every 60 s)."""
+    verify_every_s: float = Field(default=30.0, gt=0, le=3600)
+    window_s: float = Field(default=3600.0, gt=0, le=90 * 86400)
+    """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
+
+
 class HubConfig(Strict):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     broker: HubBroker = HubBroker()
@@ -76,6 +86,7 @@ class HubConfig(Strict):
     """The hub's Ed25519 private key (``vigie hub keygen``); signs search requests. Without it
     the hub cannot search (boxes refuse unsigned requests)."""
     search: HubSearch = HubSearch()
+    privacy: PrivacyVerifyConfig = PrivacyVerifyConfig()
 
 
 def load(path: Path | str) -> HubConfig:

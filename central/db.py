@@ -264,3 +264,49 @@ def insert_stats(db: sqlite_utils.Database, msg: dict[str, Any]) -> bool:
          json.dumps(msg["lines"]), json.dumps(msg["zones"]), msg["seq"], time.time()],
     )
     return bool(cur.rowcount)
+
+
+def _m_privacy_ledger(db: sqlite_utils.Database) -> None:
+    """Issue 8: box keys, receipts of everything a box sent, ledger digests and their entries,
+    privacy alerts, and an append-only audit table (UPDATE and DELETE refused by triggers)."""
+    db.execute(
+        "CREATE TABLE devices (key TEXT PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL, "
+        "public_key TEXT NOT NULL, enrolled_at REAL NOT NULL, enrolled_by TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE receipts (id INTEGER PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL, "
+        "kind TEXT NOT NULL, dest TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, "
+        "seq INTEGER, received_at REAL NOT NULL, dup INTEGER NOT NULL DEFAULT 0, "
+        "retained INTEGER NOT NULL DEFAULT 0, valid INTEGER NOT NULL, reason TEXT)"
+    )
+    db.execute("CREATE INDEX receipts_camera ON receipts(site, camera, received_at)")
+    db.execute(
+        "CREATE TABLE digests (id INTEGER PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL, "
+        "sha256 TEXT NOT NULL UNIQUE, ts TEXT NOT NULL, received_at REAL NOT NULL, "
+        "first_seq INTEGER, head_seq INTEGER NOT NULL, head TEXT NOT NULL, n INTEGER NOT NULL, "
+        "seq INTEGER NOT NULL, sig_ok INTEGER)"
+    )
+    db.execute("CREATE INDEX digests_camera ON digests(site, camera, received_at)")
+    db.execute(
+        "CREATE TABLE ledger_entries (id INTEGER PRIMARY KEY, site TEXT NOT NULL, "
+        "camera TEXT NOT NULL, digest_id INTEGER NOT NULL REFERENCES digests(id), "
+        "pos INTEGER NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, "
+        "dest TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, prev TEXT NOT NULL, "
+        "hash TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX ledger_entries_digest ON ledger_entries(digest_id, pos)")
+    db.execute(
+        "CREATE TABLE privacy_alerts (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, "
+        "site TEXT NOT NULL, camera TEXT NOT NULL, seq INTEGER, kind TEXT NOT NULL, "
+        "detail TEXT NOT NULL, raised_at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX privacy_alerts_camera ON privacy_alerts(site, camera, raised_at)")
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, "
+               "updated_at REAL NOT NULL, updated_by TEXT NOT NULL)")
+    db.execute("CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit "
+               "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+    db.execute("CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit "
+               "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
+
+
+MIGRATIONS.append(_m_privacy_ledger)

@@ -27,14 +27,18 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from central import db as hubdb
 from central.config import HubConfig
+from central.egress_receipts import note_receipt, store_digest
 from edge.messages import TOPIC_ROOT, MessageError, decode, parse_topic
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
-INGESTED_SUFFIXES = ("event", "state", "health", "stats")
-SEARCH_SUFFIXES = ("/search/req", "/search/resp")
-"""Not ingested, not rejected: search requests and answers go through central.fanout."""
+INGESTED_SUFFIXES = ("event", "state", "health", "stats", "ledger")
+RECEIPT_ONLY_SUFFIXES = ("search/resp",)
+"""Box messages another hub component stores (central.fanout): ingest only checks them and
+keeps their receipt for the egress-ledger verification."""
+HUB_TO_BOX_SUFFIXES = ("config", "search/req")
+"""Topics the hub itself publishes under a box prefix: no receipt is kept for them."""
 
 
 class Ingest:
@@ -48,10 +52,11 @@ class Ingest:
         self.database = database or cfg.database
         self.db = hubdb.connect(self.database)
         self.connected = threading.Event()
-        self.counts = {"stored": 0, "duplicate": 0, "rejected": 0}
+        self.counts = {"stored": 0, "duplicate": 0, "rejected": 0, "receipted": 0}
+        self._last_reason: str | None = None
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self._queue: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, bytes, int, int, int]] = queue.Queue()
         self._stop = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
         self.client = mqtt.Client(
@@ -82,11 +87,12 @@ class Ingest:
         log.warning("ingest disconnected from broker (%s); reconnecting", rc)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.endswith(SEARCH_SUFFIXES):  # forensic search: central.fanout's business
+        if msg.topic.endswith(HUB_TO_BOX_SUFFIXES):  # the hub's own requests: nothing to keep
             if msg.qos > 0:
                 client.ack(msg.mid, msg.qos)
             return
-        self._queue.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+        flags = (1 if msg.dup else 0) | (2 if msg.retain else 0)
+        self._queue.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos, flags))
 
     def _write_loop(self) -> None:
         """Take queued messages in batches, store each batch in one transaction, then ack."""
@@ -105,23 +111,30 @@ class Ingest:
             delay = 0.5
             while True:
                 try:
-                    self.process_batch([(t, p) for t, p, _, _ in batch])
+                    self.process_batch([(t, p, f) for t, p, _, _, f in batch])
                     break
                 except sqlite3.Error as exc:  # disk full, locked...: keep the batch, retry
                     log.error("cannot store %d message(s) (%s); retrying in %.1f s",
                               len(batch), exc, delay)
                     time.sleep(delay)
                     delay = min(delay * 2, 30.0)
-            for _, _, mid, qos in batch:
+            for _, _, mid, qos, _ in batch:
                 if qos > 0:
                     self.client.ack(mid, qos)
 
-    def process_batch(self, batch: list[tuple[str, bytes]]) -> list[str]:
-        """Validate and store messages in one transaction; one outcome per message."""
+    def process_batch(self, batch: list[tuple[str, bytes]] | list[tuple[str, bytes, int]]) -> list[str]:
+        """Validate and store messages in one transaction; one outcome per message.
+
+        Items are ``(topic, payload)`` or ``(topic, payload, flags)`` with flags bit 1 = MQTT
+        DUP (a redelivery) and bit 2 = retained copy; every message's hash is kept as a
+        receipt for the egress-ledger verification (central.egress_verify)."""
         outcomes: list[str] = []
         with self.db.conn:
             self.db.execute("BEGIN IMMEDIATE")
-            for topic, payload in batch:
+            for item in batch:
+                topic, payload = item[0], item[1]
+                flags = item[2] if len(item) > 2 else 0
+                self._last_reason = None
                 try:
                     outcomes.append(self._apply(topic, payload))
                 except sqlite3.Error:
@@ -129,6 +142,9 @@ class Ingest:
                 except Exception:  # a bug must not stop ingest; the message is rejected
                     log.exception("internal error on a message from %s", topic[:200])
                     outcomes.append(self._reject(topic, payload, "internal error (see hub log)"))
+                if not topic.endswith(HUB_TO_BOX_SUFFIXES):
+                    note_receipt(self.db, topic, payload, outcomes[-1] != "rejected",
+                                 self._last_reason, dup=bool(flags & 1), retained=bool(flags & 2))
         for outcome in outcomes:
             self.counts[outcome] += 1
         return outcomes
@@ -140,12 +156,14 @@ class Ingest:
     def _apply(self, topic: str, payload: bytes) -> str:
         try:
             where = parse_topic(topic)
-            if where.suffix not in INGESTED_SUFFIXES:
+            if where.suffix not in INGESTED_SUFFIXES + RECEIPT_ONLY_SUFFIXES:
                 raise MessageError(f"topic suffix {where.suffix!r} is not ingested")
             message = decode(where.suffix, payload, where.site, where.camera)
         except MessageError as exc:
             return self._reject(topic, payload, str(exc))
         now = time.time()
+        if where.suffix in RECEIPT_ONLY_SUFFIXES:
+            return "receipted"
         if where.suffix == "event":
             changed = hubdb.upsert_event(self.db, message, payload.decode("utf-8"))
             hubdb.camera_seen(self.db, where.site, where.camera)
@@ -157,6 +175,8 @@ class Ingest:
             changed = hubdb.insert_stats(self.db, message)
             hubdb.camera_seen(self.db, where.site, where.camera)
             return "stored" if changed else "duplicate"
+        if where.suffix == "ledger":
+            return "stored" if store_digest(self.db, message, payload) else "duplicate"
         if where.suffix == "state":
             hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)
         else:
@@ -166,6 +186,7 @@ class Ingest:
     def _reject(self, topic: str, payload: bytes, reason: str) -> str:
         """Log and note a refused message (inside the batch's transaction)."""
         log.warning("rejected message on %s (%d bytes): %s", topic[:200], len(payload), reason)
+        self._last_reason = reason
         hubdb.record_rejection(self.db, topic, len(payload), reason)
         return "rejected"
 
@@ -178,6 +199,11 @@ class Ingest:
         self.watch = Watch(self.database, self.cfg.silent_after_s,
                            every_s=min(5.0, self.cfg.silent_after_s / 2))
         self.watch.start()
+        from central.egress_verify import Verifier
+
+        p = self.cfg.privacy
+        self.verifier = Verifier(self.database, p.grace_s, p.verify_every_s, p.window_s)
+        self.verifier.start()
 
     def stop(self) -> None:
         """Store and acknowledge what is queued, then disconnect."""
@@ -188,3 +214,5 @@ class Ingest:
         self.client.loop_stop()
         if getattr(self, "watch", None) is not None:
             self.watch.stop()
+        if getattr(self, "verifier", None) is not None:
+            self.verifier.stop()

@@ -115,10 +115,12 @@ class PurgeJob:
             try:
                 db = hubdb.connect(self.database)
                 try:
-                    purge(db, self.clips_dir, self.retention_days)
                     from central.forensic import purge_results
+                    from central.inventory import retention_days
 
-                    purge_results(db, self.retention_days)  # issue 12: search results, previews
+                    days = retention_days(db, self.retention_days)
+                    purge(db, self.clips_dir, days)
+                    purge_results(db, days)  # issue 12: search results, previews
                 finally:
                     db.conn.close()
             except Exception:  # the next run tries again; the web app keeps serving

@@ -4,7 +4,10 @@ Each simulated camera is its own MQTT connection (its own client id and last wil
 under ``vigie/v1/<site>/<camera>/``: retained ``state`` online (``offline`` as the will and on
 a clean stop), ``health`` every 30 s, ``event`` start/end pairs at a Poisson rate per camera,
 and ``stats`` every 60 s. Every payload is built from the contract of ``edge.messages`` and
-validated against its JSON Schema before it is sent.
+validated against its JSON Schema before it is sent. Like a real box, each simulated camera keeps
+an egress ledger (in memory) and publishes signed ``ledger`` digests every ``digest_every_s`` and
+before going offline, with its own Ed25519 key (:meth:`Simulator.public_keys`, to register with
+``vigie hub enrol-box``).
 
 So that 1,400 cameras fit in one process, no client runs its own network thread: one thread
 drives every socket with a ``selectors`` loop (paho's external-loop API: ``loop_read`` on
@@ -66,6 +69,7 @@ class SimSettings:
     site: str = "sim"
     event_len_s: tuple[float, float] = (1.0, 5.0)
     seed: int = 0
+    digest_every_s: float = 60.0
 
     def __post_init__(self) -> None:
         if self.cameras < 1:
@@ -98,6 +102,19 @@ class _Camera:
     sock: Any = None  # the socket registered with the selector, while connected
     retry_at: float | None = None  # monotonic time of the next reconnect attempt, while down
     backoff: float = RECONNECT_MIN_S
+    key: Any = None
+    head: str = "0" * 64
+    undigested: list[dict[str, Any]] = field(default_factory=list)
+
+    def ledger(self, dest: str, payload: bytes, seq: int) -> None:
+        """Append one sent payload to this camera's (in-memory) egress ledger."""
+        from edge.ledger import entry_hash
+
+        body: dict[str, Any] = {"seq": seq, "ts": round(time.time(), 3), "kind": "mqtt",
+                                "dest": dest, "bytes": len(payload),
+                                "sha256": hashlib.sha256(payload).hexdigest(), "prev": self.head}
+        self.head = entry_hash(self.head, body)
+        self.undigested.append({**body, "hash": self.head})
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -112,12 +129,16 @@ class Simulator:
         self.rng = random.Random(settings.seed)
         self.sel = selectors.DefaultSelector()
         self.cams: list[_Camera] = []
-        self.published = {"state": 0, "health": 0, "event": 0, "stats": 0}
+        self.published = {"state": 0, "health": 0, "event": 0, "stats": 0, "ledger": 0}
         self.acked = 0
         self.failed = 0
         self.reconnects = 0
         self.on_publish = on_publish  # optional hook(kind, wire_dict, monotonic_ts) for benchmarks
         self._started = time.time()
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        self.keys = [Ed25519PrivateKey.generate() for _ in range(settings.cameras)]
+        """Each simulated box's signing key (made here, so they can be enrolled before ``run``)."""
 
     # -- connections ---------------------------------------------------------------------
     def _make_client(self, name: str) -> mqtt.Client:
@@ -155,7 +176,8 @@ class Simulator:
                 raise ConnectionError(
                     f"cannot connect simulated camera {name} to {self.s.host}:{self.s.port}: {exc}"
                 ) from None
-            cam = _Camera(name, c)
+            cam = _Camera(name, c, key=self.keys[i])
+            cam.ledger(topic(self.s.site, name, "state"), encode("offline"), cam.next_seq())  # the will
             c.user_data_set(cam)
             self._register(cam)
             self.cams.append(cam)
@@ -224,6 +246,8 @@ class Simulator:
                 self.failed += 1
                 log.error("simulated %s for %s does not validate: %s", kind, cam.name, exc)
                 return
+        seq = message["seq"] if isinstance(message, dict) else cam.next_seq()
+        cam.ledger(topic(self.s.site, cam.name, kind), encode(message), seq)  # before it is sent
         info = cam.client.publish(topic(self.s.site, cam.name, kind), encode(message), qos=qos,
                                   retain=retain)
         if info.rc in (mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_CONN_LOST):
@@ -289,6 +313,7 @@ class Simulator:
             heap.append((now_m + self.rng.uniform(0, STATS_EVERY_S), next(tie), "stats", i, ""))
             if self.s.event_rate > 0:
                 heap.append((now_m + self.rng.expovariate(self.s.event_rate), next(tie), "start", i, ""))
+            heap.append((now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
         heapq.heapify(heap)
         end_m = now_m + self.s.duration_s
         last_stats = {i: time.time() for i in range(len(self.cams))}
@@ -313,6 +338,9 @@ class Simulator:
                     self._send(cam, "stats", self._stats(cam, last_stats[i], now), qos=1)
                     last_stats[i] = now
                     heapq.heappush(heap, (now_m + STATS_EVERY_S, next(tie), "stats", i, ""))
+                elif kind == "ledger":
+                    self._digest(cam)
+                    heapq.heappush(heap, (now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
                 elif kind == "start":
                     ev = self._event_start(cam, now)
                     self._send(cam, "event", ev.to_wire(cam.next_seq()), qos=1)
@@ -351,6 +379,7 @@ class Simulator:
             if cam.client.is_connected():
                 for ev_id in list(cam.open_events):
                     self._end_event(cam, ev_id, now)
+                self._digest(cam)
                 self._send(cam, "state", "offline", qos=1, retain=True)
         want = sum(self.published.values())
         deadline = time.monotonic() + drain_s
@@ -360,3 +389,22 @@ class Simulator:
             cam.client.disconnect()
             cam.client.loop_write()
         self.sel.close()
+
+    # -- signed ledger digests (issue 8) -----------------------------------------------------
+    def _digest(self, cam: _Camera) -> None:
+        """Publish signed digests of the entries not yet digested (as ``edge.digest`` does)."""
+        from edge.digest import build_digest
+        from edge.messages import LEDGER_DIGEST_MAX_ENTRIES
+
+        pending, cam.undigested = cam.undigested, []  # a digest's own entry waits for the next
+        for i in range(0, len(pending), LEDGER_DIGEST_MAX_ENTRIES):
+            chunk = pending[i:i + LEDGER_DIGEST_MAX_ENTRIES]
+            msg = build_digest(cam.key, self.s.site, cam.name, chunk, chunk[-1]["seq"],
+                               chunk[-1]["hash"])
+            self._send(cam, "ledger", {**msg, "seq": cam.next_seq()}, qos=1)
+
+    def public_keys(self) -> dict[str, str]:
+        """``site/camera`` -> ``ed25519:<base64>`` of every simulated box."""
+        from edge.keys import public_text
+
+        return {f"{self.s.site}/cam-{i:04d}": public_text(k) for i, k in enumerate(self.keys)}

@@ -37,6 +37,9 @@ NAV = (
     ("Search", "/search", ("operator", "supervisor", "privacy_officer")),
     ("Statistics", "/stats", ("supervisor", "admin")),
     ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
+    ("Egress", "/privacy/egress", ("privacy_officer", "admin")),
+    ("Data inventory", "/privacy/inventory", ("privacy_officer", "admin")),
+    ("Subject access", "/privacy/access", ("privacy_officer",)),
     ("Users", "/admin/users", ("admin",)),
     ("Investigate", "/investigate", ("investigator",)),
     ("Searches", "/privacy/searches", ("privacy_officer", "admin")),
@@ -144,12 +147,14 @@ def _pageurl(args: Any, page: int) -> str:
 
 def install(app: Flask) -> None:
     """Register the people's blueprints, page context, error handling and headers."""
-    from central import admin, forensic, openapi, privacy_pages, search, stats
+    from central import access_pages, admin, devices, forensic, openapi, privacy_pages, search, stats
 
     app.register_blueprint(bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(stats.bp)
     app.register_blueprint(privacy_pages.bp)
+    app.register_blueprint(access_pages.bp)
+    app.register_blueprint(devices.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(forensic.bp)

@@ -208,13 +208,14 @@ def edge_run(config: Path) -> None:
     """Run the agent until the source ends or SIGTERM/Ctrl-C."""
     from edge.capture import SourceError
     from edge.detect import DetectorError
+    from edge.keys import KeyFileError
     from edge.modelstore import ModelStoreError
     from edge.pipeline import Agent
 
     cfg = _load_box_config(config)
     try:
         agent = Agent(cfg)
-    except (ModelStoreError, DetectorError, SourceError) as exc:
+    except (ModelStoreError, DetectorError, SourceError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -369,9 +370,12 @@ def hub_purge(config: Path, dry_run: bool) -> None:
     from central.retention import purge
 
     cfg = _load_hub_config(config)
+    from central.inventory import retention_days
+
     db = hubdb.connect(cfg.database)
     try:
-        report = purge(db, cfg.clips.dir, cfg.retention_days, dry_run=dry_run)
+        days = retention_days(db, cfg.retention_days)  # the privacy officer's setting, if any
+        report = purge(db, cfg.clips.dir, days, dry_run=dry_run)
     finally:
         db.conn.close()
     verb = "would delete" if dry_run else "deleted"
@@ -380,7 +384,7 @@ def hub_purge(config: Path, dry_run: bool) -> None:
     for f in report.files:
         click.echo(f"{verb} clip {f}")
     click.echo(f"{verb} {len(report.events)} event(s) and {len(report.clips)} clip(s) "
-               f"started before {report.cutoff} (retention {cfg.retention_days} days)")
+               f"started before {report.cutoff} (retention {days} days)")
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -458,7 +462,10 @@ def audio_eval(directory: Path, other_dir: Path | None, store: Path | None, no_g
 @click.option("--broker", "broker_addr", default="127.0.0.1:1883", show_default=True,
               help="host:port of the MQTT broker.")
 @click.option("--site", default="sim", show_default=True, help="Site name in the topics.")
-def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site: str) -> None:
+@click.option("--keys-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write each simulated box's public key (site/camera ed25519:...) here first.")
+def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site: str,
+        keys_out: Path | None = None) -> None:
     """Publish realistic contract traffic as CAMERAS distinct boxes through a real broker."""
     import re
 
@@ -472,8 +479,11 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
         raise click.BadParameter(f"{site!r} does not match {NAME_PATTERN}", param_hint="--site")
     settings = SimSettings(cameras=cameras, event_rate=event_rate, duration_s=duration,
                            host=host, port=int(port_text), site=site)
+    simulator = Simulator(settings)
+    if keys_out is not None:
+        keys_out.write_text("".join(f"{k} {v}\n" for k, v in simulator.public_keys().items()))
     try:
-        report = Simulator(settings).run()
+        report = simulator.run()
     except ConnectionError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"cameras {report.connected}/{report.cameras} connected, published "
@@ -589,6 +599,17 @@ def index_eval_colour(labels_path: Path | None, media: Path | None, cv: bool, sh
     click.echo("")
     click.echo(f"thresholds chosen on all labels (vehicle-balanced accuracy {score:.3f}) "
                f"{'are' if same else 'differ from'} the box's defaults")
+# -- privacy officer tools (issue 8) --------------------------------------------------------
+def _register_privacy_commands() -> None:
+    from central.privacy_cli import enrol_box, privacy
+    from edge.ledger_cli import ledger_group
+
+    edge.add_command(ledger_group)
+    hub.add_command(enrol_box)
+    main.add_command(privacy)
+
+
+_register_privacy_commands()
 
 
 if __name__ == "__main__":

@@ -267,6 +267,13 @@ class IndexConfig(Strict):
     """Crops of a live vehicle track kept in memory to vote its colour."""
     max_results: int = Field(default=200, ge=1, le=500)
     """Most rows one answer may carry, whatever the request's limit."""
+class LedgerDigestConfig(Strict):
+    """Signed egress-ledger digests (edge.digest); need the box key made by ``vigie edge enrol``."""
+
+    interval_s: float = Field(default=60.0, ge=0.2, le=3600.0)
+    """Seconds between digests (a digest is also made at shutdown)."""
+    require_key: bool = False
+    """Refuse to start without the box key (else: warn and send no digests)."""
 
 
 class BoxConfig(Strict):
@@ -295,6 +302,7 @@ class BoxConfig(Strict):
     """Clips are made and uploaded only when this is set (and ``clips.enabled``)."""
     outbox: OutboxConfig = OutboxConfig()
     index: IndexConfig = IndexConfig()
+    ledger: LedgerDigestConfig = LedgerDigestConfig()
 
     @field_validator("zones")
     @classmethod

@@ -26,7 +26,7 @@ from edge.messages import MAX_PAYLOAD_BYTES, STATE_PAYLOADS, MessageError, encod
 
 log = logging.getLogger(__name__)
 
-ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1}
+ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1, "ledger": 1}
 """Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
 ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests (issue 12)
 SUBSCRIBE_SUFFIXES = ("search/req",)

@@ -542,3 +542,54 @@ for _kind, _schema in (("search/req", SEARCH_REQ_SCHEMA), ("search/resp", SEARCH
     jsonschema.Draft202012Validator.check_schema(_schema)
     SCHEMAS[_kind] = _schema
     _VALIDATORS[_kind] = jsonschema.Draft202012Validator(_schema, format_checker=None)
+# -- egress-ledger digests (vigie.ledger/1, issue 8) -----------------------------------------
+LEDGER_SCHEMA_ID = "vigie.ledger/1"
+LEDGER_DIGEST_MAX_ENTRIES = 150
+"""Entries per digest; a longer backlog goes out as several digests (64 KiB payload cap)."""
+
+LEDGER_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": LEDGER_SCHEMA_ID,
+    "description": "the box's egress-ledger entries since its last digest, the chain head and an "
+    "Ed25519 signature (box key) over the canonical JSON of this object without seq and signature",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["schema", "site", "camera", "ts", "entries", "head_seq", "head", "signature", "seq"],
+    "properties": {
+        "schema": {"const": LEDGER_SCHEMA_ID},
+        "site": _NAME,
+        "camera": _NAME,
+        "ts": _TIMESTAMP,
+        "entries": {
+            "type": "array",
+            "maxItems": LEDGER_DIGEST_MAX_ENTRIES,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["seq", "ts", "kind", "dest", "bytes", "sha256", "prev", "hash"],
+                "properties": {
+                    "seq": {"type": "integer", "minimum": 1},
+                    "ts": _NONNEG,
+                    "kind": {"enum": ["mqtt", "http"]},
+                    "dest": {"type": "string", "maxLength": 200},
+                    "bytes": {"type": "integer", "minimum": 0},
+                    "sha256": _SHA256,
+                    "prev": _SHA256,
+                    "hash": _SHA256,
+                },
+            },
+        },
+        "head_seq": {"type": "integer", "minimum": 0},
+        "head": _SHA256,
+        "signature": {"type": "string", "pattern": r"^[A-Za-z0-9+/]{86}==$"},
+        "seq": {"type": "integer", "minimum": 0},
+    },
+}
+jsonschema.Draft202012Validator.check_schema(LEDGER_SCHEMA)
+SCHEMAS["ledger"] = LEDGER_SCHEMA
+_VALIDATORS["ledger"] = jsonschema.Draft202012Validator(LEDGER_SCHEMA, format_checker=None)
+
+
+def digest_signed_part(message: dict[str, Any]) -> dict[str, Any]:
+    """What a digest's signature covers: the message without ``seq`` and ``signature``."""
+    return {k: v for k, v in message.items() if k not in ("seq", "signature")}

@@ -39,6 +39,7 @@ from edge.track import IouTracker
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
     from edge.search import BoxSearch
+    from edge.digest import Digester
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class Agent:
         self.events_emitted = 0
         self.audio = self._make_audio()
         self.search = self._make_search()
+        self.digester = self._make_digester()
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -221,6 +223,8 @@ class Agent:
         self.egress.start()
         self.sender.start()
         self._health_thread.start()
+        if self.digester is not None:
+            self.digester.start()
         if self.audio is not None:
             self.audio.start()
         last: Frame | None = None
@@ -304,6 +308,10 @@ class Agent:
             self.clipflow.finish(self.cfg.clips.shutdown_wait_s, flush_timeout)
         self.spool.retry()
         self.sender.wait_empty(flush_timeout)
+        if self.digester is not None:  # a last digest of everything sent so far
+            self.digester.stop()
+            if self.digester.digest_once():
+                self.sender.wait_empty(flush_timeout)
         if self.spool.queued:
             log.error("%d message(s) could not be stored in the outbox and are lost",
                       self.spool.queued)
@@ -403,3 +411,18 @@ class Agent:
             log.error("no face model (%s): vehicle tracks are indexed without previews", exc)
             faces = None
         return BoxSearch(self.cfg, self.egress, faces)
+    # -- ledger digests (issue 8) -----------------------------------------------------------
+    def _make_digester(self) -> Digester | None:
+        """Signed ledger digests with the box key, or None (logged) when the box has no key."""
+        from edge.digest import Digester
+        from edge.keys import BOX_KEY, KeyFileError, keys_dir, load_private
+
+        try:
+            key = load_private(keys_dir(self.cfg.data_dir) / BOX_KEY)
+        except KeyFileError as exc:
+            if self.cfg.ledger.require_key:
+                raise
+            log.warning("no ledger digests: %s", exc)
+            return None
+        return Digester(key, self.cfg.site, self.cfg.camera, self.ledger.path, self.outbox,
+                        self.cfg.data_dir, self.cfg.ledger.interval_s, self.sender.wake)

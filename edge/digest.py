@@ -1,0 +1,180 @@
+"""Signed egress-ledger digests: what the box sent, told to the hub every minute.
+
+Every ``interval_s`` (and at shutdown) the digester reads the ledger FILE from just after the
+last digested entry, and for each run of at most ``LEDGER_DIGEST_MAX_ENTRIES`` entries puts a
+``vigie.ledger/1`` message, signed with the box key, into the outbox. The sender publishes it
+through egress like any other message, so:
+
+- a digest survives broker outages and reboots (it waits in the outbox until PUBACK);
+- a digest is itself ledgered when it is published, and so listed by the next digest.
+
+The cursor (last digested seq and hash) lives in ``<data_dir>/ledger-digest.json`` and moves
+only after the digest is stored in the outbox; a crash in between digests the same entries
+again, which the hub accepts (same hashes). Reading the file rather than memory is deliberate:
+an entry edited on the box is digested as edited and the hub sees its hash break.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from edge.keys import sign
+from edge.ledger import GENESIS
+from edge.messages import (
+    LEDGER_DIGEST_MAX_ENTRIES,
+    LEDGER_SCHEMA_ID,
+    digest_signed_part,
+    utc_iso,
+)
+from edge.outbox import Outbox, OutboxError
+
+log = logging.getLogger(__name__)
+
+CURSOR_FILE = "ledger-digest.json"
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """The last entry already put in a digest."""
+
+    seq: int
+    hash: str
+
+
+def read_cursor(path: Path) -> Cursor:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        return Cursor(int(d["seq"]), str(d["hash"]))
+    except FileNotFoundError:
+        return Cursor(0, GENESIS)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.error("digest cursor %s unreadable (%s); digesting the whole ledger again", path, exc)
+        return Cursor(0, GENESIS)
+
+
+def write_cursor(path: Path, cursor: Cursor) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"seq": cursor.seq, "hash": cursor.hash}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def raw_entries_after(ledger_path: Path, seq: int) -> list[dict[str, Any]]:
+    """The complete lines of the ledger file after ``seq``, in FILE order, as parsed JSON.
+
+    A line that does not parse is skipped with an error (the hub then sees the gap)."""
+    out: list[dict[str, Any]] = []
+    try:
+        f = ledger_path.open("rb")
+    except FileNotFoundError:
+        return out
+    with f:
+        past = seq == 0
+        for n, raw in enumerate(f, start=1):
+            if not raw.endswith(b"\n"):
+                break  # an append in progress
+            try:
+                entry = json.loads(raw)
+                entry_seq = int(entry["seq"])
+            except (ValueError, KeyError, TypeError):
+                log.error("ledger %s line %d does not parse; left out of the digest", ledger_path, n)
+                continue
+            if not past:
+                past = entry_seq == seq
+                continue
+            out.append(entry)
+    return out
+
+
+def build_digest(
+    key: Ed25519PrivateKey, site: str, camera: str, entries: list[dict[str, Any]], head_seq: int,
+    head: str, now: float | None = None,
+) -> dict[str, Any]:
+    """A signed ``vigie.ledger/1`` message (without ``seq``, which egress adds)."""
+    msg: dict[str, Any] = {
+        "schema": LEDGER_SCHEMA_ID, "site": site, "camera": camera,
+        "ts": utc_iso(time.time() if now is None else now),
+        "entries": entries, "head_seq": head_seq, "head": head,
+    }
+    msg["signature"] = sign(key, digest_signed_part(msg))
+    return msg
+
+
+class Digester:
+    """Puts signed digests of new ledger entries into the outbox, every ``interval_s``."""
+
+    def __init__(
+        self, key: Ed25519PrivateKey, site: str, camera: str, ledger_path: Path, outbox: Outbox,
+        data_dir: Path, interval_s: float, wake: Any = None,
+    ):
+        self.key = key
+        self.site = site
+        self.camera = camera
+        self.ledger_path = ledger_path
+        self.outbox = outbox
+        self.cursor_path = data_dir / CURSOR_FILE
+        self.interval_s = interval_s
+        self.wake = wake
+        self.published = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-digest", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.digest_once()
+            except Exception:  # the next interval tries again
+                log.exception("ledger digest failed")
+
+    def digest_once(self) -> int:
+        """Digest every entry after the cursor; returns the number of digests stored."""
+        with self._lock:
+            cursor = read_cursor(self.cursor_path)
+            entries = raw_entries_after(self.ledger_path, cursor.seq)
+            if cursor.seq and not entries and not self._cursor_in_file(cursor.seq):
+                log.error("ledger %s no longer holds digested seq %d", self.ledger_path, cursor.seq)
+            n = 0
+            for i in range(0, len(entries), LEDGER_DIGEST_MAX_ENTRIES):
+                chunk = entries[i:i + LEDGER_DIGEST_MAX_ENTRIES]
+                last = chunk[-1]
+                head_seq = int(last.get("seq", 0)) if isinstance(last.get("seq"), int) else cursor.seq
+                head = str(last.get("hash", cursor.hash))
+                msg = build_digest(self.key, self.site, self.camera, chunk, head_seq, head)
+                try:
+                    if not self.outbox.put("ledger", msg):
+                        log.error("outbox refused a ledger digest; retrying next interval")
+                        return n
+                except OutboxError as exc:
+                    log.error("cannot store ledger digest: %s; retrying next interval", exc)
+                    return n
+                cursor = Cursor(head_seq, head)
+                write_cursor(self.cursor_path, cursor)
+                n += 1
+                self.published += 1
+            if n and self.wake is not None:
+                self.wake()
+            return n
+
+    def _cursor_in_file(self, seq: int) -> bool:
+        try:
+            with self.ledger_path.open("rb") as f:
+                return any(json.loads(raw).get("seq") == seq for raw in f if raw.endswith(b"\n"))
+        except (OSError, ValueError):
+            return False
