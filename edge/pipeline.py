@@ -38,8 +38,8 @@ from edge.track import IouTracker
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
-    from edge.search import BoxSearch
     from edge.digest import Digester
+    from edge.search import BoxSearch
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ def test_verify_export_and_edited_ledger(
     box = tmp_path / "box.toml"
     box.write_text(
         f'site = "test"\ncamera = "cam-01"\ndata_dir = "{tmp_path / "box-data"}"\n'
+        f'models_dir = "{model_store.root}"\n'
         f'[source]\nurl = "{media / "video" / "traffic_frames.mp4"}"\nrealtime = false\n'
         f"[broker]\nport = {broker.port}\n[health]\ninterval_s = 1\n[ledger]\ninterval_s = 0.5\n"
         "require_key = true\n"
