@@ -41,6 +41,7 @@ def write_configs(workdir: Path, video: Path, broker_port: int, http_port: int) 
 database = "data/hub.sqlite"
 bind = "127.0.0.1"
 port = {http_port}
+signing_key = "data/hub.ed25519"  # signs forensic search requests (made by the demo, or `vigie hub keygen`)
 
 [broker]
 host = "127.0.0.1"
@@ -76,6 +77,9 @@ port = {broker_port}
 [health]
 interval_s = 10
 
+[ledger]                        # signed egress-ledger digests for the privacy officer
+interval_s = 10
+
 [upload]                        # anonymised event clips go to the hub
 hub_url = "http://127.0.0.1:{http_port}"
 device_token = "{DEMO_DEVICE_TOKEN}"
@@ -101,10 +105,33 @@ severity = "warning"
 
 
 DEMO_USER = "demo"
+DEMO_OFFICER = "demo-privacy"
 
 
-def demo_user(database: Path) -> str:
-    """Create (or reset) the demo's supervisor account; returns its fresh random password."""
+def enrol_demo_box(workdir: Path) -> None:
+    """Enrol the demo box as ``vigie edge enrol`` + ``vigie hub enrol-box`` + ``vigie hub keygen``
+    would: its ledger digests are then verified and it answers signed searches."""
+    from central import db as hubdb
+    from central.egress_receipts import enrol_device
+    from edge import keys
+
+    box_keys = keys.keys_dir(workdir / "data" / "box")
+    box_key = box_keys / keys.BOX_KEY
+    def key_at(path: Path) -> keys.Ed25519PrivateKey:
+        return keys.load_private(path) if path.exists() else keys.generate_private(path)
+
+    key = key_at(box_key)
+    hub_key = key_at(workdir / "data" / "hub.ed25519")
+    keys.write_public(box_keys / keys.HUB_PUBLIC_KEY, keys.public_text(hub_key))
+    db = hubdb.connect(workdir / "data" / "hub.sqlite")
+    try:
+        enrol_device(db, "demo", "cam-01", keys.public_text(key), actor="vigie demo")
+    finally:
+        db.conn.close()
+
+
+def demo_user(database: Path, name: str = DEMO_USER, role: str = "supervisor") -> str:
+    """Create (or reset) a demo account; returns its fresh random password."""
     import secrets
 
     from central import db as hubdb
@@ -113,10 +140,10 @@ def demo_user(database: Path) -> str:
     password = secrets.token_urlsafe(12)
     db = hubdb.connect(database)
     try:
-        if get_user(db, DEMO_USER) is None:
-            add_user(db, DEMO_USER, password, "supervisor")
+        if get_user(db, name) is None:
+            add_user(db, name, password, role)
         else:
-            set_password(db, DEMO_USER, password)
+            set_password(db, name, password)
     finally:
         db.conn.close()
     return password
@@ -138,6 +165,8 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
         http_port = free_port()
     hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
     password = demo_user(workdir / "data" / "hub.sqlite")
+    officer_password = demo_user(workdir / "data" / "hub.sqlite", DEMO_OFFICER, "privacy_officer")
+    enrol_demo_box(workdir)
     vigie = [sys.executable, "-m", "edge.cli"]
 
     def _terminate(signum: int, frame: object) -> None:
@@ -160,6 +189,8 @@ def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
         print(f"\nVigie demo running ({broker.kind} broker on port {broker.port}).")
         print(f"Operator page: {url}")
         print(f"Log in as {DEMO_USER!r} (supervisor) with password {password!r}")
+        print(f"Privacy pages: log in as {DEMO_OFFICER!r} (privacy officer) with password "
+              f"{officer_password!r}")
         print(f"API: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
               f"http://127.0.0.1:{http_port}/api/v1/alerts")
         print(f"Logs: {workdir / 'logs'}/   Ctrl-C stops everything.\n", flush=True)

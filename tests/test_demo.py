@@ -26,20 +26,23 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
     url = m.group(1)
     assert url == f"http://127.0.0.1:{port}/login"
     assert requests.get(url, timeout=5).status_code == 200
-    # the printed account logs in through the login form (issue 7)
-    creds = re.search(r"Log in as '(\S+)' \(supervisor\) with password '(\S+)'", demo.text())
-    assert creds, demo.text()
-    form = requests.get(url, timeout=5)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert csrf
-    r = requests.post(url, data={"csrf_token": csrf.group(1), "username": creds.group(1),
-                                 "password": creds.group(2)},
-                      headers={"Cookie": f"vigie_login_csrf={csrf.group(1)}"},
-                      allow_redirects=False, timeout=10)
-    assert r.status_code == 302, r.text[:300]
-    me = requests.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=5,
-                      headers={"Cookie": f"vigie_session={r.cookies['vigie_session']}"}).json()
+    # the printed accounts log in through the login form (issue 7)
+    def login(role_text: str) -> dict[str, str]:
+        creds = re.search(rf"as '(\S+)' \({role_text}\) with password '(\S+)'", demo.text())
+        assert creds, demo.text()
+        form = requests.get(url, timeout=5)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf
+        r = requests.post(url, data={"csrf_token": csrf.group(1), "username": creds.group(1),
+                                     "password": creds.group(2)},
+                          headers={"Cookie": f"vigie_login_csrf={csrf.group(1)}"},
+                          allow_redirects=False, timeout=10)
+        assert r.status_code == 302, r.text[:300]
+        return {"Cookie": f"vigie_session={r.cookies['vigie_session']}"}
+
+    me = requests.get(f"http://127.0.0.1:{port}/api/v1/me", timeout=5, headers=login("supervisor")).json()
     assert me == {"actor": "demo", "role": "supervisor", "via": "session"}
+    officer = login("privacy officer")
     headers = {"Authorization": f"Bearer {DEMO_TOKEN}"}
 
     def alerts() -> list[dict]:  # type: ignore[type-arg]
@@ -48,6 +51,16 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
 
     found = wait_for(alerts, 60, interval=1, what="a demo alert")
     assert found[0]["type"] == "intrusion" and found[0]["camera"] == "cam-01"
+
+    # the demo box is enrolled: its signed ledger digests reach the hub and verify (issue 8)
+    def verified() -> dict | None:  # type: ignore[type-arg]
+        cams = requests.get(f"http://127.0.0.1:{port}/api/v1/privacy/egress", headers=officer,
+                            timeout=5).json()["cameras"]
+        cam = next((c for c in cams if c["camera"] == "cam-01"), None)
+        return cam if cam and cam["digests"] > 0 else None
+
+    cam = wait_for(verified, 60, interval=1, what="a verified ledger digest from the demo box")
+    assert cam["enrolled"] and cam["status"] == "ok", cam
     demo.proc.send_signal(signal.SIGINT)
     assert demo.proc.wait(30) == 0
     with pytest.raises(requests.ConnectionError):
