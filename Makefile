@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models mosquitto chromium lint clean
+.PHONY: demo test venv models mosquitto chromium lint clean provision-tools wheel image lint-ansible
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +51,37 @@ lint: venv
 	$(BIN)/ruff check edge central tests benchmarks
 	$(BIN)/mypy
 
-test: venv mosquitto chromium models lint
+test: venv mosquitto chromium provision-tools models lint
 	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .demo test-output .pytest_cache .mypy_cache .ruff_cache
+
+# -- fleet provisioning (issue 10) --------------------------------------------------------------
+# The provisioning tests bootstrap a Debian 12 root filesystem, check nftables rulesets and load
+# them in network namespaces: debootstrap, nftables and iproute2 are installed with apt-get when
+# missing and we are root (systemd-analyze, from systemd, is used when present).
+PROVISION_APT := debootstrap nftables iproute2
+provision-tools:
+	@missing=""; for p in $(PROVISION_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then \
+	  echo "provision tools: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "provision tools: installing$$missing with apt-get"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+	  echo "provision tools: missing$$missing; install them with: sudo apt-get install$$missing"; \
+	fi
+
+# The wheel Ansible installs on boxes and hubs.
+wheel: venv
+	rm -f dist/vigie-*.whl
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# The edge box image: Debian 12 + the edge_box role, packed with its sha256 (see images/README.md).
+image: venv wheel provision-tools
+	PATH="$(abspath $(BIN)):$$PATH" images/build.sh
+
+lint-ansible: venv
+	cd ansible && ../$(BIN)/yamllint -s . && ../$(BIN)/ansible-lint

@@ -223,9 +223,14 @@ def edge_run(config: Path) -> None:
         agent.stop()
 
     threading.Thread(target=_stopper, daemon=True).start()
+    from edge.sdnotify import Watchdog  # systemd's READY=1 and watchdog (no-op outside systemd)
+
+    watchdog = Watchdog(lambda: agent.stats.frames_processed, lambda: not agent.source.connected)
+    watchdog.start()
     try:
         agent.run()
     finally:
+        watchdog.stop()
         agent.shutdown()
     log.info("agent stopped; %d event message(s) produced", agent.events_emitted)
 
