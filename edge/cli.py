@@ -304,8 +304,11 @@ def hub() -> None:
 
 
 def _register_hub_people_commands() -> None:
-    from central.cli import register
-
+    try:  # importing the central package needs Flask: absent on a box (no `hub` extra)
+        from central.cli import register
+    except ModuleNotFoundError as exc:
+        log.debug("hub commands unavailable (%s); install vigie[hub] for them", exc)
+        return
     register(hub)
 
 
