@@ -72,14 +72,17 @@ def bootstrap_tarball(packages: list[str] = BOOTSTRAP_PACKAGES) -> Path:
 
 
 def mounted(path: Path) -> bool:
+    """Whether ``path`` or anything under it is a mount point."""
     target = str(path.resolve())
     with open("/proc/self/mounts") as f:
-        return any(line.split()[1] == target for line in f)
+        return any(line.split()[1] == target or line.split()[1].startswith(target + "/") for line in f)
 
 
 @contextmanager
-def chroot_mounts(rootfs: Path, binds: dict[str, Path]) -> Iterator[None]:
-    """Mount /proc and bind ``binds`` (path in the rootfs -> host folder); always unmount."""
+def chroot_mounts(rootfs: Path, binds: dict[str, Path], readonly: frozenset[str] = frozenset()
+                  ) -> Iterator[None]:
+    """Mount /proc and bind ``binds`` (path in the rootfs -> host folder), those named in
+    ``readonly`` read-only; always unmount, even when the body fails."""
     done: list[Path] = []
     try:
         proc = rootfs / "proc"
@@ -92,6 +95,8 @@ def chroot_mounts(rootfs: Path, binds: dict[str, Path]) -> Iterator[None]:
             target.mkdir(parents=True, exist_ok=True)
             subprocess.run(["mount", "--bind", str(host), str(target)], check=True)
             done.append(target)
+            if inside in readonly:
+                subprocess.run(["mount", "-o", "remount,ro,bind", str(target)], check=True)
         yield
     finally:
         for target in reversed(done):
@@ -116,9 +121,10 @@ def write_yaml(path: Path, data: object) -> Path:
 def run_playbook(playbook: Path, inventory: Path, log_path: Path, *extra: str,
                  timeout: float = 900) -> tuple[int, str]:
     """Run ansible-playbook; return (exit code, output), the output also kept in ``log_path``."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ANSIBLE / "roles"),
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", PATH=f"{BIN}:{os.environ['PATH']}",
-               ANSIBLE_LOCAL_TEMP=str(log_path.parent / ".ansible-tmp"))
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ANSIBLE / "ansible.cfg"),
+               ANSIBLE_ROLES_PATH=str(ANSIBLE / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+               PATH=f"{BIN}:{os.environ['PATH']}")
     proc = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra],
                           capture_output=True, text=True, env=env, timeout=timeout, cwd=ANSIBLE)
     out = proc.stdout + proc.stderr

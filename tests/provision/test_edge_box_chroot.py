@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def chroot(rootfs: Path, *cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def rootfs(tmp_path: Path) -> Path:
+def rootfs(tmp_path: Path) -> Iterator[Path]:
     if shutil.which("debootstrap") is None:
         pytest.fail("debootstrap is not installed: run `make test` as root or apt-get install debootstrap")
     tarball = kit.bootstrap_tarball()
@@ -44,7 +45,10 @@ def rootfs(tmp_path: Path) -> Path:
     root.mkdir()
     subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-xpf", str(tarball)], check=True)
     shutil.copyfile("/etc/resolv.conf", root / "etc/resolv.conf")  # pip reaches PyPI from inside
-    return root
+    yield root
+    if kit.mounted(root):  # never delete through a bind mount (it would delete host files)
+        pytest.fail(f"mounts left under {root}; not deleting it")
+    shutil.rmtree(root)  # about 1 GB: do not leave it to pytest's rotation
 
 
 def test_edge_box_role_in_chroot(rootfs: Path, tmp_path: Path, model_store: ModelStore,
@@ -76,7 +80,9 @@ def test_edge_box_role_in_chroot(rootfs: Path, tmp_path: Path, model_store: Mode
     extra = ["-e", f"pki_dir={pki}"]
     pip_cache = kit.CACHE / "pip"
     binds = {"/var/cache/vigie-pip": pip_cache, "/run/build-certs": Path("/etc/ssl/certs")}
-    with kit.chroot_mounts(rootfs, binds):
+    if Path("/opt/wheels").is_dir():  # this machine's local wheel cache (PIP_FIND_LINKS)
+        binds["/opt/wheels"] = Path("/opt/wheels")
+    with kit.chroot_mounts(rootfs, binds, readonly=frozenset({"/run/build-certs", "/opt/wheels"})):
         rc, out = kit.run_playbook(kit.ROOT / "tests/provision/box.yml", inventory,
                                    output_dir / "run1.log", *extra)
         assert rc == 0, out[-6000:]
