@@ -61,7 +61,7 @@ clean:
 # The provisioning tests bootstrap a Debian 12 root filesystem, check nftables rulesets and load
 # them in network namespaces: debootstrap, nftables and iproute2 are installed with apt-get when
 # missing and we are root (systemd-analyze, from systemd, is used when present).
-PROVISION_APT := debootstrap nftables iproute2
+PROVISION_APT := debootstrap nftables iproute2 zstd
 provision-tools:
 	@missing=""; for p in $(PROVISION_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then \
@@ -80,7 +80,7 @@ wheel: venv
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The edge box image: Debian 12 + the edge_box role, packed with its sha256 (see images/README.md).
-image: venv wheel provision-tools
+image: venv wheel provision-tools models
 	PATH="$(abspath $(BIN)):$$PATH" images/build.sh
 
 lint-ansible: venv
