@@ -45,7 +45,7 @@ def watchdog_interval(env: dict[str, str] | None = None) -> float | None:
     if not usec or (pid and pid != str(os.getpid())):
         return None
     try:
-        return max(int(usec) / 2e6, 0.5)
+        return max(int(usec) / 2e6, 0.05)
     except ValueError:
         return None
 
