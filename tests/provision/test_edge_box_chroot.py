@@ -105,6 +105,16 @@ def test_edge_box_role_in_chroot(rootfs: Path, tmp_path: Path, model_store: Mode
         assert check.returncode == 0, check.stderr
         assert "OK (testsite/cam-01, 1 zone(s), 1 rule(s))" in check.stdout
 
+        # enrol.yml's first step, inside the box: the key is made once, mode 600.
+        enrol = chroot(rootfs, "/opt/vigie/venv/bin/vigie", "edge", "enrol", "/etc/vigie/cam-01.toml")
+        assert enrol.returncode == 0, enrol.stderr
+        site_cam, public = enrol.stdout.split()
+        assert site_cam == "testsite/cam-01" and public.startswith("ed25519:")
+        box_key = rootfs / "var/lib/vigie/cam-01/keys/box.ed25519"
+        assert oct(box_key.stat().st_mode & 0o777) == "0o600"
+        again = chroot(rootfs, "/opt/vigie/venv/bin/vigie", "edge", "enrol", "/etc/vigie/cam-01.toml")
+        assert again.stdout.split() == [site_cam, public]  # kept, not remade
+
         nft = chroot(rootfs, "nft", "-c", "-f", "/etc/nftables.conf")
         assert nft.returncode == 0, nft.stderr
         ruleset = (rootfs / "etc/nftables.conf").read_text()
