@@ -118,3 +118,4 @@ echo "== packing $out/$name.tar.zst"
 tar -C "$rootfs" --numeric-owner --xattrs -cf - . | zstd -q -T0 -10 -o "$out/$name.tar.zst" -f
 (cd "$out" && sha256sum "$name.tar.zst" > "$name.tar.zst.sha256")
 du -h "$out/$name.tar.zst"; cat "$out/$name.tar.zst.sha256"
+[ -n "${KEEP_ROOTFS:-}" ] || rm -rf "$rootfs"  # 1.4 GB; KEEP_ROOTFS=1 keeps it for inspection

@@ -68,7 +68,7 @@ def test_example_inventory_renders_valid_box_configs(tmp_path: Path) -> None:
     assert len(cameras) >= 3
     for site, cam in cameras:
         dest = tmp_path / f"{cam['name']}.toml"
-        item = dict(cam, mqtt_password="placeholder-password")
+        item = dict(cam, mqtt_password="placeholder-password", device_token="placeholder-device-token-0123")
         extra = kit.write_yaml(tmp_path / "vars.yml", {"item": item, "edge_box_site": site,
                                                        "edge_box_pki_dir": str(tmp_path)})
         out = run(str(kit.BIN / "ansible"), "localhost", "-c", "local", "-m", "ansible.builtin.template",

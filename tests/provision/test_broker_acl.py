@@ -189,3 +189,16 @@ def test_wrong_credentials_refused(fleet_broker: tuple[int, Path, Path]) -> None
         c.connect()
         c.c.loop_stop()
         raise OSError("connected without a client certificate")  # pragma: no cover - the failure
+
+
+def test_hub_config_maps_device_tokens(fleet_broker: tuple[int, Path, Path]) -> None:
+    """The hub role's hub.toml loads, with the hub's MQTT credentials and each camera's token."""
+    from central.config import load
+
+    _port, pki, mosq = fleet_broker
+    cfg = load(mosq / "hub.toml")
+    assert cfg.broker.username == "vigie-hub"
+    assert cfg.broker.password == (pki / "hub/mqtt.password").read_text().strip()
+    expected = {(pki / f"devices/{site}/{cam}/device.token").read_text().strip(): (site, cam)
+                for site, cams in BOXES.values() for cam in cams}
+    assert {t: (d.site, d.camera) for t, d in cfg.device_tokens.items()} == expected

@@ -105,6 +105,12 @@ def test_edge_box_role_in_chroot(rootfs: Path, tmp_path: Path, model_store: Mode
         assert check.returncode == 0, check.stderr
         assert "OK (testsite/cam-01, 1 zone(s), 1 rule(s))" in check.stdout
 
+        text = cfg.read_text()
+        token = (pki / "devices/testsite/cam-01/device.token").read_text().strip()
+        assert f'device_token = "{token}"' in text and 'hub_url = "https://192.0.2.1:443"' in text
+        ca = (pki / "ca/ca.pem").read_text().strip()
+        assert ca in (rootfs / "etc/ssl/certs/ca-certificates.crt").read_text()  # fleet CA trusted
+
         # enrol.yml's first step, inside the box: the key is made once, mode 600.
         enrol = chroot(rootfs, "/opt/vigie/venv/bin/vigie", "edge", "enrol", "/etc/vigie/cam-01.toml")
         assert enrol.returncode == 0, enrol.stderr
