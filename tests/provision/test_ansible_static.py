@@ -79,3 +79,22 @@ def test_example_inventory_renders_valid_box_configs(tmp_path: Path) -> None:
         assert check.returncode == 0, dest.read_text() + check.stderr
         summary = f"({site}/{cam['name']}, {len(cam['zones'])} zone(s), {len(cam['rules'])} rule(s))"
         assert summary in check.stdout
+
+
+def test_hub_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """The hub role's units, rendered by Ansible with this checkout's venv as the hub's, are
+    accepted by `systemd-analyze verify` without a warning (unknown keys only warn)."""
+    units = ["vigie-hub-ingest.service", "vigie-hub-web.service", "vigie-hub-backup.service",
+             "vigie-hub-backup.timer"]
+    play = kit.write_yaml(tmp_path / "units.yml", [{
+        "name": "Render the hub's units", "hosts": "localhost", "connection": "local",
+        "gather_facts": False,
+        "vars_files": [str(kit.ANSIBLE / "roles/hub/defaults/main.yml")],
+        "tasks": [{"name": "Render", "ansible.builtin.template": {
+            "src": f"{kit.ANSIBLE}/roles/hub/templates/{{{{ item }}}}.j2",
+            "dest": f"{tmp_path}/{{{{ item }}}}", "mode": "0644"}, "loop": units}],
+    }])
+    out = run(str(kit.BIN / "ansible-playbook"), str(play), "-e", f"hub_venv={kit.BIN.parent}")
+    assert out.returncode == 0, out.stdout + out.stderr
+    verify = run("systemd-analyze", "verify", *units, cwd=tmp_path)
+    assert verify.returncode == 0 and not verify.stderr.strip(), verify.stdout + verify.stderr
