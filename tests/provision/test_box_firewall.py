@@ -192,7 +192,8 @@ def test_policy_lets_the_agent_reach_the_broker_and_blocks_the_rest(
         for host, port in [(net.hub, 1884), (net.hub, 22), (net.other, 80), (net.other, broker_port)]:
             result = connect_from_box(net, host, port)
             assert result.startswith("refused"), (host, port, result)
-        assert listeners.accepted[(net.hub, 443)] == 2
+        # The listener thread accepts asynchronously (the kernel completes the handshake first).
+        wait_for(lambda: listeners.accepted[(net.hub, 443)] == 2, 10, what="the HTTPS connection")
         for addr in [(net.hub, 1884), (net.hub, 22), (net.other, 80), (net.other, broker_port)]:
             assert listeners.accepted[addr] == 1, addr  # only the control connection got through
         counters = subprocess.run(["ip", "netns", "exec", net.ns, "nft", "list", "counter", "inet", "vigie",
