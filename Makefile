@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models mosquitto chromium netns-tools lint clean
+.PHONY: demo test venv models test-tools provision-tools lint clean wheel image lint-ansible
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,44 +18,36 @@ venv: $(STAMP)
 models: venv
 	$(BIN)/vigie models fetch
 
-# Mosquitto is installed with apt-get when it is missing and we are root; otherwise the
-# demo falls back to the embedded amqtt broker and the tests say what to install.
-mosquitto:
-	@if command -v mosquitto >/dev/null || test -x /usr/sbin/mosquitto; then \
-	  echo "mosquitto: found"; \
+# System packages, installed with apt-get when missing and we are root (otherwise the command
+# to run is printed and the tests that need them say so):
+# - Mosquitto: the real broker of the tests (the demo falls back to the embedded amqtt broker);
+# - Chromium: the browser tests drive Debian's Chromium with Playwright (`playwright install`
+#   cannot download browsers here);
+# - iproute2 + nftables: network namespaces, for the network-cut chaos test and the box firewall;
+# - debootstrap + zstd: the Debian 12 root filesystem of the provisioning tests and `make image`.
+define apt_ensure
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+	  echo "$(2): found"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "mosquitto: installing with apt-get"; \
+	  echo "$(2): installing$$missing with apt-get"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else \
-	  echo "mosquitto: not installed and not root; install it with: sudo apt-get install mosquitto"; \
+	  echo "$(2): missing$$missing; install with: sudo apt-get install$$missing"; \
 	fi
+endef
 
-# The browser tests drive Debian's Chromium with Playwright (`playwright install` cannot
-# download browsers here); it is installed with apt-get when missing and we are root.
-chromium:
-	@if command -v chromium >/dev/null || test -x /usr/bin/chromium; then \
-	  echo "chromium: found"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "chromium: installing with apt-get"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	else \
-	  echo "chromium: not installed and not root; install it with: sudo apt-get install chromium"; \
-	fi
+PROVISION_APT := debootstrap nftables iproute2 zstd
+TEST_APT := mosquitto chromium $(PROVISION_APT)
 
-# The network-cut chaos test runs the agent in a network namespace (iproute2) and cuts its
-# link with an nftables drop rule; both are installed with apt-get when missing and we are root.
-netns-tools:
-	@if command -v ip >/dev/null && command -v nft >/dev/null; then \
-	  echo "iproute2, nftables: found"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "iproute2, nftables: installing with apt-get"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iproute2 nftables >/dev/null; \
-	else \
-	  echo "iproute2/nftables: not installed and not root; install them with: sudo apt-get install iproute2 nftables"; \
-	fi
+test-tools:
+	$(call apt_ensure,$(TEST_APT),test system packages)
+
+provision-tools:
+	$(call apt_ensure,$(PROVISION_APT),provision tools)
 
 demo: venv models
 	$(BIN)/vigie demo
@@ -64,8 +56,21 @@ lint: venv
 	$(BIN)/ruff check edge central tests benchmarks
 	$(BIN)/mypy
 
-test: venv mosquitto chromium netns-tools models lint
+test: venv test-tools models lint
 	$(BIN)/pytest
 
 clean:
 	rm -rf $(VENV) .demo test-output .pytest_cache .mypy_cache .ruff_cache
+
+# -- fleet provisioning (issue 10) --------------------------------------------------------------
+# The wheel Ansible installs on boxes and hubs.
+wheel: venv
+	rm -f dist/vigie-*.whl
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
+
+# The edge box image: Debian 12 + the edge_box role, packed with its sha256 (see images/README.md).
+image: venv wheel provision-tools models
+	PATH="$(abspath $(BIN)):$$PATH" images/build.sh
+
+lint-ansible: venv
+	cd ansible && ../$(BIN)/yamllint -s . && ../$(BIN)/ansible-lint

@@ -224,9 +224,14 @@ def edge_run(config: Path) -> None:
         agent.stop()
 
     threading.Thread(target=_stopper, daemon=True).start()
+    from edge.sdnotify import Watchdog  # systemd's READY=1 and watchdog (no-op outside systemd)
+
+    watchdog = Watchdog(lambda: agent.stats.frames_processed, lambda: not agent.source.connected)
+    watchdog.start()
     try:
         agent.run()
     finally:
+        watchdog.stop()
         agent.shutdown()
     log.info("agent stopped; %d event message(s) produced", agent.events_emitted)
 
@@ -300,8 +305,11 @@ def hub() -> None:
 
 
 def _register_hub_people_commands() -> None:
-    from central.cli import register
-
+    try:  # importing the central package needs Flask: absent on a box (no `hub` extra)
+        from central.cli import register
+    except ModuleNotFoundError as exc:
+        log.debug("hub commands unavailable (%s); install vigie[hub] for them", exc)
+        return
     register(hub)
 
 

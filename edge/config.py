@@ -105,6 +105,19 @@ class BrokerConfig(Strict):
     password: str | None = None
     keepalive_s: int = Field(default=30, ge=5, le=3600)
     inflight: int = Field(default=20, ge=1, le=1000)
+    tls_ca: Path | None = None
+    """MQTT over TLS (production, see ansible/): the fleet CA that signed the broker's certificate."""
+    tls_cert: Path | None = None
+    """This device's client certificate (issued by the pki role), with ``tls_key``."""
+    tls_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> BrokerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("set both tls_cert and tls_key (the device certificate and its key) or neither")
+        if self.tls_cert is not None and self.tls_ca is None:
+            raise ValueError("tls_cert needs tls_ca (the CA that signed the broker's certificate)")
+        return self
 
 
 class HealthConfig(Strict):

@@ -62,6 +62,12 @@ class Egress:
         )
         if broker.username:
             self.client.username_pw_set(broker.username, broker.password)
+        if broker.tls_ca is not None:  # production: TLS with the fleet CA and a device certificate
+            self.client.tls_set(
+                ca_certs=str(broker.tls_ca),
+                certfile=str(broker.tls_cert) if broker.tls_cert else None,
+                keyfile=str(broker.tls_key) if broker.tls_key else None,
+            )
         self.client.reconnect_delay_set(1, 30)
         self.client.max_inflight_messages_set(broker.inflight)
         self.client.on_connect = self._on_connect
