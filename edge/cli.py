@@ -609,10 +609,14 @@ def index_eval_colour(labels_path: Path | None, media: Path | None, cv: bool, sh
                f"{'are' if same else 'differ from'} the box's defaults")
 # -- privacy officer tools (issue 8) --------------------------------------------------------
 def _register_privacy_commands() -> None:
-    from central.privacy_cli import enrol_box, privacy
     from edge.ledger_cli import ledger_group
 
-    edge.add_command(ledger_group)
+    edge.add_command(ledger_group)  # `vigie edge ledger export`: on the box
+    try:  # the hub's side needs Flask: absent on a box (no `hub` extra)
+        from central.privacy_cli import enrol_box, privacy
+    except ModuleNotFoundError as exc:
+        log.debug("privacy officer commands unavailable (%s); install vigie[hub] for them", exc)
+        return
     hub.add_command(enrol_box)
     main.add_command(privacy)
 
