@@ -99,18 +99,27 @@ def _frame_arg(n: int) -> int:
     return k
 
 
+def _persons_on_frame(event_id: str) -> tuple[Any, list[Any], float, int, list[Any]]:
+    """The clip's event, decoded frames, fps, the ``frame`` asked for, and the persons on it
+    (pixel boxes)."""
+    from central.subject_access import decode
+
+    event, _, path = _clip_file(event_id)
+    frames, fps = decode(path)
+    k = _frame_arg(len(frames))
+    return event, frames, fps, k, _redactor().persons(frames[k])
+
+
 @bp.get("/api/v1/privacy/access/<event_id>/persons")
 @roles(*OFFICER)
 @doc("The persons found on one frame of a clip (normalised boxes), to mark the requester",
      query={"frame": {"type": "integer", "minimum": 0}})
 def api_persons(event_id: str) -> Any:
-    from central.subject_access import decode, norm
+    from central.subject_access import norm
 
-    _, _, path = _clip_file(event_id)
-    frames, fps = decode(path)
-    k = _frame_arg(len(frames))
+    _, frames, fps, k, found = _persons_on_frame(event_id)
     h, w = frames[k].shape[:2]
-    persons = [norm(p, w, h) for p in _redactor().persons(frames[k])]
+    persons = [norm(p, w, h) for p in found]
     return jsonify(event_id=event_id, frames=len(frames), fps=fps, frame=k, persons=persons)
 
 
@@ -118,13 +127,9 @@ def api_persons(event_id: str) -> Any:
 @roles(*OFFICER)
 def frame_image(event_id: str) -> Response:
     """One frame of the (anonymised) clip with the persons numbered; audited as a clip view."""
-    from central.subject_access import decode
-
-    _, _, path = _clip_file(event_id)
-    frames, _ = decode(path)
-    k = _frame_arg(len(frames))
+    _, frames, _, k, found = _persons_on_frame(event_id)
     image = frames[k].copy()
-    for i, p in enumerate(_redactor().persons(frames[k]), start=1):
+    for i, p in enumerate(found, start=1):
         x1, y1, x2, y2 = (int(v) for v in p)
         cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 255), 2)
         cv2.putText(image, str(i), (x1 + 3, y1 + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 200, 255), 2)
@@ -141,13 +146,11 @@ def frame_image(event_id: str) -> Response:
 @roles(*OFFICER)
 def mark_page(event_id: str) -> str:
     """Mark the requester on a frame, give the reason, export."""
-    from central.subject_access import decode, norm
+    from central.subject_access import norm
 
-    event, _, path = _clip_file(event_id)
-    frames, _ = decode(path)
-    k = _frame_arg(len(frames))
+    event, frames, _, k, found = _persons_on_frame(event_id)
     h, w = frames[k].shape[:2]
-    persons = [norm(p, w, h) for p in _redactor().persons(frames[k])]
+    persons = [norm(p, w, h) for p in found]
     return render_template("access_mark.html", event=event, frame=k, frames=len(frames),
                            persons=persons)
 

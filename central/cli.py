@@ -13,7 +13,8 @@ CONFIG = click.option("--config", "config", required=True,
                       type=click.Path(dir_okay=False, path_type=Path), help="The hub's TOML config.")
 
 
-def _db(config: Path) -> Any:
+def open_hub(config: Path) -> tuple[Any, Any]:
+    """The hub config and a connection to its database; a bad config is a clear CLI error."""
     from central import db as hubdb
     from central.config import load
     from edge.config import ConfigError
@@ -24,7 +25,11 @@ def _db(config: Path) -> Any:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot read {config}: {exc.strerror}") from None
-    return hubdb.connect(cfg.database)
+    return cfg, hubdb.connect(cfg.database)
+
+
+def _db(config: Path) -> Any:
+    return open_hub(config)[1]
 
 
 def _password(stdin: bool) -> str:

@@ -20,17 +20,9 @@ HUB_CONFIG = click.option(
 
 
 def _hub(config: Path) -> tuple[Any, Any]:
-    from central import db as hubdb
-    from central.config import load
-    from edge.config import ConfigError
+    from central.cli import open_hub
 
-    try:
-        cfg = load(config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {config}: {exc.strerror}") from None
-    return cfg, hubdb.connect(cfg.database)
+    return open_hub(config)
 
 
 @click.command("enrol-box")

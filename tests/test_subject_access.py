@@ -94,6 +94,14 @@ def test_export_keeps_the_requester_and_hides_every_other_face(
                    params={"frame": mark_frame}, timeout=60)
         assert r.status_code == 200, r.text
         assert r.json()["frames"] == N and r.json()["persons"], r.json()
+        # the marking page and its numbered frame (a clip view, audited)
+        page = po.get(f"{hub.url}/privacy/access/{event_id}", params={"frame": mark_frame}, timeout=60)
+        assert page.status_code == 200 and event_id in page.text
+        jpg = po.get(f"{hub.url}/privacy/access/{event_id}/frame.jpg", params={"frame": mark_frame},
+                     timeout=60)
+        assert jpg.status_code == 200 and jpg.content[:2] == b"\xff\xd8", jpg.text[:200]
+        assert po.get(f"{hub.url}/privacy/access/{event_id}/frame.jpg", params={"frame": N},
+                      timeout=10).status_code == 400  # past the last frame
         # the officer draws the requester's box (left visitor) and we know the other (right)
         fh, fw = two_visitors[mark_frame].shape[:2]
         people = [(d.box[0] / fw, d.box[1] / fh, (d.box[2] - d.box[0]) / fw, (d.box[3] - d.box[1]) / fh)
