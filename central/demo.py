@@ -116,12 +116,8 @@ def enrol_demo_box(workdir: Path) -> None:
     from edge import keys
 
     box_keys = keys.keys_dir(workdir / "data" / "box")
-    box_key = box_keys / keys.BOX_KEY
-    def key_at(path: Path) -> keys.Ed25519PrivateKey:
-        return keys.load_private(path) if path.exists() else keys.generate_private(path)
-
-    key = key_at(box_key)
-    hub_key = key_at(workdir / "data" / "hub.ed25519")
+    key, _ = keys.load_or_generate(box_keys / keys.BOX_KEY)
+    hub_key, _ = keys.load_or_generate(workdir / "data" / "hub.ed25519")
     keys.write_public(box_keys / keys.HUB_PUBLIC_KEY, keys.public_text(hub_key))
     db = hubdb.connect(workdir / "data" / "hub.sqlite")
     try:

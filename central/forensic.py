@@ -39,6 +39,7 @@ from central import audit, get_db
 from central.auth import roles
 from central.fanout import FanoutError, SearchFanout
 from central.openapi import doc
+from central.privacy_pages import AUDITORS
 from edge.keys import KeyFileError, load_private
 from edge.messages import (
     NAME_PATTERN,
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("forensic", __name__)
 
 INVESTIGATORS = ("investigator",)
-AUDITORS = ("privacy_officer", "admin")
 _lock = threading.Lock()
 
 

@@ -37,6 +37,7 @@ INGESTED_SUFFIXES = ("event", "state", "health", "stats", "ledger")
 RECEIPT_ONLY_SUFFIXES = ("search/resp",)
 """Box messages another hub component stores (central.fanout): ingest only checks them and
 keeps their receipt for the egress-ledger verification."""
+ACCEPTED_SUFFIXES = INGESTED_SUFFIXES + RECEIPT_ONLY_SUFFIXES
 HUB_TO_BOX_SUFFIXES = ("config", "search/req")
 """Topics the hub itself publishes under a box prefix: no receipt is kept for them."""
 
@@ -156,7 +157,7 @@ class Ingest:
     def _apply(self, topic: str, payload: bytes) -> str:
         try:
             where = parse_topic(topic)
-            if where.suffix not in INGESTED_SUFFIXES + RECEIPT_ONLY_SUFFIXES:
+            if where.suffix not in ACCEPTED_SUFFIXES:
                 raise MessageError(f"topic suffix {where.suffix!r} is not ingested")
             message = decode(where.suffix, payload, where.site, where.camera)
         except MessageError as exc:

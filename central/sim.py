@@ -27,12 +27,13 @@ import logging
 import random
 import selectors
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.ledger import make_entry
 from edge.messages import (
     EVENT_TYPES,
     HEALTH_SCHEMA_ID,
@@ -108,13 +109,9 @@ class _Camera:
 
     def ledger(self, dest: str, payload: bytes, seq: int) -> None:
         """Append one sent payload to this camera's (in-memory) egress ledger."""
-        from edge.ledger import entry_hash
-
-        body: dict[str, Any] = {"seq": seq, "ts": round(time.time(), 3), "kind": "mqtt",
-                                "dest": dest, "bytes": len(payload),
-                                "sha256": hashlib.sha256(payload).hexdigest(), "prev": self.head}
-        self.head = entry_hash(self.head, body)
-        self.undigested.append({**body, "hash": self.head})
+        entry = make_entry(seq, self.head, "mqtt", dest, payload)
+        self.head = entry.hash
+        self.undigested.append(asdict(entry))
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -247,9 +244,9 @@ class Simulator:
                 log.error("simulated %s for %s does not validate: %s", kind, cam.name, exc)
                 return
         seq = message["seq"] if isinstance(message, dict) else cam.next_seq()
-        cam.ledger(topic(self.s.site, cam.name, kind), encode(message), seq)  # before it is sent
-        info = cam.client.publish(topic(self.s.site, cam.name, kind), encode(message), qos=qos,
-                                  retain=retain)
+        dest, payload = topic(self.s.site, cam.name, kind), encode(message)
+        cam.ledger(dest, payload, seq)  # before it is sent
+        info = cam.client.publish(dest, payload, qos=qos, retain=retain)
         if info.rc in (mqtt.MQTT_ERR_NO_CONN, mqtt.MQTT_ERR_CONN_LOST):
             if qos == 0:  # lost with the connection, as QoS 0 allows
                 log.debug("simulated camera %s: %s lost with its connection", cam.name, kind)

@@ -178,12 +178,9 @@ def edge_enrol(config: Path, hub_key: str | None) -> None:
     kdir = keys.keys_dir(cfg.data_dir)
     key_path = kdir / keys.BOX_KEY
     try:
-        if key_path.exists():
-            key = keys.load_private(key_path)
-            log.info("keeping the existing key %s", key_path)
-        else:
-            key = keys.generate_private(key_path)
-            log.info("made a new Ed25519 key at %s (mode 600)", key_path)
+        key, made = keys.load_or_generate(key_path)
+        log.info("made a new Ed25519 key at %s (mode 600)" if made else "keeping the existing key %s",
+                 key_path)
         if hub_key is not None:
             text = Path(hub_key).read_text(encoding="ascii") if Path(hub_key).is_file() else hub_key
             keys.write_public(kdir / keys.HUB_PUBLIC_KEY, text)

@@ -61,6 +61,13 @@ def generate_private(path: Path) -> Ed25519PrivateKey:
     return key
 
 
+def load_or_generate(path: Path) -> tuple[Ed25519PrivateKey, bool]:
+    """The key at ``path``, made first (mode 600) when there is none; True when it was made."""
+    if path.exists():
+        return load_private(path), False
+    return generate_private(path), True
+
+
 def load_private(path: Path) -> Ed25519PrivateKey:
     """Read a private key; refuse one that others than its owner can read."""
     try:

@@ -52,6 +52,21 @@ def entry_hash(prev: str, body: dict[str, object]) -> str:
     return hashlib.sha256(prev.encode() + canonical(body)).hexdigest()
 
 
+def make_entry(seq: int, prev: str, kind: Literal["mqtt", "http"], dest: str, payload: bytes,
+               ts: float | None = None) -> LedgerEntry:
+    """The chained entry recording ``payload`` sent to ``dest`` as number ``seq`` after ``prev``."""
+    body: dict[str, object] = {
+        "seq": seq,
+        "ts": round(time.time() if ts is None else ts, 3),
+        "kind": kind,
+        "dest": dest,
+        "bytes": len(payload),
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "prev": prev,
+    }
+    return LedgerEntry(**body, hash=entry_hash(prev, body))  # type: ignore[arg-type]
+
+
 class Ledger:
     """One box's ledger file. Thread-safe; each append is flushed and fsynced."""
 
@@ -101,16 +116,7 @@ class Ledger:
         with self._lock:
             n = self.seq + 1
             payload = build(n)
-            body: dict[str, object] = {
-                "seq": n,
-                "ts": round(time.time(), 3),
-                "kind": kind,
-                "dest": dest,
-                "bytes": len(payload),
-                "sha256": hashlib.sha256(payload).hexdigest(),
-                "prev": self.head,
-            }
-            entry = LedgerEntry(**body, hash=entry_hash(self.head, body))  # type: ignore[arg-type]
+            entry = make_entry(n, self.head, kind, dest, payload)
             line = canonical(asdict(entry)) + b"\n"
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
