@@ -48,12 +48,14 @@ class Cursor:
 
     seq: int
     hash: str
+    offset: int = 0
+    """Byte offset in the ledger file just after that entry's line (0: unknown, scan from the start)."""
 
 
 def read_cursor(path: Path) -> Cursor:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-        return Cursor(int(d["seq"]), str(d["hash"]))
+        return Cursor(int(d["seq"]), str(d["hash"]), int(d.get("offset", 0)))
     except FileNotFoundError:
         return Cursor(0, GENESIS)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -63,34 +65,50 @@ def read_cursor(path: Path) -> Cursor:
 
 def write_cursor(path: Path, cursor: Cursor) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"seq": cursor.seq, "hash": cursor.hash}), encoding="utf-8")
+    tmp.write_text(json.dumps({"seq": cursor.seq, "hash": cursor.hash, "offset": cursor.offset}),
+                   encoding="utf-8")
     os.replace(tmp, path)
 
 
-def raw_entries_after(ledger_path: Path, seq: int) -> list[dict[str, Any]]:
-    """The complete lines of the ledger file after ``seq``, in FILE order, as parsed JSON.
+def raw_entries_after(ledger_path: Path, seq: int, offset: int = 0) -> list[tuple[dict[str, Any], int]]:
+    """The complete lines of the ledger file after ``seq``, in FILE order, as parsed JSON, each
+    with the byte offset just after its line.
 
-    A line that does not parse is skipped with an error (the hub then sees the gap)."""
-    out: list[dict[str, Any]] = []
+    ``offset`` (from the cursor) lets the read start right after ``seq``'s line instead of at the
+    top of a file that only grows; when the line found there is not ``seq + 1`` (the file was
+    replaced or edited), the whole file is read. A line that does not parse is skipped with an
+    error (the hub then sees the gap)."""
+    out: list[tuple[dict[str, Any], int]] = []
     try:
         f = ledger_path.open("rb")
     except FileNotFoundError:
         return out
     with f:
-        past = seq == 0
-        for n, raw in enumerate(f, start=1):
+        start = offset if seq and 0 < offset <= os.fstat(f.fileno()).st_size else 0
+        if start:
+            f.seek(start - 1)
+            if f.read(1) != b"\n":  # not a line boundary: not the file the cursor was made on
+                start = 0
+        f.seek(start)
+        past = seq == 0 or start > 0
+        pos = start
+        for raw in f:
             if not raw.endswith(b"\n"):
                 break  # an append in progress
+            pos += len(raw)
             try:
                 entry = json.loads(raw)
                 entry_seq = int(entry["seq"])
             except (ValueError, KeyError, TypeError):
-                log.error("ledger %s line %d does not parse; left out of the digest", ledger_path, n)
+                log.error("ledger %s: the line ending at byte %d does not parse; left out of the "
+                          "digest", ledger_path, pos)
                 continue
+            if start and not out and entry_seq != seq + 1:
+                return raw_entries_after(ledger_path, seq)  # not where the cursor said: rescan
             if not past:
                 past = entry_seq == seq
                 continue
-            out.append(entry)
+            out.append((entry, pos))
     return out
 
 
@@ -147,12 +165,13 @@ class Digester:
         """Digest every entry after the cursor; returns the number of digests stored."""
         with self._lock:
             cursor = read_cursor(self.cursor_path)
-            entries = raw_entries_after(self.ledger_path, cursor.seq)
-            if cursor.seq and not entries and not self._cursor_in_file(cursor.seq):
+            lines = raw_entries_after(self.ledger_path, cursor.seq, cursor.offset)
+            if cursor.seq and not lines and not self._cursor_in_file(cursor):
                 log.error("ledger %s no longer holds digested seq %d", self.ledger_path, cursor.seq)
             n = 0
-            for i in range(0, len(entries), LEDGER_DIGEST_MAX_ENTRIES):
-                chunk = entries[i:i + LEDGER_DIGEST_MAX_ENTRIES]
+            for i in range(0, len(lines), LEDGER_DIGEST_MAX_ENTRIES):
+                chunk = [entry for entry, _ in lines[i:i + LEDGER_DIGEST_MAX_ENTRIES]]
+                end = lines[i:i + LEDGER_DIGEST_MAX_ENTRIES][-1][1]
                 last = chunk[-1]
                 head_seq = int(last.get("seq", 0)) if isinstance(last.get("seq"), int) else cursor.seq
                 head = str(last.get("hash", cursor.hash))
@@ -164,7 +183,7 @@ class Digester:
                 except OutboxError as exc:
                     log.error("cannot store ledger digest: %s; retrying next interval", exc)
                     return n
-                cursor = Cursor(head_seq, head)
+                cursor = Cursor(head_seq, head, end)
                 write_cursor(self.cursor_path, cursor)
                 n += 1
                 self.published += 1
@@ -172,9 +191,18 @@ class Digester:
                 self.wake()
             return n
 
-    def _cursor_in_file(self, seq: int) -> bool:
+    def _cursor_in_file(self, cursor: Cursor) -> bool:
+        """Whether the digested entry is still in the file (its line ends at the cursor's offset
+        when that is known; else a scan)."""
         try:
             with self.ledger_path.open("rb") as f:
-                return any(json.loads(raw).get("seq") == seq for raw in f if raw.endswith(b"\n"))
+                if cursor.offset:
+                    size = os.fstat(f.fileno()).st_size
+                    if cursor.offset > size:
+                        return False
+                    f.seek(max(0, cursor.offset - 4096))
+                    tail = f.read(cursor.offset - f.tell()).rsplit(b"\n", 2)
+                    return len(tail) >= 2 and json.loads(tail[-2]).get("seq") == cursor.seq
+                return any(json.loads(raw).get("seq") == cursor.seq for raw in f if raw.endswith(b"\n"))
         except (OSError, ValueError):
             return False

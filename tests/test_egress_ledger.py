@@ -370,3 +370,40 @@ def test_clip_uploads_are_receipted_and_verified(tmp_path: Path, media: Path) ->
         outbox.close()
     finally:
         next(gen, None)
+
+
+def test_digest_reads_on_from_its_cursor_and_rescans_a_replaced_ledger(tmp_path: Path) -> None:
+    """The cursor keeps the byte offset after the last digested line, so a digest reads only the
+    new lines of a ledger that only grows; a ledger replaced under it is read from the top."""
+    from edge.digest import CURSOR_FILE, read_cursor
+
+    data = tmp_path / "box"
+    key = generate_private(keys_dir(data) / BOX_KEY)
+    ledger = Ledger(data / "egress-ledger.jsonl")
+    outbox = Outbox(data / "outbox.sqlite")
+    d = Digester(key, SITE, CAM, ledger.path, outbox, data, 60)
+    dest = topic(SITE, CAM, "state")
+    try:
+        for _ in range(3):
+            ledger.append("mqtt", dest, b"online")
+        assert d.digest_once() == 1
+        cursor = read_cursor(data / CURSOR_FILE)
+        assert (cursor.seq, cursor.offset) == (3, ledger.path.stat().st_size)
+        ledger.append("mqtt", dest, b"online")
+        ledger.append("mqtt", dest, b"offline")
+        assert d.digest_once() == 1
+        assert [e["seq"] for e in last_digest(outbox)["entries"]] == [4, 5]
+        # a new ledger of shorter lines, so the old offset falls inside seq 6: read from the top
+        ledger.path.unlink()
+        fresh = Ledger(ledger.path)
+        for _ in range(8):
+            fresh.append("http", "/c", b"{}")
+        assert d.digest_once() == 1
+        assert [e["seq"] for e in last_digest(outbox)["entries"]] == [6, 7, 8]
+        assert read_cursor(data / CURSOR_FILE).offset == fresh.path.stat().st_size
+    finally:
+        outbox.close()
+
+
+def last_digest(outbox: Outbox) -> dict[str, Any]:
+    return outbox.pending(1000, kinds=("ledger",))[-1].body
