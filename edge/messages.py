@@ -9,6 +9,7 @@ along.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import time
@@ -203,6 +204,69 @@ class MessageError(ValueError):
     """A payload that is not a valid message of the contract; the text says why."""
 
 
+MAX_JSON_DEPTH = 16
+"""No message of the contract nests deeper than 5; deeper JSON is refused before parsing."""
+MAX_INT_DIGITS = 19
+"""Integers are bounded before they are built: at most 19 digits (SQLite's 64-bit range)."""
+MAX_SAFE_INT = 2**53 - 1
+"""The largest integer any schema accepts: exact in JSON doubles and in SQLite."""
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest bracket nesting of a JSON text, ignoring brackets inside strings."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        ch = token.group()
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _refuse_constant(name: str) -> Any:
+    raise MessageError(f"non-finite number {name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MessageError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise MessageError(f"integer of {len(text)} digits is out of range")
+    return int(text)
+
+
+def parse_json(data: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse untrusted JSON totally: bounded size and depth, finite numbers, bounded integers.
+
+    Raises MessageError with the reason for anything else (bad UTF-8, bad JSON, NaN, ``1e400``,
+    a 10,000-digit integer, 6 KB of nested arrays...); never RecursionError or OverflowError."""
+    if len(data) > max_bytes:
+        raise MessageError(f"payload of {len(data)} bytes exceeds {max_bytes}")
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise MessageError(f"not UTF-8: {exc}") from None
+    depth = _nesting_depth(text)
+    if depth > max_depth:
+        raise MessageError(f"JSON nested {depth} deep exceeds {max_depth}")
+    try:
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          parse_int=_bounded_int)
+    except json.JSONDecodeError as exc:
+        raise MessageError(f"not JSON: {exc}") from None
+    except (RecursionError, OverflowError, ValueError) as exc:
+        if isinstance(exc, MessageError):
+            raise
+        raise MessageError(f"not JSON: {exc}") from None
+
+
 def topic(site: str, camera: str, suffix: str) -> str:
     """The MQTT topic of one box's message kind, e.g. ``vigie/v1/marseille/cam-042/event``."""
     return f"{TOPIC_ROOT}/{site}/{camera}/{suffix}"
@@ -283,10 +347,7 @@ def decode(kind: str, payload: bytes, expected_site: str, expected_camera: str) 
         if text not in STATE_PAYLOADS:
             raise MessageError(f"state payload must be one of {STATE_PAYLOADS}, got {text[:40]!r}")
         return text
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
+    message = parse_json(payload)
     validate(kind, message)
     if (message["site"], message["camera"]) != (expected_site, expected_camera):
         raise MessageError(
