@@ -22,7 +22,8 @@ An accepted request is answered through :class:`edge.egress.Egress` (schema-chec
 ledgered) in parts of at most :data:`PART_BYTES`, oldest track first, each result with its
 preview as base64 JPEG; never more than the request's ``limit`` results over all parts, and
 ``last`` marks exactly one part, the final one. Nothing matching: one empty part.
-The same worker thread purges the index every hour (the box's retention job).
+The same worker thread purges the index every hour (the box's retention job) and forgets
+the ids of requests expired by then.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.clips import FaceFinder
-from edge.config import BoxConfig
+from edge.config import BoxConfig, IndexConfig
 from edge.egress import Egress, EgressRefused
 from edge.index import IndexQuery, IndexRow, TrackIndex
 from edge.indexer import TrackRecorder
@@ -65,6 +66,7 @@ PART_BYTES = 48 * 1024
 """Largest answer part (the contract caps a message at 64 KiB)."""
 PART_ROWS = 100
 PURGE_EVERY_S = 3600.0
+_DEFAULTS = IndexConfig()
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -101,8 +103,9 @@ class Responder:
 
     def __init__(self, site: str, camera: str, index: TrackIndex, hub_key_path: Path,
                  retention_days: int, max_results: int, zones: Iterable[str] = (),
-                 seen: SeenRequests | None = None, max_lifetime_s: float = 900.0,
-                 clock_skew_s: float = 300.0):
+                 seen: SeenRequests | None = None,
+                 max_lifetime_s: float = _DEFAULTS.request_max_lifetime_s,
+                 clock_skew_s: float = _DEFAULTS.clock_skew_s):
         self.site = site
         self.camera = camera
         self.index = index
