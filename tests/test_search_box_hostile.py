@@ -9,9 +9,12 @@ results and marks exactly one last part.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import re
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -385,3 +388,66 @@ def request_id(payload: bytes) -> str | None:
         return None
     rid = obj.get("id") if isinstance(obj, dict) else None
     return rid if isinstance(rid, str) and UUID.fullmatch(rid) else None
+
+
+# -- the id cannot be written ---------------------------------------------------------------
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A real 512 KiB tmpfs (CI runs as root), unmounted after the test."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=True)
+
+
+def fill(folder: Path) -> Path:
+    """Write a file until the filesystem is full; returns it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_request_whose_id_cannot_be_recorded_is_refused_not_answered(
+    tmp_path: Path, broker: LocalBroker, small_fs: Path
+) -> None:
+    """Data dir full: the box refuses rather than answer a request it could not refuse again
+    after a restart; once there is room, the same request is answered (it was never recorded)."""
+    cfg = box_config(tmp_path, broker.port).model_copy(update={"data_dir": small_fs})
+    key = Ed25519PrivateKey.generate()
+    install_hub_key(cfg.data_dir, key)
+    egress = Egress(cfg.site, cfg.camera, cfg.broker, Ledger(tmp_path / "egress-ledger.jsonl"))
+    search = BoxSearch(cfg, egress, faces=None)
+    search.index.add_many(cars(3))
+    subscribed = egress_subscribed(egress)
+    search.start()
+    egress.start()
+    listener = Listener(broker.port)
+    try:
+        assert subscribed.wait(10)
+        filler = fill(small_fs)
+        req = signed(key, request(class_="car"))
+        listener.send(req)
+        (part,) = listener.answer(req["id"])
+        assert part["status"] == "refused" and "cannot record the request id" in part["reason"]
+        assert "full" in part["reason"] and part["results"] == []
+        filler.unlink()
+        listener.parts.clear()
+        listener.send(req)
+        assert len(listener.answer(req["id"])[0]["results"]) == 3
+        listener.parts.clear()
+        listener.send(req)
+        assert "replayed request" in listener.answer(req["id"])[0]["reason"]
+    finally:
+        listener.close()
+        egress.stop()
+        search.stop()
