@@ -231,7 +231,7 @@ def test_configured_lifetime_and_skew_are_honoured(make_box: Callable[..., Box])
     assert listener.answer(slightly["id"])[0]["status"] == "results"
 
 
-def test_lifetime_field_is_bounded_in_config(tmp_path: Path) -> None:
+def test_lifetime_field_is_bounded_in_config() -> None:
     with pytest.raises(ValueError, match="request_max_lifetime_s"):
         IndexConfig(request_max_lifetime_s=86400)
     with pytest.raises(ValueError, match="extra"):
