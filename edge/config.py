@@ -280,6 +280,13 @@ class IndexConfig(Strict):
     """Crops of a live vehicle track kept in memory to vote its colour."""
     max_results: int = Field(default=200, ge=1, le=500)
     """Most rows one answer may carry, whatever the request's limit."""
+    request_max_lifetime_s: float = Field(default=900.0, ge=1.0, le=3600.0)
+    """A request living longer than this (``expires_at - issued_at``) is refused: its id
+    would have to be remembered that long (the hub's search ``expiry_s`` must not exceed it)."""
+    clock_skew_s: float = Field(default=300.0, ge=0.0, le=3600.0)
+    """A request issued further than this in the box's future is refused; answered request
+    ids are also kept this long past their expiry (a clock stepped back cannot revive them)."""
+
 class LedgerDigestConfig(Strict):
     """Signed egress-ledger digests (edge.digest); need the box key made by ``vigie edge enrol``."""
 

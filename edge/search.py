@@ -4,32 +4,37 @@ A request arrives on this box's own ``search/req`` topic (the only topic a box s
 to, see :data:`edge.egress.SUBSCRIBE_SUFFIXES`). It is checked in this order, and the first
 failure is the refusal sent back on ``search/resp`` (and written to the box log):
 
-1. JSON with a request id (without one there is nobody to answer: logged, dropped);
+1. JSON (:func:`edge.messages.parse_json`: bounded size and depth, finite numbers, bounded
+   integers) with a request id (without one there is nobody to answer: logged, dropped);
 2. signed (``signature`` present) and the signature valid for the hub's public key at
    ``<data_dir>/keys/hub.ed25519.pub`` (installed by ``vigie edge enrol --hub-key``),
    over the canonical JSON of the request without ``signature``;
 3. valid against ``vigie.search.req/1`` (no field the contract does not name);
-4. not expired, not already answered (a replayed request id is refused);
-5. addressed to this box (its site/camera in ``cameras``);
-6. its time window inside the index's retention (and start <= end);
-7. nothing about persons beyond class, time, zone and direction (no colour on persons).
+4. dated sanely: not expired, not issued beyond the clock skew in the future, not living
+   longer than the configured maximum (``index.request_max_lifetime_s``);
+5. not already answered or refused: ids are remembered on disk until the request expires
+   (:class:`edge.seen.SeenRequests`), so a replay after a restart is refused too;
+6. addressed to this box (its site/camera in ``cameras``);
+7. its time window inside the index's retention (and start <= end);
+8. nothing about persons beyond class, time, zone and direction (no colour on persons).
 
 An accepted request is answered through :class:`edge.egress.Egress` (schema-checked,
 ledgered) in parts of at most :data:`PART_BYTES`, oldest track first, each result with its
-preview as base64 JPEG; ``last`` marks the final part. Nothing matching: one empty part.
-The same worker thread purges the index every hour (the box's retention job).
+preview as base64 JPEG; never more than the request's ``limit`` results over all parts, and
+``last`` marks exactly one part, the final one. Nothing matching: one empty part.
+The same worker thread purges the index every hour (the box's retention job) and forgets
+the ids of requests expired by then.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import queue
 import re
+import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -38,21 +43,22 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.clips import FaceFinder
-from edge.config import BoxConfig
+from edge.config import BoxConfig, IndexConfig
 from edge.egress import Egress, EgressRefused
 from edge.index import IndexQuery, IndexRow, TrackIndex
 from edge.indexer import TrackRecorder
 from edge.keys import HUB_PUBLIC_KEY, KeyFileError, keys_dir, load_public, verify
 from edge.messages import (
-    MAX_PAYLOAD_BYTES,
     MAX_PREVIEW_B64,
     SEARCH_REQ_SCHEMA_ID,
     SEARCH_RESP_SCHEMA_ID,
     MessageError,
     encode,
+    parse_json,
     utc_iso,
     validate,
 )
+from edge.seen import SeenFull, SeenRequests
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +66,7 @@ PART_BYTES = 48 * 1024
 """Largest answer part (the contract caps a message at 64 KiB)."""
 PART_ROWS = 100
 PURGE_EVERY_S = 3600.0
-SEEN_IDS = 10_000
+_DEFAULTS = IndexConfig()
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -71,6 +77,18 @@ class Refused(Exception):
 def parse_ts(text: str) -> float:
     """A contract timestamp (``...Z``) as Unix seconds."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _when(req: dict[str, Any], *path: str) -> float:
+    """The timestamp at ``path`` of a schema-valid request; :class:`Refused` when the schema's
+    pattern admits it but the calendar does not (``2026-13-45T99:00:00Z``)."""
+    value: Any = req
+    for key in path:
+        value = value[key]
+    try:
+        return parse_ts(value)
+    except (ValueError, OverflowError):
+        raise Refused(f"malformed request: {'/'.join(path)} {value!r} is not a date") from None
 
 
 def unsigned_body(req: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +102,10 @@ class Responder:
     to publish (a refusal, or the results), logging either."""
 
     def __init__(self, site: str, camera: str, index: TrackIndex, hub_key_path: Path,
-                 retention_days: int, max_results: int, zones: Iterable[str] = ()):
+                 retention_days: int, max_results: int, zones: Iterable[str] = (),
+                 seen: SeenRequests | None = None,
+                 max_lifetime_s: float = _DEFAULTS.request_max_lifetime_s,
+                 clock_skew_s: float = _DEFAULTS.clock_skew_s):
         self.site = site
         self.camera = camera
         self.index = index
@@ -92,7 +113,10 @@ class Responder:
         self.retention_days = retention_days
         self.max_results = max_results
         self.zones = set(zones)
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.seen = seen if seen is not None else SeenRequests(":memory:", clock_skew_s)
+        """Answered and refused ids; in memory unless given (the box passes its index file)."""
+        self.max_lifetime_s = max_lifetime_s
+        self.clock_skew_s = clock_skew_s
         self._hub_key: tuple[float, Ed25519PublicKey] | None = None
         self.answered = 0
         self.refused = 0
@@ -100,17 +124,14 @@ class Responder:
     def respond(self, payload: bytes, now: float | None = None) -> list[dict[str, Any]]:
         """The parts answering one request payload (empty when it has no usable id)."""
         now = time.time() if now is None else now
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            log.warning("search: request of %d bytes dropped unread (limit %d)", len(payload),
-                        MAX_PAYLOAD_BYTES)
-            return []
         try:
-            req = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            log.warning("search: request that is not JSON dropped (%s)", exc)
+            req = parse_json(payload)
+        except MessageError as exc:
+            log.warning("search: request of %d bytes dropped unread (%s)", len(payload),
+                        str(exc)[:200])
             return []
         rid = req.get("id") if isinstance(req, dict) else None
-        if not isinstance(rid, str) or not _UUID.match(rid):
+        if not isinstance(rid, str) or not _UUID.fullmatch(rid):
             log.warning("search: request without a valid id dropped (nobody to answer)")
             return []
         who = f"{str(req.get('requester'))[:100]!r} case {str(req.get('case'))[:100]!r}"
@@ -150,18 +171,13 @@ class Responder:
             validate("search/req", req)
         except MessageError as exc:
             raise Refused(f"malformed request ({SEARCH_REQ_SCHEMA_ID}): {exc}") from None
-        if parse_ts(req["expires_at"]) < now:
-            raise Refused(f"expired request (expired at {req['expires_at']})")
-        if req["id"] in self._seen:
-            raise Refused("request id already answered (replay)")
-        self._seen[req["id"]] = None
-        while len(self._seen) > SEEN_IDS:
-            self._seen.popitem(last=False)
+        expires_at = self.check_dates(req, now)
+        self.check_replay(req["id"], expires_at, now)
         me = {"site": self.site, "camera": self.camera}
         if me not in req["cameras"]:
             raise Refused(f"request names other cameras; this box is {self.site}/{self.camera} "
                           "and answers only for itself")
-        start, end = parse_ts(req["window"]["start"]), parse_ts(req["window"]["end"])
+        start, end = _when(req, "window", "start"), _when(req, "window", "end")
         if end < start:
             raise Refused("time window ends before it starts")
         if start < now - self.retention_days * 86400:
@@ -176,6 +192,33 @@ class Responder:
         return IndexQuery(start=start, end=end, label=q["class"], colour=q["colour"],
                           zone=q["zone"], direction=q["direction"],
                           limit=min(int(req["limit"]), self.max_results))
+
+    def check_dates(self, req: dict[str, Any], now: float) -> float:
+        """The request's expiry, once it is known to be current and short-lived."""
+        issued_at, expires_at = _when(req, "issued_at"), _when(req, "expires_at")
+        if expires_at < now:
+            raise Refused(f"expired request (expired at {req['expires_at']})")
+        if issued_at > now + self.clock_skew_s:
+            raise Refused(f"request issued in the future ({req['issued_at']}, more than "
+                          f"{self.clock_skew_s:g} s ahead of this box's clock)")
+        if expires_at < issued_at:
+            raise Refused("request expires before it is issued")
+        if expires_at - issued_at > self.max_lifetime_s:
+            raise Refused(f"request lives too long ({expires_at - issued_at:.0f} s from issue to "
+                          f"expiry; this box accepts at most {self.max_lifetime_s:g} s)")
+        return expires_at
+
+    def check_replay(self, rid: str, expires_at: float, now: float) -> None:
+        """Remember ``rid`` on disk before anything is answered; :class:`Refused` if seen."""
+        try:
+            first = self.seen.remember(rid, expires_at, now)
+        except SeenFull as exc:
+            raise Refused(f"too many live requests: {exc}") from None
+        except sqlite3.Error as exc:
+            raise Refused(f"this box cannot record the request id ({exc}); not answered, "
+                          "since a replay could then not be refused") from None
+        if not first:
+            raise Refused("replayed request: this request id was already answered or refused")
 
     def _part(self, rid: str, status: str, reason: str | None, part: int, last: bool,
               results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -210,9 +253,12 @@ class BoxSearch:
         self.index = index or TrackIndex(cfg.data_dir / "index.sqlite")
         self.recorder = TrackRecorder(self.index, cfg.zones, faces, cfg.index.best_crops)
         self.hub_key_path = keys_dir(cfg.data_dir) / HUB_PUBLIC_KEY
+        self.seen = SeenRequests(self.index.path, keep_s=cfg.index.clock_skew_s)
         self.responder = Responder(cfg.site, cfg.camera, self.index, self.hub_key_path,
                                    cfg.index.retention_days, cfg.index.max_results,
-                                   [z.name for z in cfg.zones])
+                                   [z.name for z in cfg.zones], seen=self.seen,
+                                   max_lifetime_s=cfg.index.request_max_lifetime_s,
+                                   clock_skew_s=cfg.index.clock_skew_s)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
         self._thread = threading.Thread(target=self._run, name="search", daemon=True)
         egress.subscribe("search/req", self._receive)
@@ -240,22 +286,25 @@ class BoxSearch:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
+        self.seen.close()
         self.index.close()
 
     def _run(self) -> None:
         next_purge = time.monotonic() + PURGE_EVERY_S
         while True:
+            idle = False
             try:
                 payload = self._queue.get(timeout=max(next_purge - time.monotonic(), 0.1))
             except queue.Empty:
-                payload = b""
+                payload, idle = b"", True
             if payload is None:
                 return
             try:
-                if payload:
+                if not idle:  # an empty payload is a request too (refused, logged)
                     self.handle(payload)
                 if time.monotonic() >= next_purge:
                     self.index.purge(self.cfg.index.retention_days)
+                    self.seen.purge(time.time())
                     next_purge = time.monotonic() + PURGE_EVERY_S
             except Exception:  # nothing a request holds may stop the worker
                 log.exception("search: internal error")

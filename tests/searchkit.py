@@ -1,9 +1,19 @@
 """Helpers for the forensic search tests: a box's search worker on a real broker, a hub key,
-signed requests, and a listener for answers."""
+signed requests, and a listener for answers.
+
+``python -m tests.searchkit CONFIG`` runs the box's real search component (the config's
+TOML through :func:`edge.config.load`, its ledger, egress and :class:`edge.search.BoxSearch`)
+alone in a process, printing ``READY`` once subscribed: :class:`BoxProcess` starts it, kills
+it and starts it again on the same data dir."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -84,3 +94,66 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class BoxProcess:
+    """``python -m tests.searchkit CONFIG`` as a subprocess, its output in ``log`` (a new
+    file per process); returns once the box is subscribed."""
+
+    def __init__(self, config: Path, log: Path):
+        self.log = log
+        self._logf = log.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.searchkit", str(config)],
+                                     stdout=self._logf, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "READY" not in self.text():
+            assert self.proc.poll() is None, self.text()[-3000:]
+            time.sleep(0.1)
+        assert "READY" in self.text(), self.text()[-3000:]
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed that was not already on disk."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._logf.close()
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self._logf.close()
+        return int(self.proc.returncode)
+
+
+def serve(config: Path) -> None:
+    """Run the box's search component from ``config`` until SIGTERM."""
+    from edge.config import load
+    from edge.egress import Egress
+    from edge.ledger import Ledger
+    from edge.search import BoxSearch
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    cfg = load(config)
+    egress = Egress(cfg.site, cfg.camera, cfg.broker, Ledger(cfg.data_dir / "egress-ledger.jsonl"))
+    search = BoxSearch(cfg, egress, faces=None)
+    egress.client.on_subscribe = lambda *a: print("READY", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    search.start()
+    egress.start()
+    stop.wait()
+    egress.stop()
+    search.stop()
+
+
+if __name__ == "__main__":
+    serve(Path(sys.argv[1]))
