@@ -480,6 +480,9 @@ class EventMessage:
     clip_status: str = "none"
     clip_sha256: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measure", wire_measure(self.measure))
+
     def to_wire(self, seq: int) -> dict[str, Any]:
         """The JSON object that goes on the wire with ledger sequence number ``seq``."""
         return {
@@ -497,7 +500,7 @@ class EventMessage:
                 {"label": o.label, "score": round(o.score, 3), "bbox": [round(v, 4) for v in o.bbox]}
                 for o in self.objects
             ],
-            "measure": wire_measure(self.measure),
+            "measure": dict(self.measure),
             "model": {"name": self.model_name, "sha256": self.model_sha256},
             "clip": {"status": self.clip_status, "sha256": self.clip_sha256},
             "seq": seq,
