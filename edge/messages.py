@@ -233,7 +233,10 @@ def _too_deep(text: str, max_depth: int) -> bool:
     """Whether the brackets of a JSON text (outside strings) nest deeper than ``max_depth``.
 
     Each pass deletes the innermost ``[]``/``{}`` pairs, so ``max_depth`` passes empty a text
-    nested no deeper; all in C (regex), a few passes over the brackets alone."""
+    nested no deeper; all in C (regex), a few passes over the brackets alone. A text with no
+    more opening brackets than ``max_depth`` (most messages) is not scanned at all."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return False
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     for _ in range(max_depth):
         if not brackets:
@@ -282,6 +285,11 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float,
+                            parse_int=_bounded_int)
+"""Made once: ``json.loads`` with hooks builds a decoder on every call."""
+
+
 def parse_json(data: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse untrusted JSON totally: bounded size and depth, finite numbers, bounded integers.
 
@@ -297,8 +305,7 @@ def parse_json(data: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth:
     if _too_deep(text, max_depth):
         raise MessageError(f"JSON nested deeper than {max_depth} (or unbalanced brackets)")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                           parse_int=_bounded_int)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise MessageError(f"not JSON: {exc}") from None
     except (RecursionError, OverflowError, ValueError) as exc:
