@@ -8,6 +8,7 @@ along.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
@@ -227,25 +228,39 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
 once, never rescanned (linear time on any input)."""
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _INNERMOST = re.compile(r"\[\]|\{\}")
+_BRACKET_RUN = re.compile(r"[\[{]+|[\]}]+")
 
 
-def _too_deep(text: str, max_depth: int) -> bool:
-    """Whether the brackets of a JSON text (outside strings) nest deeper than ``max_depth``.
+def _depth_refusal(text: str, max_depth: int) -> str | None:
+    """Why the brackets of a JSON text (outside strings) nest too deep, or None.
 
     Each pass deletes the innermost ``[]``/``{}`` pairs, so ``max_depth`` passes empty a text
     nested no deeper; all in C (regex), a few passes over the brackets alone. A text with no
     more opening brackets than ``max_depth`` (most messages) is not scanned at all."""
     if text.count("[") + text.count("{") <= max_depth:
-        return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    for _ in range(max_depth):
-        if not brackets:
-            return False
-        inner = _INNERMOST.sub("", brackets)
-        if len(inner) == len(brackets):  # no pair left to delete: unbalanced
-            return True
-        brackets = inner
-    return bool(brackets)
+        return None
+    remaining = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    opened = re.search(rf"[\[{{]{{{max_depth + 1},}}", remaining)
+    if opened:  # the common attack, ``[[[[...``: found in one pass
+        return f"JSON nested {len(opened.group())} deep exceeds {max_depth}"
+    passes = 0
+    while remaining and passes < max_depth:
+        inner = _INNERMOST.sub("", remaining)
+        if len(inner) == len(remaining):  # no pair left to delete
+            break
+        remaining, passes = inner, passes + 1
+    if not remaining:
+        return None
+    runs = [m.group() for m in itertools.islice(_BRACKET_RUN.finditer(remaining), 65)]
+    if len(runs) > 64:  # not a deep nest but mismatched brackets
+        return "JSON brackets do not balance"
+    depth = deepest = 0
+    for run in runs:
+        depth += len(run) if run[0] in "[{" else -len(run)
+        deepest = max(deepest, depth)
+    if passes + deepest > max_depth:
+        return f"JSON nested {passes + deepest} deep exceeds {max_depth}"
+    return "JSON brackets do not balance"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -302,8 +317,8 @@ def parse_json(data: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
         raise MessageError(f"not UTF-8: {exc}") from None
-    if _too_deep(text, max_depth):
-        raise MessageError(f"JSON nested deeper than {max_depth} (or unbalanced brackets)")
+    if (refusal := _depth_refusal(text, max_depth)) is not None:
+        raise MessageError(refusal)
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:

@@ -368,7 +368,8 @@ def test_old_holes_are_closed() -> None:
 
 
 @pytest.mark.parametrize("text", ['"' + '\\"' * 32_000, "[" * 32_000 + "]" * 32_000,
-                                  "[]" * 32_000, '"' * 65_000])
+                                  "[]" * 32_000, '"' * 65_000, "[" * 17 + "[]" * 32_000 + "]" * 17,
+                                  "[{" * 16_000 + "}]" * 16_000, "[" * 65_000])
 def test_parse_json_is_linear_on_hostile_text(text: str) -> None:
     """A 64 KiB payload built to make a regex scanner backtrack is refused in well under a
     second (the quote-and-escape string took 28 s with the first depth scanner)."""
