@@ -25,14 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.keys import sign
 from edge.ledger import GENESIS
 from edge.messages import (
     LEDGER_DIGEST_MAX_ENTRIES,
+    LEDGER_SCHEMA,
     LEDGER_SCHEMA_ID,
+    MessageError,
     digest_signed_part,
+    parse_json,
     utc_iso,
 )
 from edge.outbox import Outbox, OutboxError
@@ -40,6 +44,22 @@ from edge.outbox import Outbox, OutboxError
 log = logging.getLogger(__name__)
 
 CURSOR_FILE = "ledger-digest.json"
+MAX_LINE_BYTES = 4096
+"""A ledger line is about 300 bytes (``dest`` at most 200); a longer one is corrupt."""
+_ENTRY = fastjsonschema.compile({**LEDGER_SCHEMA["properties"]["entries"]["items"],
+                                 "$schema": "http://json-schema.org/draft-07/schema#"})
+"""What a digest may carry as one entry: a line that is not one is left out (the hub sees the
+gap) instead of making the whole digest fail the schema at egress."""
+
+
+def parse_entry(raw: bytes) -> dict[str, Any]:
+    """One ledger line as a digest entry; MessageError when it is not one."""
+    entry = parse_json(raw, max_bytes=MAX_LINE_BYTES)
+    try:
+        _ENTRY(entry)
+    except fastjsonschema.JsonSchemaException as exc:
+        raise MessageError(f"not a ledger entry: {exc}") from None
+    return dict(entry)
 
 
 @dataclass(frozen=True)
@@ -54,11 +74,11 @@ class Cursor:
 
 def read_cursor(path: Path) -> Cursor:
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = parse_json(path.read_bytes(), max_bytes=MAX_LINE_BYTES)
         return Cursor(int(d["seq"]), str(d["hash"]), int(d.get("offset", 0)))
     except FileNotFoundError:
         return Cursor(0, GENESIS)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         log.error("digest cursor %s unreadable (%s); digesting the whole ledger again", path, exc)
         return Cursor(0, GENESIS)
 
@@ -97,12 +117,12 @@ def raw_entries_after(ledger_path: Path, seq: int, offset: int = 0) -> list[tupl
                 break  # an append in progress
             pos += len(raw)
             try:
-                entry = json.loads(raw)
-                entry_seq = int(entry["seq"])
-            except (ValueError, KeyError, TypeError):
-                log.error("ledger %s: the line ending at byte %d does not parse; left out of the "
-                          "digest", ledger_path, pos)
+                entry = parse_entry(raw)
+            except MessageError as exc:
+                log.error("ledger %s: the line ending at byte %d is not an entry (%s); left out of "
+                          "the digest", ledger_path, pos, str(exc)[:200])
                 continue
+            entry_seq = entry["seq"]
             if start and not out and entry_seq != seq + 1:
                 return raw_entries_after(ledger_path, seq)  # not where the cursor said: rescan
             if not past:
@@ -202,7 +222,15 @@ class Digester:
                         return False
                     f.seek(max(0, cursor.offset - 4096))
                     tail = f.read(cursor.offset - f.tell()).rsplit(b"\n", 2)
-                    return len(tail) >= 2 and json.loads(tail[-2]).get("seq") == cursor.seq
-                return any(json.loads(raw).get("seq") == cursor.seq for raw in f if raw.endswith(b"\n"))
-        except (OSError, ValueError):
+                    return len(tail) >= 2 and _seq_of(tail[-2]) == cursor.seq
+                return any(_seq_of(raw) == cursor.seq for raw in f if raw.endswith(b"\n"))
+        except OSError:
             return False
+
+
+def _seq_of(raw: bytes) -> int | None:
+    """The seq of a ledger line, or None when it is not an entry."""
+    try:
+        return int(parse_entry(raw)["seq"])
+    except MessageError:
+        return None

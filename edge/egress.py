@@ -158,7 +158,10 @@ class Egress:
             raise EgressRefused(f"{suffix} message refused by schema: {exc}") from None
         if (message["site"], message["camera"]) != (self.site, self.camera):
             raise EgressRefused("message names another site/camera than this box")
-        payload = encode(message)
+        try:
+            payload = encode(message)
+        except MessageError as exc:
+            raise EgressRefused(f"{suffix} message refused: {exc}") from None
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise EgressRefused(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         return payload

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -46,10 +45,12 @@ def ledger_export(config: Path, output: Path) -> None:
     tmp.write_bytes(complete)
     os.replace(tmp, output)
     lines = [ln for ln in complete.splitlines() if ln.strip()]
+    from edge.digest import MAX_LINE_BYTES
     from edge.ledger import LedgerEntry
+    from edge.messages import parse_json
 
     try:
-        entries = [LedgerEntry(**json.loads(ln)) for ln in lines]
+        entries = [LedgerEntry(**parse_json(ln, max_bytes=MAX_LINE_BYTES)) for ln in lines]
         verify_chain(entries)
         verdict = "chain intact"
     except (LedgerError, ValueError, TypeError) as exc:

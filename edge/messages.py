@@ -8,7 +8,9 @@ along.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -21,11 +23,18 @@ from typing import Any, Literal
 import fastjsonschema
 import jsonschema
 
+log = logging.getLogger(__name__)
+
 TOPIC_ROOT = "vigie/v1"
 EVENT_SCHEMA_ID = "vigie.event/1"
 HEALTH_SCHEMA_ID = "vigie.health/1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 """No message of the contract is anywhere near this; a larger payload is refused unread."""
+MAX_SAFE_INT = 2**53 - 1
+"""The largest integer any schema accepts: exact in JSON doubles and in SQLite's signed 64 bits."""
+MAX_NUMBER = 1e12
+"""The largest magnitude of any other number (measure, fps, ms, seconds, Unix time): far above
+what a box measures, far below where sums of them lose precision or overflow."""
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 """Site, camera and zone identifiers: lower-case, no slashes, no MQTT wildcards."""
@@ -49,11 +58,18 @@ Severity = Literal["info", "warning", "critical"]
 
 _TIMESTAMP = {
     "type": "string",
+    "maxLength": 27,
     "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$",
 }
-_NAME = {"type": "string", "pattern": NAME_PATTERN}
+_NAME = {"type": "string", "maxLength": 63, "pattern": NAME_PATTERN}
+_LABEL = {"type": "string", "maxLength": 32, "pattern": r"^[a-z][a-z0-9_ ]{0,31}$"}
 _UNIT = {"type": "number", "minimum": 0.0, "maximum": 1.0}
-_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_SHA256 = {"type": "string", "maxLength": 64, "pattern": "^[0-9a-f]{64}$"}
+_COUNT = {"type": "integer", "minimum": 0, "maximum": MAX_SAFE_INT}
+"""Sequence numbers, counters and byte counts."""
+_NONNEG = {"type": "number", "minimum": 0, "maximum": MAX_NUMBER}
+_OPT_NONNEG = {"anyOf": [_NONNEG, {"type": "null"}]}
+_MEASURE = {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
 
 EVENT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -68,6 +84,7 @@ EVENT_SCHEMA: dict[str, Any] = {
         "schema": {"const": EVENT_SCHEMA_ID},
         "id": {
             "type": "string",
+            "maxLength": 36,
             "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$",
         },
         "site": _NAME,
@@ -86,7 +103,7 @@ EVENT_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["label", "score", "bbox"],
                 "properties": {
-                    "label": {"type": "string", "pattern": r"^[a-z][a-z0-9_ ]{0,31}$"},
+                    "label": _LABEL,
                     "score": _UNIT,
                     "bbox": {"type": "array", "items": _UNIT, "minItems": 4, "maxItems": 4},
                 },
@@ -95,15 +112,15 @@ EVENT_SCHEMA: dict[str, Any] = {
         "measure": {
             "type": "object",
             "maxProperties": 16,
-            "propertyNames": {"pattern": r"^[a-z][a-z0-9_]{0,31}$"},
-            "additionalProperties": {"type": "number"},
+            "propertyNames": {"maxLength": 32, "pattern": r"^[a-z][a-z0-9_]{0,31}$"},
+            "additionalProperties": _MEASURE,
         },
         "model": {
             "type": "object",
             "additionalProperties": False,
             "required": ["name", "sha256"],
             "properties": {
-                "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._-]{0,63}$"},
+                "name": {"type": "string", "maxLength": 64, "pattern": r"^[a-z0-9][a-z0-9._-]{0,63}$"},
                 "sha256": _SHA256,
             },
         },
@@ -116,12 +133,9 @@ EVENT_SCHEMA: dict[str, Any] = {
                 "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
             },
         },
-        "seq": {"type": "integer", "minimum": 0},
+        "seq": _COUNT,
     },
 }
-
-_NONNEG = {"type": "number", "minimum": 0}
-_OPT_NONNEG = {"anyOf": [_NONNEG, {"type": "null"}]}
 
 HEALTH_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -141,10 +155,10 @@ HEALTH_SCHEMA: dict[str, Any] = {
         "fps_processed": _NONNEG,
         "inference_ms_p50": _OPT_NONNEG,
         "inference_ms_p95": _OPT_NONNEG,
-        "outbox_depth": {"type": "integer", "minimum": 0},
+        "outbox_depth": _COUNT,
         "uptime_s": _NONNEG,
         "cpu_percent": _OPT_NONNEG,
-        "disk_free_bytes": {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "null"}]},
+        "disk_free_bytes": {"anyOf": [_COUNT, {"type": "null"}]},
         "source_ok": {"type": "boolean"},
         "detector": {
             "type": "object",
@@ -159,8 +173,8 @@ HEALTH_SCHEMA: dict[str, Any] = {
                     "additionalProperties": False,
                     "patternProperties": {"^[a-z]{1,32}$": _NONNEG},
                 },
-                "gate_runs": {"type": "integer", "minimum": 0},
-                "gate_skips": {"type": "integer", "minimum": 0},
+                "gate_runs": _COUNT,
+                "gate_skips": _COUNT,
             },
         },
         "audio": {
@@ -181,13 +195,13 @@ HEALTH_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["stats", "event"],
             "properties": {
-                "stats": {"type": "integer", "minimum": 0},
-                "event": {"type": "integer", "minimum": 0},
+                "stats": _COUNT,
+                "event": _COUNT,
             },
         },
         "outbox_error": {"anyOf": [{"type": "string", "maxLength": 300}, {"type": "null"}]},
-        "outbox_memory_queue": {"type": "integer", "minimum": 0},
-        "seq": {"type": "integer", "minimum": 0},
+        "outbox_memory_queue": _COUNT,
+        "seq": _COUNT,
     },
 }
 
@@ -208,21 +222,45 @@ MAX_JSON_DEPTH = 16
 """No message of the contract nests deeper than 5; deeper JSON is refused before parsing."""
 MAX_INT_DIGITS = 19
 """Integers are bounded before they are built: at most 19 digits (SQLite's 64-bit range)."""
-MAX_SAFE_INT = 2**53 - 1
-"""The largest integer any schema accepts: exact in JSON doubles and in SQLite."""
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?')
+"""A JSON string; its closing quote is optional so that an unterminated string is consumed
+once, never rescanned (linear time on any input)."""
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+_BRACKET_RUN = re.compile(r"[\[{]+|[\]}]+")
 
 
-def _nesting_depth(text: str) -> int:
-    """The deepest bracket nesting of a JSON text, ignoring brackets inside strings."""
+def _depth_refusal(text: str, max_depth: int) -> str | None:
+    """Why the brackets of a JSON text (outside strings) nest too deep, or None.
+
+    Each pass deletes the innermost ``[]``/``{}`` pairs, so ``max_depth`` passes empty a text
+    nested no deeper; all in C (regex), a few passes over the brackets alone. A text with no
+    more opening brackets than ``max_depth`` (most messages) is not scanned at all."""
+    if text.count("[") + text.count("{") <= max_depth:
+        return None
+    remaining = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    opened = re.search(rf"[\[{{]{{{max_depth + 1},}}", remaining)
+    if opened:  # the common attack, ``[[[[...``: found in one pass
+        return f"JSON nested {len(opened.group())} deep exceeds {max_depth}"
+    passes = 0
+    while remaining and passes < max_depth:
+        inner = _INNERMOST.sub("", remaining)
+        if len(inner) == len(remaining):  # no pair left to delete
+            break
+        remaining, passes = inner, passes + 1
+    if not remaining:
+        return None
+    runs = [m.group() for m in itertools.islice(_BRACKET_RUN.finditer(remaining), 65)]
+    if len(runs) > 64:  # not a deep nest but mismatched brackets
+        return "JSON brackets do not balance"
     depth = deepest = 0
-    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
-        ch = token.group()
-        if ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
+    for run in runs:
+        depth += len(run) if run[0] in "[{" else -len(run)
+        deepest = max(deepest, depth)
+    if passes + deepest > max_depth:
+        return f"JSON nested {passes + deepest} deep exceeds {max_depth}"
+    return "JSON brackets do not balance"
 
 
 def _refuse_constant(name: str) -> Any:
@@ -236,35 +274,62 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""A ``\\uD800``-``\\uDFFF`` escape: the only way JSON text can carry a lone surrogate."""
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """Raise MessageError for a string (value or key) that is not encodable as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise MessageError("string with a lone surrogate escape is not allowed") from None
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_lone_surrogates(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_lone_surrogates(key)
+            _refuse_lone_surrogates(item)
+
+
 def _bounded_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_INT_DIGITS:
         raise MessageError(f"integer of {len(text)} digits is out of range")
     return int(text)
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float,
+                            parse_int=_bounded_int)
+"""Made once: ``json.loads`` with hooks builds a decoder on every call."""
+
+
 def parse_json(data: bytes | str, max_bytes: int = MAX_PAYLOAD_BYTES, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """Parse untrusted JSON totally: bounded size and depth, finite numbers, bounded integers.
 
     Raises MessageError with the reason for anything else (bad UTF-8, bad JSON, NaN, ``1e400``,
-    a 10,000-digit integer, 6 KB of nested arrays...); never RecursionError or OverflowError."""
+    a 10,000-digit integer, 6 KB of nested arrays, a lone surrogate ``\\ud800`` that no UTF-8
+    writer could store...); never RecursionError or OverflowError."""
     if len(data) > max_bytes:
         raise MessageError(f"payload of {len(data)} bytes exceeds {max_bytes}")
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError as exc:
         raise MessageError(f"not UTF-8: {exc}") from None
-    depth = _nesting_depth(text)
-    if depth > max_depth:
-        raise MessageError(f"JSON nested {depth} deep exceeds {max_depth}")
+    if (refusal := _depth_refusal(text, max_depth)) is not None:
+        raise MessageError(refusal)
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
-                          parse_int=_bounded_int)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise MessageError(f"not JSON: {exc}") from None
     except (RecursionError, OverflowError, ValueError) as exc:
         if isinstance(exc, MessageError):
             raise
         raise MessageError(f"not JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        _refuse_lone_surrogates(value)
+    return value
 
 
 def topic(site: str, camera: str, suffix: str) -> str:
@@ -349,7 +414,11 @@ def decode(kind: str, payload: bytes, expected_site: str, expected_camera: str) 
         return text
     message = parse_json(payload)
     validate(kind, message)
-    if (message["site"], message["camera"]) != (expected_site, expected_camera):
+    if "site" not in message:  # a search request names its cameras instead
+        if {"site": expected_site, "camera": expected_camera} not in message.get("cameras", []):
+            raise MessageError(f"{kind} does not name {expected_site}/{expected_camera}, "
+                               "under whose topic it was published")
+    elif (message["site"], message["camera"]) != (expected_site, expected_camera):
         raise MessageError(
             f"payload names {message['site']}/{message['camera']} but was published under "
             f"{expected_site}/{expected_camera}"
@@ -358,10 +427,29 @@ def decode(kind: str, payload: bytes, expected_site: str, expected_camera: str) 
 
 
 def encode(message: Any) -> bytes:
-    """Serialise a message the one way the box sends it (compact, UTF-8)."""
+    """Serialise a message the one way the box sends it (compact, UTF-8).
+
+    Raises MessageError for a non-finite number (``NaN`` is not JSON; the hub refuses it)."""
     if isinstance(message, str):
         return message.encode("ascii")
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise MessageError(f"cannot encode: {exc}") from None
+    return text.encode("utf-8")
+
+
+def wire_measure(measure: dict[str, float]) -> dict[str, float]:
+    """An event's measure as the schema takes it: finite values only, within ±MAX_NUMBER.
+
+    A rule that divides by zero must not cost the event: its non-finite values are left out."""
+    out: dict[str, float] = {}
+    for name, value in measure.items():
+        if math.isfinite(value):
+            out[name] = max(-MAX_NUMBER, min(MAX_NUMBER, value))
+        else:
+            log.warning("measure %s=%s is not finite; left out of the event", name[:32], value)
+    return out
 
 
 def uuid7() -> str:
@@ -414,6 +502,9 @@ class EventMessage:
     clip_status: str = "none"
     clip_sha256: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "measure", wire_measure(self.measure))
+
     def to_wire(self, seq: int) -> dict[str, Any]:
         """The JSON object that goes on the wire with ledger sequence number ``seq``."""
         return {
@@ -455,8 +546,6 @@ class EventMessage:
 
 # -- statistics (vigie.stats/1) --------------------------------------------------------------
 STATS_SCHEMA_ID = "vigie.stats/1"
-_COUNT = {"type": "integer", "minimum": 0}
-_LABEL = {"type": "string", "pattern": r"^[a-z][a-z0-9_ ]{0,31}$"}
 
 STATS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -490,7 +579,7 @@ STATS_SCHEMA: dict[str, Any] = {
                 "properties": {"zone": _NAME, "class": _LABEL, "max": _COUNT, "mean": _NONNEG},
             },
         },
-        "seq": {"type": "integer", "minimum": 0},
+        "seq": _COUNT,
     },
 }
 jsonschema.Draft202012Validator.check_schema(STATS_SCHEMA)
@@ -498,7 +587,7 @@ SCHEMAS["stats"] = STATS_SCHEMA
 _VALIDATORS["stats"] = jsonschema.Draft202012Validator(STATS_SCHEMA, format_checker=None)
 
 
-# -- forensic search (issue 12): vigie.search.req/1 (hub -> box), vigie.search.resp/1 -------
+# -- forensic search: vigie.search.req/1 (hub -> box), vigie.search.resp/1 -------
 SEARCH_REQ_SCHEMA_ID = "vigie.search.req/1"
 SEARCH_RESP_SCHEMA_ID = "vigie.search.resp/1"
 SEARCH_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
@@ -509,7 +598,8 @@ SEARCH_COLOURS = ("white", "silver/grey", "black", "red", "blue", "green", "yell
 SEARCH_DIRECTIONS = ("left", "right", "up", "down", "stationary")
 MAX_PREVIEW_B64 = 16 * 1024
 """A preview travels base64 in the answer: at most 16 KiB of text (12 KiB of JPEG)."""
-_UUID = {"type": "string", "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
+_UUID = {"type": "string", "maxLength": 36,
+         "pattern": r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 300}
 
 SEARCH_REQ_SCHEMA: dict[str, Any] = {
@@ -558,7 +648,7 @@ _SEARCH_RESULT: dict[str, Any] = {
     "required": ["row", "class", "first_seen", "last_seen", "zones", "direction", "colour",
                  "colour_confidence", "preview"],
     "properties": {
-        "row": {"type": "integer", "minimum": 0},
+        "row": _COUNT,
         "class": {"enum": list(SEARCH_CLASSES)},
         "first_seen": _TIMESTAMP,
         "last_seen": _TIMESTAMP,
@@ -594,7 +684,7 @@ SEARCH_RESP_SCHEMA: dict[str, Any] = {
         "part": {"type": "integer", "minimum": 0, "maximum": 10000},
         "last": {"type": "boolean"},
         "results": {"type": "array", "maxItems": 100, "items": _SEARCH_RESULT},
-        "seq": {"type": "integer", "minimum": 0},
+        "seq": _COUNT,
     },
     "if": {"properties": {"status": {"const": "refused"}}},
     "then": {"properties": {"results": {"maxItems": 0}, "reason": _TEXT, "last": {"const": True}}},
@@ -603,7 +693,7 @@ for _kind, _schema in (("search/req", SEARCH_REQ_SCHEMA), ("search/resp", SEARCH
     jsonschema.Draft202012Validator.check_schema(_schema)
     SCHEMAS[_kind] = _schema
     _VALIDATORS[_kind] = jsonschema.Draft202012Validator(_schema, format_checker=None)
-# -- egress-ledger digests (vigie.ledger/1, issue 8) -----------------------------------------
+# -- egress-ledger digests (vigie.ledger/1) -----------------------------------------
 LEDGER_SCHEMA_ID = "vigie.ledger/1"
 LEDGER_DIGEST_MAX_ENTRIES = 150
 """Entries per digest; a longer backlog goes out as several digests (64 KiB payload cap)."""
@@ -629,21 +719,21 @@ LEDGER_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["seq", "ts", "kind", "dest", "bytes", "sha256", "prev", "hash"],
                 "properties": {
-                    "seq": {"type": "integer", "minimum": 1},
+                    "seq": {**_COUNT, "minimum": 1},
                     "ts": _NONNEG,
                     "kind": {"enum": ["mqtt", "http"]},
                     "dest": {"type": "string", "maxLength": 200},
-                    "bytes": {"type": "integer", "minimum": 0},
+                    "bytes": _COUNT,
                     "sha256": _SHA256,
                     "prev": _SHA256,
                     "hash": _SHA256,
                 },
             },
         },
-        "head_seq": {"type": "integer", "minimum": 0},
+        "head_seq": _COUNT,
         "head": _SHA256,
-        "signature": {"type": "string", "pattern": r"^[A-Za-z0-9+/]{86}==$"},
-        "seq": {"type": "integer", "minimum": 0},
+        "signature": {"type": "string", "maxLength": 88, "pattern": r"^[A-Za-z0-9+/]{86}==$"},
+        "seq": _COUNT,
     },
 }
 jsonschema.Draft202012Validator.check_schema(LEDGER_SCHEMA)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge.messages import MAX_PAYLOAD_BYTES, MessageError, parse_json
+
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +34,8 @@ class OutboxError(Exception):
 
 DROP_ORDER = ("stats", "event")
 """Row kinds the byte cap may drop, the cheapest first."""
+MAX_BODY_BYTES = 4 * MAX_PAYLOAD_BYTES
+"""A stored body is the message with non-ASCII escaped: at most a few times its payload."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Outbox:
         )
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS dropped (kind TEXT PRIMARY KEY, n INTEGER NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS unreadable (id INTEGER PRIMARY KEY, suffix TEXT, body BLOB,"
+            " reason TEXT NOT NULL, moved REAL NOT NULL)"
         )
         self._bytes = int(self._db.execute(
             "SELECT COALESCE(SUM(LENGTH(CAST(body AS BLOB))), 0) FROM outbox").fetchone()[0])
@@ -173,7 +181,8 @@ class Outbox:
         skip_kinds: tuple[str, ...] = (),
     ) -> list[OutboxItem]:
         """The oldest rows not in ``exclude`` (rows already in flight), optionally only of
-        the row kinds ``kinds`` and never of ``skip_kinds``."""
+        the row kinds ``kinds`` and never of ``skip_kinds``. A row whose body is not a bounded
+        JSON object (a corrupt file) is set aside rather than blocking the rows behind it."""
         where: list[str] = []
         params: list[object] = []
         if kinds is not None:
@@ -182,15 +191,53 @@ class Outbox:
         if skip_kinds:
             where.append(f"suffix NOT IN ({', '.join('?' for _ in skip_kinds)})")
             params.extend(skip_kinds)
-        sql = "SELECT id, suffix, body, created, attempts FROM outbox"
+        sql = "SELECT id, suffix, CAST(body AS BLOB), created, attempts FROM outbox"
         if where:
             sql += " WHERE " + " AND ".join(where)
         with self._lock:
             rows = self._db.execute(
                 sql + " ORDER BY id LIMIT ?", (*params, limit + len(exclude or ())),
             ).fetchall()
-        items = [OutboxItem(r[0], r[1], json.loads(r[2]), r[3], r[4]) for r in rows]
+        items = []
+        for row_id, suffix, body, created, attempts in rows:
+            try:
+                parsed = parse_json(body, max_bytes=MAX_BODY_BYTES)
+                if not isinstance(parsed, dict):
+                    raise MessageError(f"body is a JSON {type(parsed).__name__}, not an object")
+            except MessageError as exc:
+                self.set_aside(row_id, str(exc))
+                continue
+            items.append(OutboxItem(row_id, suffix, parsed, created, attempts))
         return [i for i in items if not exclude or i.id not in exclude][:limit]
+
+    def set_aside(self, row_id: int, reason: str) -> None:
+        """Move a row that can never be sent (a corrupt body...) out of the queue into the
+        ``unreadable`` table, with the reason, and count it as dropped of its kind."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                moved = self._db.execute(
+                    "DELETE FROM outbox WHERE id = ? RETURNING suffix, CAST(body AS BLOB)", (row_id,)
+                ).fetchall()
+                for suffix, body in moved:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO unreadable (id, suffix, body, reason, moved) "
+                        "VALUES (?, ?, ?, ?, ?)", (row_id, suffix, body, reason[:300], time.time()))
+                    self._count_drop(str(suffix), 1)
+                    self._bytes -= len(body)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise OutboxError(f"cannot set aside outbox row {row_id}: {exc}") from None
+        for suffix, _ in moved:
+            log.error("outbox row %d (%s) can never be sent (%s); set aside in the unreadable "
+                      "table", row_id, suffix, reason[:300])
+
+    def unreadable(self) -> list[tuple[int, str, str]]:
+        """Rows set aside: (id, kind, reason)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, suffix, reason FROM unreadable ORDER BY id").fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def mark_attempt(self, row_id: int) -> None:
         with self._lock:

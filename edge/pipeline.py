@@ -150,7 +150,11 @@ class Sender:
                 return
             body = item.body
             if item.suffix == "event":
-                body = EventMessage.from_json(body).to_wire(0)
+                try:
+                    body = EventMessage.from_json(body).to_wire(0)
+                except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                    self.outbox.set_aside(item.id, f"not a stored event: {exc!r}"[:300])
+                    continue
                 body.pop("seq")
             try:
                 info = self.egress.publish(item.suffix, body)

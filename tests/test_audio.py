@@ -257,7 +257,9 @@ def _unbounded(schema: Any, path: str = "") -> list[str]:
             out.append(path)
         if t == "array" and "maxItems" not in schema:
             out.append(path)
-        if t == "object" and schema.get("additionalProperties", False) not in (False, {"type": "number"}):
+        extra = schema.get("additionalProperties", False)
+        numbers_only = isinstance(extra, dict) and extra.get("type") == "number"
+        if t == "object" and extra is not False and not numbers_only:
             out.append(path)
         for k, v in schema.items():
             out.extend(_unbounded(v, f"{path}/{k}"))
