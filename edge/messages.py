@@ -114,6 +114,8 @@ EVENT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "status": {"enum": ["none", "pending", "uploaded", "failed"]},
                 "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
+                "reason": {"description": "why the clip failed", "type": "string",
+                           "maxLength": 200},
             },
         },
         "seq": {"type": "integer", "minimum": 0},
@@ -187,6 +189,8 @@ HEALTH_SCHEMA: dict[str, Any] = {
         },
         "outbox_error": {"anyOf": [{"type": "string", "maxLength": 300}, {"type": "null"}]},
         "outbox_memory_queue": {"type": "integer", "minimum": 0},
+        "disk_full": {"description": "the box's data disk is full: only health and state leave "
+                      "it, other messages wait", "type": "boolean"},
         "seq": {"type": "integer", "minimum": 0},
     },
 }
@@ -413,6 +417,8 @@ class EventMessage:
     model_sha256: str
     clip_status: str = "none"
     clip_sha256: str | None = None
+    clip_reason: str | None = None
+    """Why the clip failed (``failed`` only); not on the wire when None."""
 
     def to_wire(self, seq: int) -> dict[str, Any]:
         """The JSON object that goes on the wire with ledger sequence number ``seq``."""
@@ -433,9 +439,15 @@ class EventMessage:
             ],
             "measure": dict(self.measure),
             "model": {"name": self.model_name, "sha256": self.model_sha256},
-            "clip": {"status": self.clip_status, "sha256": self.clip_sha256},
+            "clip": self._clip(),
             "seq": seq,
         }
+
+    def _clip(self) -> dict[str, Any]:
+        clip: dict[str, Any] = {"status": self.clip_status, "sha256": self.clip_sha256}
+        if self.clip_reason is not None:
+            clip["reason"] = self.clip_reason[:200]
+        return clip
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON form for the outbox (round-trips through :meth:`from_json`)."""
@@ -631,7 +643,7 @@ LEDGER_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "seq": {"type": "integer", "minimum": 1},
                     "ts": _NONNEG,
-                    "kind": {"enum": ["mqtt", "http"]},
+                    "kind": {"enum": ["mqtt", "http", "repair"]},
                     "dest": {"type": "string", "maxLength": 200},
                     "bytes": {"type": "integer", "minimum": 0},
                     "sha256": _SHA256,

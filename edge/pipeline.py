@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge.capture import VideoSource
-from edge.clipflow import ClipFlow
+from edge.clipflow import CLIP_ROW_KINDS, ClipFlow
 from edge.clips import MaskPainter
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
+from edge.diskfull import OnceLog, no_space
 from edge.egress import Egress, EgressRefused
-from edge.ledger import Ledger
+from edge.ledger import Ledger, LedgerError
 from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
@@ -93,6 +94,7 @@ class Sender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.acked = 0
+        self.ledger_log = OnceLog(log, "ledgering outbox messages")
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
@@ -145,7 +147,7 @@ class Sender:
             room = self.window - len(busy)
         if room <= 0:
             return
-        for item in self.outbox.pending(room, busy, skip_kinds=("clip",)):  # clips: edge.clipflow
+        for item in self.outbox.pending(room, busy, skip_kinds=CLIP_ROW_KINDS):  # edge.clipflow
             if not self.egress.connected.is_set():
                 return
             body = item.body
@@ -158,6 +160,10 @@ class Sender:
                 log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
                 self.outbox.delete(item.id)
                 continue
+            except LedgerError as exc:  # disk full: the row waits in the outbox
+                self.ledger_log.failed(exc, "messages wait in the outbox")
+                return
+            self.ledger_log.ok()
             if info is None:
                 return
             with self._lock:  # the ack, if already in, waits in the queue until we are done
@@ -173,11 +179,15 @@ class Sender:
         """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.outbox.depth() - self.outbox.depth_of("clip") == 0:  # clips: edge.clipflow
+            if self._messages_left() == 0:
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return self.outbox.depth() - self.outbox.depth_of("clip") == 0
+        return self._messages_left() == 0
+
+    def _messages_left(self) -> int:
+        """Rows this sender publishes (clip rows are edge.clipflow's)."""
+        return self.outbox.depth() - sum(self.outbox.depth_of(k) for k in CLIP_ROW_KINDS)
 
 
 class Agent:
@@ -201,11 +211,13 @@ class Agent:
         self.masks = MaskPainter(cfg.privacy_masks)
         self.clipflow: ClipFlow | None = None
         if cfg.upload is not None and cfg.clips.enabled:
-            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake)
+            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake,
+                                     self.spool)
         self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_log = OnceLog(log, "health message")
         self.events_emitted = 0
         self.audio = self._make_audio()
         self.search = self._make_search()
@@ -361,7 +373,14 @@ class Agent:
             "outbox_dropped": self.spool.dropped(),
             "outbox_error": self.spool.error,
             "outbox_memory_queue": self.spool.queued,
+            "disk_full": self.disk_full(),
         }
+
+    def disk_full(self) -> bool:
+        """Whether the data disk is full: the ledger cannot renew its reserve, or the outbox
+        cannot be written for lack of space."""
+        error = self.spool.error
+        return self.ledger.disk_full or (error is not None and no_space(Exception(error)))
 
     def _detector_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}
@@ -380,8 +399,12 @@ class Agent:
                 self.sender.wake()
             try:
                 self.egress.publish("health", self.health())
+            except LedgerError as exc:  # the reserve is used up too: logged once
+                self._health_log.failed(exc)
             except Exception:
                 log.exception("health message failed")
+            else:
+                self._health_log.ok()
 
     # -- audio ----------------------------------------------------------------------------
     def _make_audio(self) -> AudioListener | None:
