@@ -9,6 +9,7 @@ upload (accept it, read it, never answer) the way a hung hub or network does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -98,10 +99,8 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
         pass
     finally:
         for s in (a, b):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 def write_configs(tmp: Path, broker_port: int, http_port: int, upload_port: int, video: Path
