@@ -218,8 +218,11 @@ class Ledger:
         except OSError as exc:
             raise _error(self.path, exc) from None
         try:
-            if self._dirty:
+            if self._dirty:  # _size is the length before the failed append
                 self._truncate(fd)
+                if self._dirty:
+                    raise LedgerError(f"ledger {self.path} still ends with a failed append")
+            self._size = os.fstat(fd).st_size
             if self.disk_full and not reserved and not self._renew(fd, self._size):
                 raise LedgerFull(f"cannot append to ledger {self.path}: disk full (its last "
                                  f"{self.reserve_bytes} reserved bytes are kept for health)")

@@ -30,7 +30,7 @@ from edge.ledger import Ledger, LedgerError
 from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxError
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.spool import Spool
@@ -95,6 +95,8 @@ class Sender:
         self._stop = threading.Event()
         self.acked = 0
         self.ledger_log = OnceLog(log, "ledgering outbox messages")
+        self.delete_log = OnceLog(log, "deleting acknowledged outbox rows")
+        self._undeleted: set[int] = set()  # acknowledged rows not deleted yet (disk full)
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
@@ -115,12 +117,24 @@ class Sender:
             try:
                 mid = self._acks.get_nowait()
             except queue.Empty:
-                return
+                break
             with self._lock:
                 row = self._inflight.pop(mid, None)
             if row is not None:
-                self.outbox.delete(row)
+                self._undeleted.add(row)
                 self.acked += 1
+        self._delete_acked()
+
+    def _delete_acked(self) -> None:
+        """Delete acknowledged rows; on a full disk they wait (never sent again meanwhile)."""
+        for row in sorted(self._undeleted):
+            try:
+                self.outbox.delete(row)
+            except OutboxError as exc:
+                self.delete_log.failed(exc, "acknowledged rows are deleted later")
+                return
+            self._undeleted.discard(row)
+            self.delete_log.ok()
 
     def _on_connection(self, up: bool) -> None:
         if not up:
@@ -145,6 +159,7 @@ class Sender:
         with self._lock:
             busy = set(self._inflight.values())
             room = self.window - len(busy)
+        busy |= self._undeleted
         if room <= 0:
             return
         for item in self.outbox.pending(room, busy, skip_kinds=CLIP_ROW_KINDS):  # edge.clipflow
@@ -168,7 +183,10 @@ class Sender:
                 return
             with self._lock:  # the ack, if already in, waits in the queue until we are done
                 self._inflight[info.mid] = item.id
-            self.outbox.mark_attempt(item.id)
+            try:
+                self.outbox.mark_attempt(item.id)
+            except OutboxError as exc:  # only a counter: the message is on its way
+                log.debug("%s", exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -373,14 +391,15 @@ class Agent:
             "outbox_dropped": self.spool.dropped(),
             "outbox_error": self.spool.error,
             "outbox_memory_queue": self.spool.queued,
-            "disk_full": self.disk_full(),
+            "disk_full": self.disk_full(disk),
         }
 
-    def disk_full(self) -> bool:
-        """Whether the data disk is full: the ledger cannot renew its reserve, or the outbox
-        cannot be written for lack of space."""
+    def disk_full(self, free: int | None) -> bool:
+        """Whether the data disk is full: less free than the ledger's reserve, the reserve
+        cannot be renewed, or the outbox cannot be written for lack of space."""
         error = self.spool.error
-        return self.ledger.disk_full or (error is not None and no_space(Exception(error)))
+        return (self.ledger.disk_full or (free is not None and free < self.ledger.reserve_bytes)
+                or (error is not None and no_space(Exception(error))))
 
     def _detector_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}

@@ -2,21 +2,27 @@
 disk is full while it is, no event is lost, and the agent starts again afterwards.
 
 Real parts: the ``vigie edge run`` process on the real video with YOLOX-nano, a real
-Mosquitto, a subscriber in place of the hub, a tmpfs of 48 MiB as the box's data disk.
+Mosquitto, the hub's ``vigie hub ingest`` (signed ledger digests verified) and a subscriber,
+a tmpfs of 48 MiB as the box's data disk.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from central import db as hubdb
 from central.broker import LocalBroker
 from central.demo import DEMO_ZONE
+from central.egress_verify import verify_camera
+from edge.cli import main
 from edge.ledger import REPAIR_KIND, read, verify_chain
 from edge.messages import validate
 from edge.modelstore import ModelStore
@@ -39,7 +45,7 @@ def box_toml(tmp: Path, data_dir: Path, port: int, video: Path) -> Path:
     path.write_text(
         f'site = "test"\ncamera = "cam-01"\ndata_dir = "{data_dir}"\n'
         f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
-        f"[broker]\nport = {port}\n[health]\ninterval_s = 1\n"
+        f"[broker]\nport = {port}\n[health]\ninterval_s = 1\n[ledger]\ninterval_s = 2\n"
         f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
         f'[[rules]]\ntype = "intrusion"\nzone = "table"\nclasses = ["person"]\ndwell_s = 2\n'
     )
@@ -49,6 +55,14 @@ def box_toml(tmp: Path, data_dir: Path, port: int, video: Path) -> Path:
 def events_logged(text: str) -> list[tuple[str, str]]:
     """(state, id) of every event message the agent produced, from its log, in order."""
     return [(m.group(1), m.group(2)) for m in EVENT_LINE.finditer(text)]
+
+
+def hub_rows(database: Path, sql: str) -> list:  # type: ignore[type-arg]
+    con = sqlite3.connect(database)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def check_ledger(path: Path) -> list:  # type: ignore[type-arg]
@@ -68,6 +82,16 @@ def test_agent_survives_a_full_disk(
     data = small_disk.root / "data"
     cfg = box_toml(tmp_path, data, broker.port, media / "video" / "one-by-one-person-detection.mp4")
     env = {"VIGIE_MODELS": str(model_store.root)}
+    hub_cfg = tmp_path / "hub.toml"
+    hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\nport = {broker.port}\n')
+    ingest = spawn("ingest", "hub", "ingest", "--config", str(hub_cfg))
+    wait_for(lambda: "subscribed" in ingest.text(), 20, what="ingest subscription")
+    enrol = CliRunner().invoke(main, ["edge", "enrol", str(cfg)])  # the box key, on the small disk
+    assert enrol.exit_code == 0, enrol.output
+    public = enrol.output.split()[-1]
+    reg = CliRunner().invoke(main, ["hub", "enrol-box", "--config", str(hub_cfg), "--site", "test",
+                                    "--camera", "cam-01", "--public-key", public])
+    assert reg.exit_code == 0, reg.output
     spy = Spy(broker.port)
     try:
         agent = spawn("agent", "edge", "run", str(cfg), env=env)
@@ -127,5 +151,20 @@ def test_agent_survives_a_full_disk(
         repairs = [e for e in check_ledger(ledger) if e.kind == REPAIR_KIND]
         assert [r.bytes for r in repairs] == [len(last) + 25]
         assert "torn tail" in again.text()
+
+        def hub(sql: str) -> list:  # type: ignore[type-arg]
+            return hub_rows(tmp_path / "hub.sqlite", sql)
+
+        # the hub got signed digests of the whole ledger, repair entry included: no finding
+        digested = {e["seq"] for d in spy.of("ledger") for e in d["entries"]}
+        wait_for(lambda: hub("SELECT COUNT(*) FROM digests")[0][0] >= len(spy.of("ledger")),
+                 30, what="every digest stored at the hub")
+        assert digested == set(range(1, max(digested) + 1))
+        assert hub("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'repair'")[0][0] == 1
+        assert hub("SELECT COUNT(*) FROM rejected")[0][0] == 0
+        db = hubdb.connect(tmp_path / "hub.sqlite")
+        report = verify_camera(db, "test", "cam-01", grace_s=0.0, now=time.time() + 1)
+        assert report.findings == (), report.findings
+        assert json.loads(hub("SELECT health FROM cameras")[0][0])["disk_full"] is False
     finally:
         spy.stop()

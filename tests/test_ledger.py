@@ -21,6 +21,7 @@ from edge.ledger import (
     read,
     verify_chain,
 )
+from tests.diskkit import mounted
 
 
 def test_chain_and_recovery(tmp_path: Path) -> None:
@@ -159,3 +160,38 @@ def test_failed_build_writes_nothing(tmp_path: Path) -> None:
         led.append_built("mqtt", "t", boom)
     assert led.seq == 0
     assert not (tmp_path / "l.jsonl").exists() or (tmp_path / "l.jsonl").read_text() == ""
+
+
+def test_reserve_keeps_room_for_health_on_a_full_disk(tmp_path: Path) -> None:
+    """On a real tmpfs filled to its last byte: other messages are refused whole (LedgerFull),
+    health and state still go into the reserve, and everything flows once space returns."""
+    with mounted(tmp_path / "disk", "4m") as disk:
+        path = disk.root / "ledger.jsonl"
+        led = Ledger(path, reserve_bytes=64 * 1024)
+        led.append("mqtt", "vigie/v1/s/c/event", b"before")
+        assert disk.fill() == 0
+        health = "vigie/v1/s/c/health"
+        for _ in range(20):  # the reserve is renewed by pages: full once one more is needed
+            led.append("mqtt", health, b"h", reserved=True)
+            if led.disk_full:
+                break
+        assert led.disk_full
+        first = led.seq
+        size = path.stat().st_size
+        with pytest.raises(LedgerFull, match="disk full"):
+            led.append("mqtt", "vigie/v1/s/c/event", b"while full")
+        assert path.stat().st_size == size
+        n = 0
+        while True:
+            try:
+                led.append("mqtt", health, b"h", reserved=True)
+            except LedgerFull:
+                break
+            n += 1
+        line = len(path.read_bytes().splitlines()[-1]) + 1
+        assert n >= (64 * 1024 - 2 * line) // line  # the whole reserve served health
+        disk.free()
+        assert led.append("mqtt", "vigie/v1/s/c/event", b"after").seq == first + n + 1
+        assert not led.disk_full
+        verify_chain(list(read(path)))
+        assert Ledger(path).repair is None  # no torn line was ever left
