@@ -34,7 +34,7 @@ from edge.egress import EgressRefused, UploadError, put_clip
 from edge.ledger import Ledger, LedgerError
 from edge.messages import EventMessage
 from edge.modelstore import ModelStore
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxError
 from edge.records import Detection, Event
 from edge.spool import Spool
 
@@ -95,18 +95,20 @@ class ClipFlow:
         uploads = {i.body["event_id"] for i in self.outbox.pending(10_000, kinds=("clip",))}
         jobs = self.outbox.pending(10_000, kinds=("clipjob",))
         for item in jobs:
-            event_id = item.body["event_id"]
-            self.outbox.delete(item.id)
-            if event_id in uploads:
-                continue
-            clip = self.maker.finished(event_id)
-            if clip is not None:
-                log.info("clip of event %s was encoded before the box stopped: uploading it", event_id)
-                self._put("clip", _upload_row(event_id, clip, item.body.get("message")))
-            else:
-                log.error("clip of event %s: %s", event_id, INTERRUPTED)
-                self._finish(event_id, "failed", None, item.body.get("message"), INTERRUPTED)
+            if item.body["event_id"] not in uploads:
+                self._settle(item.body["event_id"], item.body.get("message"))
+            self.outbox.delete(item.id)  # after its outcome is stored: a crash repeats it
         return len(jobs)
+
+    def _settle(self, event_id: str, message: dict[str, Any] | None) -> None:
+        """Upload an interrupted job's clip if its file is whole, else say it failed."""
+        clip = self.maker.finished(event_id)
+        if clip is not None:
+            log.info("clip of event %s was encoded before the box stopped: uploading it", event_id)
+            self._put("clip", _upload_row(event_id, clip, message))
+        else:
+            log.error("clip of event %s: %s", event_id, INTERRUPTED)
+            self._finish(event_id, "failed", None, message, INTERRUPTED)
 
     # -- called by the detection loop ------------------------------------------------------
     def observe(self, ts: float, image: object, detections: list[Detection]) -> None:
@@ -146,9 +148,12 @@ class ClipFlow:
                 latest = self._latest.get(event_id)
             self._put("clip", _upload_row(event_id, clip, latest.to_json() if latest else None))
             self._wake.set()
-        for item in self.outbox.pending(10_000, kinds=("clipjob",)):
-            if item.body["event_id"] == event_id:
-                self.outbox.delete(item.id)
+        try:
+            for item in self.outbox.pending(10_000, kinds=("clipjob",)):
+                if item.body["event_id"] == event_id:
+                    self.outbox.delete(item.id)
+        except OutboxError as exc:  # the next run finds the job and the clip row: settled then
+            log.warning("clip job of event %s stays in the outbox: %s", event_id, exc)
 
     def _finish(
         self, event_id: str, status: str, sha: str | None, stored: dict[str, Any] | None = None,
