@@ -16,14 +16,20 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 
 class SmallDisk:
-    """A tmpfs of ``size`` at ``root``; :meth:`fill` takes every free byte, :meth:`free` gives
-    them back."""
+    """A file system of ``size`` at ``root``: a tmpfs, or ext4 on a loop-mounted image file (as
+    a box's data partition); :meth:`fill` takes every free byte, :meth:`free` gives them back."""
 
-    def __init__(self, root: Path, size: str):
+    def __init__(self, root: Path, size: str, fs: str = "tmpfs"):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(root)],
-                       check=True, capture_output=True)
+        if fs == "tmpfs":
+            cmd = ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(root)]
+        else:
+            image = root.with_name(root.name + ".img")
+            subprocess.run(["truncate", "-s", size, str(image)], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+            cmd = ["mount", "-o", "loop", str(image), str(root)]
+        subprocess.run(cmd, check=True, capture_output=True)
         self.filler = root / "filler"
 
     def fill(self) -> int:
@@ -52,9 +58,9 @@ class SmallDisk:
 
 
 @contextmanager
-def mounted(root: Path, size: str = "48m") -> Iterator[SmallDisk]:
-    """A tmpfs of ``size`` at ``root`` for the block (tests run as root, as CI does)."""
-    disk = SmallDisk(root, size)
+def mounted(root: Path, size: str = "48m", fs: str = "tmpfs") -> Iterator[SmallDisk]:
+    """A file system of ``size`` at ``root`` for the block (tests run as root, as CI does)."""
+    disk = SmallDisk(root, size, fs)
     try:
         yield disk
     finally:

@@ -3,7 +3,7 @@ disk is full while it is, no event is lost, and the agent starts again afterward
 
 Real parts: the ``vigie edge run`` process on the real video with YOLOX-nano, a real
 Mosquitto, the hub's ``vigie hub ingest`` (signed ledger digests verified) and a subscriber,
-a tmpfs of 48 MiB as the box's data disk.
+a 48 MiB tmpfs or loop-mounted ext4 as the box's data disk.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ pytestmark = pytest.mark.e2e
 EVENT_LINE = re.compile(r"INFO edge\.pipeline: event \w+ (start|end) ([0-9a-f-]{36}) ")
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    with mounted(tmp_path / "disk") as disk:
+@pytest.fixture(params=["tmpfs", "ext4"])
+def small_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SmallDisk]:
+    """The box's data disk: a 48 MiB tmpfs, or ext4 on a loop device (as the box image has)."""
+    with mounted(tmp_path / "disk", "48M", request.param) as disk:
         yield disk
 
 

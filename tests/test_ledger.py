@@ -162,10 +162,11 @@ def test_failed_build_writes_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "l.jsonl").exists() or (tmp_path / "l.jsonl").read_text() == ""
 
 
-def test_reserve_keeps_room_for_health_on_a_full_disk(tmp_path: Path) -> None:
-    """On a real tmpfs filled to its last byte: other messages are refused whole (LedgerFull),
-    health and state still go into the reserve, and everything flows once space returns."""
-    with mounted(tmp_path / "disk", "4m") as disk:
+@pytest.mark.parametrize("fs", ["tmpfs", "ext4"])
+def test_reserve_keeps_room_for_health_on_a_full_disk(tmp_path: Path, fs: str) -> None:
+    """On a real file system filled to its last byte: other messages are refused whole
+    (LedgerFull), health and state still go into the reserve, and all flows once space returns."""
+    with mounted(tmp_path / "disk", "8M", fs) as disk:
         path = disk.root / "ledger.jsonl"
         led = Ledger(path, reserve_bytes=64 * 1024)
         led.append("mqtt", "vigie/v1/s/c/event", b"before")
