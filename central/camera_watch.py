@@ -3,6 +3,10 @@
 The alert is an ``events`` row made by the hub (type ``camera_silent``, severity
 ``critical``), shown in the operators' queue like any other. When the camera is heard
 again the alert's state becomes ``end``; the operator still resolves it.
+
+The same watch ends clips that never come: an event whose clip is still ``pending``
+``clip_deadline_s`` after the hub received it becomes ``failed`` with the deadline as its
+reason (or ``uploaded`` when the hub holds its clip but missed the box's message).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from central.config import HubClips
 from edge.messages import utc_iso, uuid7
 
 log = logging.getLogger(__name__)
@@ -60,13 +65,37 @@ def check(db: sqlite_utils.Database, silent_after_s: float, now: float | None = 
     return raised
 
 
-class Watch:
-    """Runs :func:`check` every few seconds in a daemon thread."""
+def expire_clips(db: sqlite_utils.Database, deadline_s: float, now: float | None = None) -> list[str]:
+    """Settle every clip still pending ``deadline_s`` after its event was received; returns
+    the ids of the events changed."""
+    now = now or time.time()
+    changed = []
+    reason = f"no clip received within {deadline_s:g} s (hub deadline)"
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        rows = db.execute(
+            "SELECT e.id, c.sha256 FROM events e LEFT JOIN clips c ON c.event_id = e.id "
+            "WHERE json_extract(e.clip, '$.status') = 'pending' AND e.received_at < ?",
+            [now - deadline_s]).fetchall()
+        for eid, sha in rows:
+            clip = ({"status": "uploaded", "sha256": sha} if sha else
+                    {"status": "failed", "sha256": None, "reason": reason})
+            db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
+                       [json.dumps(clip), now, eid])
+            changed.append(eid)
+            log.warning("clip of event %s: %s", eid, "stored, marked uploaded" if sha else reason)
+    return changed
 
-    def __init__(self, database: Path, silent_after_s: float, every_s: float = 5.0):
+
+class Watch:
+    """Runs :func:`check` and :func:`expire_clips` every few seconds in a daemon thread."""
+
+    def __init__(self, database: Path, silent_after_s: float, every_s: float = 5.0,
+                 clip_deadline_s: float = HubClips().pending_deadline_s):
         self.database = database
         self.silent_after_s = silent_after_s
         self.every_s = every_s
+        self.clip_deadline_s = clip_deadline_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-watch", daemon=True)
 
@@ -84,5 +113,6 @@ class Watch:
         while not self._stop.wait(self.every_s):
             try:
                 check(db, self.silent_after_s)
+                expire_clips(db, self.clip_deadline_s)
             except Exception:  # the watch must keep running; the log says what failed
                 log.exception("camera watch failed")

@@ -37,6 +37,10 @@ class HubClips(Strict):
     dir: Path = Path("/var/lib/vigie-hub/clips")
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
+    pending_deadline_s: float = Field(default=3 * 3600.0, ge=60.0, le=7 * 86400.0)
+    """An event whose clip is still ``pending`` this long after the hub received it is marked
+    ``failed`` (reason: the deadline). Longer than a box's whole retry span (about 75 min with
+    the box's default [clips] retry settings)."""
 
 
 class ApiToken(Strict):

@@ -310,3 +310,12 @@ def _m_privacy_ledger(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS.append(_m_privacy_ledger)
+
+
+def _m_clip_pending(db: sqlite_utils.Database) -> None:
+    """A small partial index of events whose clip is still pending, for the hub's deadline."""
+    db.execute("CREATE INDEX events_clip_pending ON events(received_at) "
+               "WHERE json_extract(clip, '$.status') = 'pending'")
+
+
+MIGRATIONS.append(_m_clip_pending)

@@ -9,9 +9,10 @@ Checks, each finding naming the camera and the ledger sequence number:
   ``chain_broken``: an entry whose ``prev`` is not its predecessor's hash; ``chain_gap``:
   seq numbers never digested.
 - ``missing``: a ledger entry older than the grace period with no receipt of the same
-  destination and hash. Not required: ``health`` (QoS 0, may legitimately be lost) and the
+  destination and hash. Not required: ``health`` (QoS 0, may legitimately be lost), the
   ``offline`` last will (ledgered at every connect, published by the broker only after an
-  unclean disconnect).
+  unclean disconnect) and ``repair`` entries (a torn tail the box cut off its ledger file on
+  open, e.g. after a full disk: nothing was sent for them; they chain like any entry).
 - ``altered`` / ``not_in_ledger``: a receipt that matches no entry although a trusted digest
   arrived more than the grace period after it; ``altered`` when the seq it claims is ledgered
   for the same destination with another hash (payload changed on the way), else
@@ -35,7 +36,7 @@ from typing import Any
 
 import sqlite_utils
 
-from edge.ledger import entry_hash
+from edge.ledger import REPAIR_KIND, entry_hash
 from edge.messages import utc_iso
 
 log = logging.getLogger(__name__)
@@ -170,7 +171,7 @@ def verify_camera(
     for e in by_seq.values():
         if e["ts"] < lo or e["ts"] > now - grace_s or (e["dest"], e["sha256"]) in received:
             continue
-        if e["dest"].endswith(LOSSY_SUFFIXES):
+        if e["dest"].endswith(LOSSY_SUFFIXES) or e["kind"] == REPAIR_KIND:
             continue
         if e["dest"].endswith("/state") and e["sha256"] == WILL_SHA256:
             continue

@@ -306,6 +306,18 @@ class ClipMaker:
             self._queue.put(job)
         self._open.clear()
 
+    def finished(self, event_id: str) -> ClipFile | None:
+        """The encoded clip of ``event_id`` left by an earlier run, if its encoding finished
+        (a clip file is renamed into place only then), else None."""
+        path = self.out_dir / f"{event_id}.webm"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if not data:
+            return None
+        return ClipFile(path, hashlib.sha256(data).hexdigest(), len(data), 0, 0.0)
+
     @property
     def pending(self) -> int:
         with self._lock:

@@ -28,6 +28,7 @@ from typing import Any
 import fastjsonschema
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from edge.diskfull import OnceLog
 from edge.keys import sign
 from edge.ledger import GENESIS
 from edge.messages import (
@@ -162,6 +163,7 @@ class Digester:
         self.interval_s = interval_s
         self.wake = wake
         self.published = 0
+        self._log = OnceLog(log, "storing a ledger digest")
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-digest", daemon=True)
@@ -200,11 +202,12 @@ class Digester:
                     if not self.outbox.put("ledger", msg):
                         log.error("outbox refused a ledger digest; retrying next interval")
                         return n
-                except OutboxError as exc:
-                    log.error("cannot store ledger digest: %s; retrying next interval", exc)
+                    cursor = Cursor(head_seq, head, end)
+                    write_cursor(self.cursor_path, cursor)
+                except (OutboxError, OSError) as exc:  # a full disk: the same entries next time
+                    self._log.failed(exc, "retrying every interval")
                     return n
-                cursor = Cursor(head_seq, head, end)
-                write_cursor(self.cursor_path, cursor)
+                self._log.ok()
                 n += 1
                 self.published += 1
             if n and self.wake is not None:

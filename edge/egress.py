@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import BrokerConfig
-from edge.ledger import Ledger
+from edge.ledger import Ledger, LedgerError
 from edge.messages import MAX_PAYLOAD_BYTES, STATE_PAYLOADS, MessageError, encode, topic, validate
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1, "ledger": 1
 ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests (issue 12)
 SUBSCRIBE_SUFFIXES = ("search/req",)
 """What a box may subscribe to, under its own prefix only (issue 12; the broker ACL agrees)."""
+RESERVED_SUFFIXES = ("health", "state")
+"""What may use the ledger's space reserve on a full disk: what tells the hub about it."""
 STATISTICS_MODE_REFUSED = {"event", "clip"}
 """What a box in ``mode = "statistics"`` may never send: alerts and their clips."""
 
@@ -77,7 +79,7 @@ class Egress:
         self.client.on_message = self._on_message
         # The last will is handed to the broker at connect time, so it leaves the box too.
         will = self._checked("state", "offline", None)
-        self.ledger.append("mqtt", topic(site, camera, "state"), will)
+        self.ledger.append("mqtt", topic(site, camera, "state"), will, reserved=True)
         self.client.will_set(topic(site, camera, "state"), will, qos=1, retain=True)
 
     # -- connection -------------------------------------------------------------------
@@ -104,7 +106,10 @@ class Egress:
             return
         log.info("connected to broker %s:%s", self.broker.host, self.broker.port)
         self.connected.set()
-        self.publish("state", "online", retain=True)
+        try:
+            self.publish("state", "online", retain=True)
+        except LedgerError as exc:  # never out of paho's thread: the will still says offline
+            log.error("could not publish online state: %s", exc)
         for suffix in self._handlers:
             client.subscribe(topic(self.site, self.camera, suffix), qos=1)
         if self.on_connection_change:
@@ -171,7 +176,8 @@ class Egress:
 
         JSON messages get their ``seq`` from the ledger. Returns paho's message info (whose
         ``mid`` the PUBACK will name), or None when not connected (nothing is ledgered
-        then). Raises EgressRefused for anything that may not leave.
+        then). Raises EgressRefused for anything that may not leave, LedgerError (LedgerFull
+        on a full disk) when it cannot be ledgered: then nothing is sent.
         """
         dest = topic(self.site, self.camera, suffix)
         qos = ALLOWED_SUFFIXES.get(suffix, 1)
@@ -182,7 +188,9 @@ class Egress:
             raise
         if not self.connected.is_set():
             return None
-        _, payload = self.ledger.append_built("mqtt", dest, lambda seq: self._checked(suffix, message, seq))
+        _, payload = self.ledger.append_built(
+            "mqtt", dest, lambda seq: self._checked(suffix, message, seq),
+            reserved=suffix in RESERVED_SUFFIXES)
         info = self.client.publish(dest, payload, qos=qos, retain=retain)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("publish to %s failed (%s); will retry from the outbox", dest, info.rc)

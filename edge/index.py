@@ -137,7 +137,8 @@ class TrackIndex:
                     self._max_span = max(self._max_span, r.last_seen - r.first_seen)
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite ends it itself on a full disk
+                    self._conn.execute("ROLLBACK")
                 raise
         return ids
 

@@ -20,6 +20,7 @@ import numpy as np
 from edge.clips import FaceFinder
 from edge.colour import ColourError, dominant_colour
 from edge.config import ZoneConfig
+from edge.diskfull import OnceLog, no_space
 from edge.geometry import foot_point, point_in_polygon
 from edge.index import VEHICLES, IndexRow, TrackIndex, direction_of
 from edge.preview import crop_box, make_preview
@@ -76,6 +77,9 @@ class TrackRecorder:
         self.best_crops = best_crops
         self._live: dict[int, _Live] = {}
         self.rows_written = 0
+        self.rows_lost = 0
+        """Tracks not indexed because the disk was full."""
+        self._full = OnceLog(log, "indexing tracks")
 
     def observe(self, frame: Frame, tracks: list[Track], ended: Iterable[Track]) -> None:
         """Follow the tracks seen in ``frame``; write the rows of the tracks that ``ended``."""
@@ -138,8 +142,14 @@ class TrackRecorder:
         try:
             self.index.add(row)
             self.rows_written += 1
-        except Exception:  # the index must never stop the detection loop
-            log.exception("could not store track %d in the index", track_id)
+        except Exception as exc:  # the index must never stop the detection loop
+            if not no_space(exc):
+                log.exception("could not store track %d in the index", track_id)
+                return
+            self.rows_lost += 1
+            self._full.failed(exc, "tracks are not indexed while the disk is full")
+        else:
+            self._full.ok()
 
     @staticmethod
     def _inner(c: _Crop) -> np.ndarray:

@@ -131,6 +131,8 @@ EVENT_SCHEMA: dict[str, Any] = {
             "properties": {
                 "status": {"enum": ["none", "pending", "uploaded", "failed"]},
                 "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
+                "reason": {"description": "why the clip failed", "type": "string",
+                           "maxLength": 200},
             },
         },
         "seq": _COUNT,
@@ -201,6 +203,8 @@ HEALTH_SCHEMA: dict[str, Any] = {
         },
         "outbox_error": {"anyOf": [{"type": "string", "maxLength": 300}, {"type": "null"}]},
         "outbox_memory_queue": _COUNT,
+        "disk_full": {"description": "the box's data disk is full: only health and state leave "
+                      "it, other messages wait", "type": "boolean"},
         "seq": _COUNT,
     },
 }
@@ -501,6 +505,8 @@ class EventMessage:
     model_sha256: str
     clip_status: str = "none"
     clip_sha256: str | None = None
+    clip_reason: str | None = None
+    """Why the clip failed (``failed`` only); not on the wire when None."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "measure", wire_measure(self.measure))
@@ -524,9 +530,15 @@ class EventMessage:
             ],
             "measure": dict(self.measure),
             "model": {"name": self.model_name, "sha256": self.model_sha256},
-            "clip": {"status": self.clip_status, "sha256": self.clip_sha256},
+            "clip": self._clip(),
             "seq": seq,
         }
+
+    def _clip(self) -> dict[str, Any]:
+        clip: dict[str, Any] = {"status": self.clip_status, "sha256": self.clip_sha256}
+        if self.clip_reason is not None:
+            clip["reason"] = self.clip_reason[:200]
+        return clip
 
     def to_json(self) -> dict[str, Any]:
         """A plain-JSON form for the outbox (round-trips through :meth:`from_json`)."""
@@ -721,7 +733,7 @@ LEDGER_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "seq": {**_COUNT, "minimum": 1},
                     "ts": _NONNEG,
-                    "kind": {"enum": ["mqtt", "http"]},
+                    "kind": {"enum": ["mqtt", "http", "repair"]},
                     "dest": {"type": "string", "maxLength": 200},
                     "bytes": _COUNT,
                     "sha256": _SHA256,

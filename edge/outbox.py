@@ -241,14 +241,20 @@ class Outbox:
 
     def mark_attempt(self, row_id: int) -> None:
         with self._lock:
-            self._db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+            try:
+                self._db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (row_id,))
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot count an attempt in outbox {self.path}: {exc}") from None
 
     def delete(self, row_id: int) -> None:
         """Forget a message the broker acknowledged."""
         with self._lock:
-            row = self._db.execute(
-                "DELETE FROM outbox WHERE id = ? RETURNING LENGTH(CAST(body AS BLOB))", (row_id,)
-            ).fetchall()
+            try:
+                row = self._db.execute(
+                    "DELETE FROM outbox WHERE id = ? RETURNING LENGTH(CAST(body AS BLOB))", (row_id,)
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot delete row {row_id} of outbox {self.path}: {exc}") from None
             if row:
                 self._bytes -= int(row[0][0])
 

@@ -20,16 +20,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge.capture import VideoSource
-from edge.clipflow import ClipFlow
+from edge.clipflow import CLIP_ROW_KINDS, ClipFlow
 from edge.clips import MaskPainter
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
+from edge.diskfull import OnceLog, no_space
 from edge.egress import Egress, EgressRefused
-from edge.ledger import Ledger
+from edge.ledger import Ledger, LedgerError
 from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
-from edge.outbox import Outbox
+from edge.outbox import Outbox, OutboxError
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.spool import Spool
@@ -93,6 +94,9 @@ class Sender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self.acked = 0
+        self.ledger_log = OnceLog(log, "ledgering outbox messages")
+        self.delete_log = OnceLog(log, "deleting acknowledged outbox rows")
+        self._undeleted: set[int] = set()  # acknowledged rows not deleted yet (disk full)
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
@@ -113,12 +117,24 @@ class Sender:
             try:
                 mid = self._acks.get_nowait()
             except queue.Empty:
-                return
+                break
             with self._lock:
                 row = self._inflight.pop(mid, None)
             if row is not None:
-                self.outbox.delete(row)
+                self._undeleted.add(row)
                 self.acked += 1
+        self._delete_acked()
+
+    def _delete_acked(self) -> None:
+        """Delete acknowledged rows; on a full disk they wait (never sent again meanwhile)."""
+        for row in sorted(self._undeleted):
+            try:
+                self.outbox.delete(row)
+            except OutboxError as exc:
+                self.delete_log.failed(exc, "acknowledged rows are deleted later")
+                return
+            self._undeleted.discard(row)
+            self.delete_log.ok()
 
     def _on_connection(self, up: bool) -> None:
         if not up:
@@ -143,9 +159,10 @@ class Sender:
         with self._lock:
             busy = set(self._inflight.values())
             room = self.window - len(busy)
+        busy |= self._undeleted
         if room <= 0:
             return
-        for item in self.outbox.pending(room, busy, skip_kinds=("clip",)):  # clips: edge.clipflow
+        for item in self.outbox.pending(room, busy, skip_kinds=CLIP_ROW_KINDS):  # edge.clipflow
             if not self.egress.connected.is_set():
                 return
             body = item.body
@@ -162,11 +179,18 @@ class Sender:
                 log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
                 self.outbox.delete(item.id)
                 continue
+            except LedgerError as exc:  # disk full: the row waits in the outbox
+                self.ledger_log.failed(exc, "messages wait in the outbox")
+                return
+            self.ledger_log.ok()
             if info is None:
                 return
             with self._lock:  # the ack, if already in, waits in the queue until we are done
                 self._inflight[info.mid] = item.id
-            self.outbox.mark_attempt(item.id)
+            try:
+                self.outbox.mark_attempt(item.id)
+            except OutboxError as exc:  # only a counter: the message is on its way
+                log.debug("%s", exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -177,11 +201,15 @@ class Sender:
         """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.outbox.depth() - self.outbox.depth_of("clip") == 0:  # clips: edge.clipflow
+            if self._messages_left() == 0:
                 return True
             self._wake.set()
             time.sleep(0.05)
-        return self.outbox.depth() - self.outbox.depth_of("clip") == 0
+        return self._messages_left() == 0
+
+    def _messages_left(self) -> int:
+        """Rows this sender publishes (clip rows are edge.clipflow's)."""
+        return self.outbox.depth() - sum(self.outbox.depth_of(k) for k in CLIP_ROW_KINDS)
 
 
 class Agent:
@@ -205,11 +233,13 @@ class Agent:
         self.masks = MaskPainter(cfg.privacy_masks)
         self.clipflow: ClipFlow | None = None
         if cfg.upload is not None and cfg.clips.enabled:
-            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake)
+            self.clipflow = ClipFlow(cfg, self.store, self.outbox, self.ledger, self.sender.wake,
+                                     self.spool)
         self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_log = OnceLog(log, "health message")
         self.events_emitted = 0
         self.audio = self._make_audio()
         self.search = self._make_search()
@@ -365,7 +395,15 @@ class Agent:
             "outbox_dropped": self.spool.dropped(),
             "outbox_error": self.spool.error,
             "outbox_memory_queue": self.spool.queued,
+            "disk_full": self.disk_full(disk),
         }
+
+    def disk_full(self, free: int | None) -> bool:
+        """Whether the data disk is full: less free than the ledger's reserve, the reserve
+        cannot be renewed, or the outbox cannot be written for lack of space."""
+        error = self.spool.error
+        return (self.ledger.disk_full or (free is not None and free < self.ledger.reserve_bytes)
+                or (error is not None and no_space(Exception(error))))
 
     def _detector_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}
@@ -384,8 +422,12 @@ class Agent:
                 self.sender.wake()
             try:
                 self.egress.publish("health", self.health())
+            except LedgerError as exc:  # the reserve is used up too: logged once
+                self._health_log.failed(exc)
             except Exception:
                 log.exception("health message failed")
+            else:
+                self._health_log.ok()
 
     # -- audio ----------------------------------------------------------------------------
     def _make_audio(self) -> AudioListener | None:

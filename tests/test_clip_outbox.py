@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from central import db as hubdb
-from edge.clipflow import ClipFlow, backoff
+from edge.clipflow import INTERRUPTED, ClipFlow, backoff
 from edge.clips import ClipFile
 from edge.config import BoxConfig, ClipsConfig, SourceConfig, UploadConfig
 from edge.ledger import Ledger
@@ -85,3 +85,43 @@ def test_clip_config_refuses_no_anonymisation(tmp_path: Path) -> None:
                 'polygon = [[0, 0], [0.5, 0], [0.5, 0.5]]\n', tmp_path / "box.toml")
     assert cfg.clips.anonymize == "faces" and cfg.clips.pre_s == 5 and cfg.clips.post_s == 10
     assert cfg.upload is None  # no [upload]: no clips are made
+
+
+def test_interrupted_clip_jobs_are_settled_on_restart(
+    hub: Hub, clip: ClipFile, tmp_path: Path, model_store: ModelStore,  # noqa: F811
+) -> None:
+    """Jobs a killed run left: one whose file was already encoded (renamed into place) goes up;
+    one killed mid-encoding (only a ``.part.webm``) ends ``failed`` with the reason."""
+    cfg = BoxConfig(
+        site="marseille", camera="cam-042", data_dir=tmp_path / "box",
+        source=SourceConfig(url=str(tmp_path / "none.mp4")),
+        upload=UploadConfig(hub_url=hub.url, device_token=DEVICE),
+        clips=ClipsConfig(anonymize="persons", retry_initial_s=0.2, retry_max_s=0.5),
+    )
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    msgs = [EventMessage(
+        id=uuid7(), site="marseille", camera="cam-042", type="intrusion", state="start",
+        severity="warning", started_at=utc_iso(time.time()), ended_at=None, zone=None,
+        objects=(), measure={}, model_name="yolox-nano", model_sha256="e8" * 32, clip_status="pending",
+    ) for _ in range(2)]
+    for m in msgs:
+        wire = m.to_wire(1)
+        hubdb.upsert_event(hub.db(), wire, json.dumps(wire))
+        outbox.put("clipjob", {"event_id": m.id, "message": m.to_json()})
+    clips = tmp_path / "box" / "clips"
+    clips.mkdir(parents=True)
+    shutil.copy(clip.path, clips / f"{msgs[0].id}.webm")  # encoded, not yet queued
+    shutil.copy(clip.path, clips / f"{msgs[1].id}.part.webm")  # killed while encoding
+    flow = ClipFlow(cfg, model_store, outbox, Ledger(tmp_path / "ledger.jsonl"), lambda: None)
+    try:
+        wait_for(lambda: hub.clip_rows() == 1 and outbox.depth_of("clip") == 0, 20,
+                 what="the encoded clip uploaded")
+    finally:
+        flow.stop()
+    assert outbox.depth_of("clipjob") == 0 and not list(clips.iterdir())
+    updates = {u.id: u for u in (EventMessage.from_json(r.body) for r in outbox.pending(10))}
+    assert (updates[msgs[0].id].clip_status, updates[msgs[0].id].clip_sha256) == ("uploaded", clip.sha256)
+    failed = updates[msgs[1].id]
+    assert (failed.clip_status, failed.clip_reason) == ("failed", INTERRUPTED)
+    assert failed.to_wire(2)["clip"] == {"status": "failed", "sha256": None, "reason": INTERRUPTED}
+    outbox.close()

@@ -28,7 +28,7 @@ from edge.config import BrokerConfig
 from edge.digest import Digester, build_digest
 from edge.egress import Egress
 from edge.keys import BOX_KEY, generate_private, keys_dir, public_text
-from edge.ledger import Ledger
+from edge.ledger import REPAIR_KIND, Ledger
 from edge.messages import topic, validate
 from edge.outbox import Outbox
 from edge.pipeline import Sender
@@ -165,6 +165,32 @@ def test_honest_box_verifies_clean(rig: Rig) -> None:
     # the will "offline" (seq 1) was ledgered but never published: not a finding
     will = db.execute("SELECT COUNT(*) FROM receipts WHERE dest LIKE '%/state'").fetchone()[0]
     assert will == 1  # only "online"
+
+
+def test_repaired_torn_tail_verifies_clean_at_the_hub(rig: Rig) -> None:
+    """A torn tail (what a full disk left) is cut off when the box reopens its ledger; the
+    repair entry chains, is digested, stored by the hub, and raises no finding."""
+    rig.send("event", rig.event())
+    rig.settle()
+    rig.digest()
+    path = rig.egress.ledger.path
+    good = path.read_bytes()
+    last = good.splitlines(keepends=True)[-1]
+    with path.open("ab") as f:  # a short write and the next entry appended on the same line
+        f.write(last[:30] + last)
+    reopened = Ledger(path)  # as the restarted agent does
+    assert reopened.repair is not None
+    rig.egress.ledger = reopened
+    rig.send("event", rig.event())
+    rig.settle()
+    rig.digest()
+    db = rig.db()
+    kinds = [k for (k,) in db.execute("SELECT kind FROM ledger_entries ORDER BY seq")]
+    assert kinds.count(REPAIR_KIND) == 1
+    assert db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0] == 0
+    report = verify_camera(db, SITE, CAM, grace_s=0.0, now=time.time() + 1)
+    assert report.findings == (), report.findings
+    assert report.head_seq == reopened.seq - 1
 
 
 def test_every_tamper_is_detected_with_camera_and_seq(rig: Rig) -> None:
