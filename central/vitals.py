@@ -76,12 +76,12 @@ def watch(name: str, thread: threading.Thread) -> None:
 
 
 def health() -> dict[str, Any]:
-    """``{"ok": bool, "threads": {name: "alive" | "stopped" | "dead: why"}}``."""
+    """``{"ok": bool, "threads": {name: "alive" | "stopped" | "dead: why"}}``; a thread that
+    ended because it was stopped on purpose is ``stopped``, not a failure."""
     with _lock:
-        threads = {n: ("alive" if t.is_alive() else f"dead: {_dead[n]}" if n in _dead
-                       else "stopped") for n, t in _threads.items()}
-    ok = not _dead and all(v == "alive" for v in threads.values() if v != "stopped")
-    return {"ok": ok, "threads": threads}
+        threads = {n: "alive" if t.is_alive() else "stopped" for n, t in _threads.items()}
+        threads.update({n: f"dead: {why}" for n, why in _dead.items()})
+    return {"ok": not any(v.startswith("dead") for v in threads.values()), "threads": threads}
 
 
 def forget(name: str) -> None:
