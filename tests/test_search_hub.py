@@ -217,9 +217,9 @@ def test_answers_from_unasked_cameras_are_rejected(fleet: Any, broker: LocalBrok
     c.loop_stop()
     c.disconnect()
     db = hub.db()
-    wait_for(lambda: db.execute("SELECT reason FROM rejected WHERE topic LIKE '%cam-77%'").fetchone(),
+    wait_for(lambda: db.execute("SELECT reason FROM quarantine WHERE topic LIKE '%cam-77%'").fetchone(),
              10, what="rejection")
-    assert "did not ask" in db.execute("SELECT reason FROM rejected").fetchone()[0]
+    assert "did not ask" in db.execute("SELECT reason FROM quarantine").fetchone()[0]
     db.conn.close()
     requests.Session().close()
 
