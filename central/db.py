@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlite_utils
 
+from central.quarantine import Refused
+
 log = logging.getLogger(__name__)
 
 
@@ -207,8 +209,6 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
 def check_owner(msg: dict[str, Any], site: str, camera: str, type_: str) -> None:
     """An event id belongs to the camera that first sent it: refuse (``spoof``) a message
     about that id from any other camera, or one that changes what kind of event it is."""
-    from central.quarantine import Refused
-
     if (msg["site"], msg["camera"]) != (site, camera):
         raise Refused(f"spoof: event {msg['id']} belongs to {site}/{camera}", "spoof")
     if msg["type"] != type_:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from central.egress_receipts import clean_text
 from edge.messages import MessageError, parse_topic
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ def record(db: sqlite_utils.Database, topic: str, payload: bytes, reason: str,
         site, camera = where.site, where.camera
     except MessageError:
         pass
-    from central.egress_receipts import clean_text
-
     db.execute(
         "INSERT INTO quarantine (received_at, site, camera, topic, sha256, bytes, category, reason)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
