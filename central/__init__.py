@@ -34,11 +34,13 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         HUB_BROKER=cfg.broker,
         SEARCH=cfg.search,
         RETENTION_DAYS=cfg.retention_days,
+        MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
     )
     app.config.update(overrides)
 
-    from central import alerts, cameras, clips
+    from central import alerts, cameras, clips, vitals
 
+    app.register_blueprint(vitals.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(cameras.bp)
     app.register_blueprint(clips.bp)

@@ -97,14 +97,17 @@ class Watch:
         self.every_s = every_s
         self.clip_deadline_s = clip_deadline_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="camera-watch", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        from central.vitals import start_vital
+
+        self._thread = start_vital("camera-watch", self._run)
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
 
     def _run(self) -> None:
         from central.db import connect

@@ -1,4 +1,8 @@
-"""Cameras: last state and health of every box the hub has heard from (page and API)."""
+"""Cameras: last state and health of every box the hub has heard from (page and API).
+
+``clock_skew_s`` is the box's clock minus the hub's, measured on its last health message
+(positive: the box is ahead); beyond the hub's ``max_clock_skew_s`` its dated messages are
+quarantined."""
 
 from __future__ import annotations
 
@@ -34,13 +38,15 @@ def camera_rows() -> list[dict[str, Any]]:
             "last_seen": row["last_seen"],
             "silent_s": silent,
             "health": health,
+            "clock_skew_s": row.get("clock_skew_s"),
+            "clock_skew_at": row.get("clock_skew_at"),
         })
     return out
 
 
 @bp.get("/api/v1/cameras")
 @roles(*VIEWERS)
-@doc("Cameras with state, silence and last health")
+@doc("Cameras with state, silence, last health and measured clock skew")
 def list_cameras() -> Any:
     return jsonify(cameras=camera_rows())
 
@@ -50,4 +56,5 @@ def list_cameras() -> Any:
 def page() -> str:
     """The cameras page."""
     return render_template("cameras.html", cameras=camera_rows(),
-                           silent_after=current_app.config.get("SILENT_AFTER_S", 60.0))
+                           silent_after=current_app.config.get("SILENT_AFTER_S", 60.0),
+                           max_skew=current_app.config.get("MAX_CLOCK_SKEW_S", 300.0))

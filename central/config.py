@@ -86,6 +86,9 @@ class HubConfig(Strict):
     """Session cookies only over HTTPS (browsers also accept them on http://localhost)."""
     silent_after_s: float = Field(default=60.0, gt=0, le=3600)
     """A camera not heard from for this long raises an operational alert."""
+    max_clock_skew_s: float = Field(default=300.0, ge=1.0, le=86400.0)
+    """Event, statistics, health and ledger-digest times more than this far in the future
+    (by the hub's clock) are refused and quarantined; each camera's measured skew is shown."""
     signing_key: Path | None = None
     """The hub's Ed25519 private key (``vigie hub keygen``); signs search requests. Without it
     the hub cannot search (boxes refuse unsigned requests)."""

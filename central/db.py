@@ -1,8 +1,9 @@
 """The hub's SQLite database (sqlite-utils, WAL), its schema migrations and queries.
 
 Tables: ``events`` (one row per event id; start and end messages update the same row),
-``cameras`` (last state and health per camera), ``rejected`` (why a message was refused;
-never its payload) and ``audit`` (who did what, when, why).
+``cameras`` (last state, health and clock skew per camera), ``quarantine`` (what a refused
+or unstorable message was and why; never its payload, see :mod:`central.quarantine`) and
+``audit`` (who did what, when, why).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from central.quarantine import Refused
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +174,10 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
     uploaded/failed), whichever message (start or end) carries them.
     """
     now = time.time()
-    row = db.execute("SELECT state, clip FROM events WHERE id = ?", [msg["id"]]).fetchone()
+    row = db.execute("SELECT state, clip, site, camera, type FROM events WHERE id = ?",
+                     [msg["id"]]).fetchone()
+    if row is not None:
+        check_owner(msg, row[2], row[3], row[4])
     if row is None:
         record = {
             "id": msg["id"], "site": msg["site"], "camera": msg["camera"],
@@ -200,6 +206,15 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
     return changed
 
 
+def check_owner(msg: dict[str, Any], site: str, camera: str, type_: str) -> None:
+    """An event id belongs to the camera that first sent it: refuse (``spoof``) a message
+    about that id from any other camera, or one that changes what kind of event it is."""
+    if (msg["site"], msg["camera"]) != (site, camera):
+        raise Refused(f"spoof: event {msg['id']} belongs to {site}/{camera}", "spoof")
+    if msg["type"] != type_:
+        raise Refused(f"spoof: event {msg['id']} is a {type_} event, not {msg['type']}", "spoof")
+
+
 _CLIP_RANK = {"none": 0, "pending": 1, "uploaded": 2, "failed": 2}
 
 
@@ -210,15 +225,7 @@ def clip_advances(stored: str | None, incoming: dict[str, Any]) -> bool:
     return bool(_CLIP_RANK.get(incoming["status"], 0) > _CLIP_RANK.get(str(old.get("status")), 0))
 
 
-def record_rejection(db: sqlite_utils.Database, topic: str, size: int, reason: str) -> None:
-    """Note why a message was refused (never its payload). Call inside a transaction."""
-    db.execute(
-        "INSERT INTO rejected (received_at, topic, bytes, reason) VALUES (?, ?, ?, ?)",
-        [time.time(), topic[:200], size, reason[:500]],
-    )
-
-
-CAMERA_FIELDS = ("state", "state_at", "health")
+CAMERA_FIELDS = ("state", "state_at", "health", "clock_skew_s", "clock_skew_at")
 
 
 def camera_seen(db: sqlite_utils.Database, site: str, camera: str, **fields: Any) -> None:
@@ -319,3 +326,33 @@ def _m_clip_pending(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS.append(_m_clip_pending)
+
+
+def _m_quarantine(db: sqlite_utils.Database) -> None:
+    """``quarantine`` replaces ``rejected`` (kept as a view of it): refused and unstorable
+    messages with the payload's sha256 and a category; each camera's last measured clock skew;
+    each search's result limit and the parts every camera answered (limit, last part and
+    duplicates are enforced); events and quarantine purged by reception time."""
+    db.execute(
+        "CREATE TABLE quarantine (id INTEGER PRIMARY KEY, received_at REAL NOT NULL, site TEXT, "
+        "camera TEXT, topic TEXT NOT NULL, sha256 TEXT, bytes INTEGER NOT NULL, "
+        "category TEXT NOT NULL, reason TEXT NOT NULL)"
+    )
+    db.execute("INSERT INTO quarantine (received_at, topic, bytes, category, reason) "
+               "SELECT received_at, topic, bytes, 'invalid', reason FROM rejected")
+    db.execute("DROP TABLE rejected")
+    db.execute("CREATE VIEW rejected AS SELECT id, received_at, topic, bytes, reason FROM quarantine")
+    db.execute("CREATE INDEX quarantine_time ON quarantine(received_at)")
+    db.execute("CREATE INDEX quarantine_category ON quarantine(category, id)")
+    db.execute("CREATE INDEX events_received ON events(received_at)")
+    db.execute("ALTER TABLE cameras ADD COLUMN clock_skew_s REAL")
+    db.execute("ALTER TABLE cameras ADD COLUMN clock_skew_at REAL")
+    db.execute("ALTER TABLE searches ADD COLUMN result_limit INTEGER")
+    db.execute(
+        "CREATE TABLE search_parts (search_id TEXT NOT NULL, site TEXT NOT NULL, "
+        "camera TEXT NOT NULL, part INTEGER NOT NULL, received_at REAL NOT NULL, "
+        "PRIMARY KEY (search_id, site, camera, part))"
+    )
+
+
+MIGRATIONS.append(_m_quarantine)

@@ -10,7 +10,6 @@ digest and its entries, with whether its signature checks against the box key re
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from edge.keys import KeyFileError, parse_public, verify
-from edge.messages import NAME_PATTERN, MessageError, digest_signed_part, parse_topic
+from edge.messages import NAME_PATTERN, MessageError, digest_signed_part, parse_json, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +57,26 @@ def device_key(db: sqlite_utils.Database, site: str, camera: str) -> str | None:
     return str(row[0]) if row else None
 
 
+SQLITE_INT_MAX = 2**63 - 1
+
+
 def _claimed_seq(payload: bytes) -> int | None:
+    """The ``seq`` a payload claims, when it is an integer SQLite can hold; else None."""
     try:
-        seq = json.loads(payload).get("seq")
-    except (ValueError, AttributeError, UnicodeDecodeError):
+        message = parse_json(payload)
+    except MessageError:
         return None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    seq = message.get("seq") if isinstance(message, dict) else None
+    if isinstance(seq, int) and not isinstance(seq, bool) and -SQLITE_INT_MAX <= seq <= SQLITE_INT_MAX:
+        return seq
+    return None
+
+
+def clean_text(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` and safe to store (lone surrogates from JSON escapes replaced)."""
+    if not text:
+        return None
+    return text[:limit].encode("utf-8", errors="replace").decode("utf-8")
 
 
 def note_receipt(
@@ -80,7 +93,7 @@ def note_receipt(
         "retained, valid, reason) VALUES (?, ?, 'mqtt', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [where.site, where.camera, topic[:200], hashlib.sha256(payload).hexdigest(), len(payload),
          _claimed_seq(payload), time.time(), int(dup), int(retained), int(valid),
-         (reason or "")[:300] or None],
+         clean_text(reason, 300)],
     )
 
 

@@ -286,14 +286,17 @@ class Verifier:
         self.every_s = every_s
         self.window_s = window_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="egress-verify", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        from central.vitals import start_vital
+
+        self._thread = start_vital("egress-verify", self._run)
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
 
     def run_once(self) -> int:
         from central import db as hubdb

@@ -6,7 +6,10 @@ to every named camera's own ``search/req`` topic, signed for that camera alone (
 Ed25519 signature costs ~0.1 ms, 1,400 of them well under a second). Answers arrive on
 ``vigie/v1/+/+/search/resp``; paho's thread only queues them, and one writer thread validates
 each against ``vigie.search.resp/1`` (site/camera must match the topic, the search must exist
-and have asked that camera) and stores it in batched transactions.
+and have asked that camera) and stores it in batched transactions: at most the request's
+``limit`` results per camera, no part twice, nothing after the last part. A refused or
+unstorable answer is quarantined (:mod:`central.quarantine`); if the writer dies anyway the
+process exits (:mod:`central.vitals`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import base64
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +29,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central import db as hubdb
+from central import quarantine
 from central.config import HubBroker
+from central.quarantine import Refused, guarded, run_batch, store_until_done
+from central.vitals import start_vital
 from edge.keys import sign
 from edge.messages import TOPIC_ROOT, MessageError, decode, encode, parse_topic, topic
 
 log = logging.getLogger(__name__)
 
 RESP_SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/search/resp"
+MAX_SEARCH_LIMIT = 500
+"""The largest ``limit`` a request may carry (``vigie.search.req/1``); used for searches
+recorded before the hub kept each search's limit."""
 
 
 class FanoutError(Exception):
@@ -59,7 +68,7 @@ class SearchFanout:
         self.counts = {"stored": 0, "rejected": 0}
         self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="search-writer", daemon=True)
+        self._writer: threading.Thread | None = None
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"{broker.client_id}-search",
                                   clean_session=True, protocol=mqtt.MQTTv311)
@@ -70,7 +79,7 @@ class SearchFanout:
         self.client.reconnect_delay_set(1, 10)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self.connected.clear()
-        self.client.on_message = lambda c, u, m: self._queue.put((m.topic, bytes(m.payload)))
+        self.client.on_message = self._on_message
         self._started = False
 
     def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
@@ -84,7 +93,7 @@ class SearchFanout:
         """Connect and subscribe; :class:`FanoutError` if the broker is not there in time."""
         if not self._started:
             self._started = True
-            self._writer.start()
+            self._writer = start_vital("search-writer", self._write_loop)
             self.client.connect_async(self.broker.host, self.broker.port, 30)
             self.client.loop_start()
         if not self.connected.wait(timeout_s):
@@ -93,7 +102,7 @@ class SearchFanout:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._writer.is_alive():
+        if self._writer is not None and self._writer.is_alive():
             self._writer.join(timeout=5)
         self.client.disconnect()
         self.client.loop_stop()
@@ -114,6 +123,13 @@ class SearchFanout:
         return sent
 
     # -- answers ------------------------------------------------------------------------
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            name = msg.topic
+        except UnicodeDecodeError:  # the broker checks UTF-8; never let paho's thread die
+            name = msg._topic.decode("utf-8", errors="replace")
+        self._queue.put((name, bytes(msg.payload)))
+
     def _write_loop(self) -> None:
         while not self._stop.is_set():
             try:
@@ -125,45 +141,82 @@ class SearchFanout:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self.store(batch)
-            except sqlite3.Error:
-                log.exception("cannot store %d search answer(s); they are lost", len(batch))
+            store_until_done(partial(self.store, batch), f"{len(batch)} search answer(s)",
+                             self._stop.is_set)
 
-    def store(self, batch: list[tuple[str, bytes]]) -> None:
-        """Validate and store answers in one transaction."""
-        with self.db.conn:
-            self.db.execute("BEGIN IMMEDIATE")
+    def store(self, batch: list[tuple[str, bytes]]) -> list[str]:
+        """Validate and store answers in one transaction; one outcome per answer ("stored" or
+        "rejected": refused or unstorable, then quarantined). Only a database-wide fault
+        raises (sqlite3.Error), and then nothing is stored."""
+        outcomes: list[str] = []
+
+        def run() -> None:
+            outcomes.clear()
             for name, payload in batch:
-                try:
-                    where = parse_topic(name)
-                    msg = decode("search/resp", payload, where.site, where.camera)
-                    store_answer(self.db, msg)
-                    self.counts["stored"] += 1
-                except MessageError as exc:
-                    self.counts["rejected"] += 1
-                    log.warning("search answer on %s refused: %s", name[:200], exc)
-                    hubdb.record_rejection(self.db, name, len(payload), str(exc))
+                outcome, _ = guarded(self.db, name, payload, partial(self._apply, name, payload))
+                outcomes.append(outcome)
+
+        run_batch(self.db, run)
+        for outcome in outcomes:
+            self.counts[outcome] += 1
+        return outcomes
+
+    def _apply(self, name: str, payload: bytes) -> str:
+        where = parse_topic(name)
+        if where.suffix != "search/resp":
+            raise MessageError(f"topic suffix {where.suffix!r} is not a search answer")
+        msg = decode("search/resp", payload, where.site, where.camera)
+        dropped = store_answer(self.db, msg)
+        if dropped:
+            reason = (f"search: {dropped} result(s) of part {msg['part']} beyond the request's "
+                      f"limit not stored")
+            log.warning("search answer on %s: %s", name[:200], reason)
+            quarantine.record(self.db, name, payload, reason, "search")
+        return "stored"
 
 
-def store_answer(db: Any, msg: dict[str, Any]) -> None:
-    """Store one validated ``vigie.search.resp/1`` part (inside a transaction)."""
-    row = db.execute("SELECT state FROM search_cameras WHERE search_id = ? AND site = ? AND "
-                     "camera = ?", [msg["request_id"], msg["site"], msg["camera"]]).fetchone()
+def _refuse(msg: dict[str, Any], why: str) -> Refused:
+    return Refused(f"search: part {msg['part']} of the answer of {msg['site']}/{msg['camera']} "
+                   f"to search {msg['request_id']} {why}", "search")
+
+
+def store_answer(db: Any, msg: dict[str, Any]) -> int:
+    """Store one validated ``vigie.search.resp/1`` part (inside a transaction).
+
+    Refuses (:class:`Refused`, category ``search``) an answer from a camera the search did not
+    ask, a part already received, a part after the one marked ``last`` and anything after a
+    refusal; stores at most the request's ``limit`` results per camera. Returns how many
+    results of this part were beyond the limit (not stored)."""
+    row = db.execute(
+        "SELECT c.state, c.results, c.last_part, s.result_limit FROM search_cameras c "
+        "JOIN searches s ON s.id = c.search_id WHERE c.search_id = ? AND c.site = ? AND "
+        "c.camera = ?", [msg["request_id"], msg["site"], msg["camera"]]).fetchone()
     if row is None:
-        raise MessageError(f"answer to search {msg['request_id']} that did not ask "
-                           f"{msg['site']}/{msg['camera']}")
+        raise Refused(f"search: answer to search {msg['request_id']} that did not ask "
+                      f"{msg['site']}/{msg['camera']}", "search")
+    state, stored, last_part, limit = row
+    if state == "refused":
+        raise _refuse(msg, "arrived after the camera refused the search")
     now = time.time()
-    for r in msg["results"]:
+    cur = db.execute("INSERT OR IGNORE INTO search_parts (search_id, site, camera, part, "
+                     "received_at) VALUES (?, ?, ?, ?, ?)",
+                     [msg["request_id"], msg["site"], msg["camera"], msg["part"], now])
+    if not cur.rowcount:
+        raise _refuse(msg, "was already received (duplicate part)")
+    if last_part is not None and (msg["part"] > last_part or msg["last"]):
+        raise _refuse(msg, f"arrived after its last part ({last_part})")
+    room = max(0, (limit or MAX_SEARCH_LIMIT) - stored)
+    kept = 0
+    for r in msg["results"][:room]:
         preview = base64.b64decode(r["preview"]) if r["preview"] else None
-        db.execute(
+        kept += db.execute(
             "INSERT OR IGNORE INTO search_results (search_id, site, camera, row, class, first_seen,"
             " last_seen, zones, direction, colour, colour_confidence, preview) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [msg["request_id"], msg["site"], msg["camera"], r["row"], r["class"], r["first_seen"],
              r["last_seen"], json.dumps(r["zones"]), r["direction"], r["colour"],
              r["colour_confidence"], preview],
-        )
+        ).rowcount
     if msg["status"] == "refused":
         db.execute("UPDATE search_cameras SET state = 'refused', reason = ?, answered_at = ? "
                    "WHERE search_id = ? AND site = ? AND camera = ?",
@@ -171,8 +224,9 @@ def store_answer(db: Any, msg: dict[str, Any]) -> None:
     else:
         db.execute("UPDATE search_cameras SET results = results + ?, parts = parts + 1 "
                    "WHERE search_id = ? AND site = ? AND camera = ?",
-                   [len(msg["results"]), msg["request_id"], msg["site"], msg["camera"]])
+                   [kept, msg["request_id"], msg["site"], msg["camera"]])
         if msg["last"]:
             db.execute("UPDATE search_cameras SET state = 'answered', answered_at = ?, "
                        "last_part = ? WHERE search_id = ? AND site = ? AND camera = ?",
                        [now, msg["part"], msg["request_id"], msg["site"], msg["camera"]])
+    return len(msg["results"]) - min(room, len(msg["results"]))

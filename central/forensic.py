@@ -164,10 +164,11 @@ def start_search(db: Any, fanout: SearchFanout, requester: str, q: dict[str, Any
         db.execute("BEGIN IMMEDIATE")
         db.execute(
             "INSERT INTO searches (id, requester, case_ref, reason, created_at, deadline, expires_at,"
-            " window_start, window_end, query, asked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " window_start, window_end, query, asked, result_limit) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [sid, requester, q["case"], q["reason"], now, now + timeout_s, now + expiry_s,
              body["window"]["start"], body["window"]["end"], json.dumps(body["query"]),
-             len(q["cameras"])],
+             len(q["cameras"]), q["limit"]],
         )
         db.conn.executemany(
             "INSERT INTO search_cameras (search_id, site, camera, state) VALUES (?, ?, ?, ?)",

@@ -7,8 +7,11 @@ committed (manual PUBACK). With a persistent session (fixed client id, clean ses
 a hub killed at any moment loses nothing the broker accepted: unacknowledged messages are
 delivered again, and idempotent upserts make the redelivery harmless.
 
-A message that does not validate is logged with its reason, counted in ``rejected`` (without
-its payload) and never stored; nothing a box sends can crash the ingest loop.
+A message that does not validate, touches another camera's event, is dated beyond the
+allowed clock skew or cannot be stored is logged with its reason, quarantined (hash, size and
+reason, never the payload: :mod:`central.quarantine`), acknowledged and never stored; the rest
+of its batch is. Nothing a box sends can stop the writer; if it dies anyway the process exits
+(:mod:`central.vitals`) and systemd restarts it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import sqlite3
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from central import db as hubdb
 from central.config import HubConfig
 from central.egress_receipts import note_receipt, store_digest
+from central.quarantine import (
+    check_not_future,
+    epoch_of,
+    fault_of,
+    guarded,
+    run_batch,
+    store_until_done,
+)
+from central.vitals import start_vital
 from edge.messages import TOPIC_ROOT, MessageError, decode, parse_topic
 
 log = logging.getLogger(__name__)
@@ -54,12 +66,12 @@ class Ingest:
         self.db = hubdb.connect(self.database)
         self.connected = threading.Event()
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0, "receipted": 0}
-        self._last_reason: str | None = None
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self._queue: queue.Queue[tuple[str, bytes, int, int, int]] = queue.Queue()
         self._stop = threading.Event()
-        self._writer = threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True)
+        self._writer: threading.Thread | None = None
+        self._skew_seen: tuple[str, str, float, float] | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.broker.client_id,
@@ -88,37 +100,43 @@ class Ingest:
         log.warning("ingest disconnected from broker (%s); reconnecting", rc)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic.endswith(HUB_TO_BOX_SUFFIXES):  # the hub's own requests: nothing to keep
+        try:
+            name = msg.topic
+        except UnicodeDecodeError:  # the broker checks UTF-8; never let paho's thread die
+            name = msg._topic.decode("utf-8", errors="replace")
+        if name.endswith(HUB_TO_BOX_SUFFIXES):  # the hub's own requests: nothing to keep
             if msg.qos > 0:
                 client.ack(msg.mid, msg.qos)
             return
         flags = (1 if msg.dup else 0) | (2 if msg.retain else 0)
-        self._queue.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos, flags))
+        self._queue.put((name, bytes(msg.payload), msg.mid, msg.qos, flags))
+
+    def _next_batch(self) -> list[tuple[str, bytes, int, int, int]]:
+        try:
+            batch = [self._queue.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
 
     def _write_loop(self) -> None:
-        """Take queued messages in batches, store each batch in one transaction, then ack."""
+        """Take queued messages in batches, store each batch in one transaction, then ack.
+
+        While the database cannot be written (disk full, locked, I/O) the batch is kept
+        unacknowledged and tried again; the broker holds everything after it."""
         while not self._stop.is_set() or not self._queue.empty():
-            try:
-                first = self._queue.get(timeout=0.2)
-            except queue.Empty:
+            batch = self._next_batch()
+            if not batch:
                 continue
-            batch = [first]
-            deadline = time.monotonic() + self.batch_wait_s
-            while len(batch) < self.batch_max:
-                try:
-                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            delay = 0.5
-            while True:
-                try:
-                    self.process_batch([(t, p, f) for t, p, _, _, f in batch])
-                    break
-                except sqlite3.Error as exc:  # disk full, locked...: keep the batch, retry
-                    log.error("cannot store %d message(s) (%s); retrying in %.1f s",
-                              len(batch), exc, delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 30.0)
+            items = [(t, p, f) for t, p, _, _, f in batch]
+            if not store_until_done(partial(self.process_batch, items),
+                                    f"{len(batch)} message(s)", self._stop.is_set):
+                return  # stopping: the broker delivers the unacknowledged batch again
             for _, _, mid, qos, _ in batch:
                 if qos > 0:
                     self.client.ack(mid, qos)
@@ -128,24 +146,25 @@ class Ingest:
 
         Items are ``(topic, payload)`` or ``(topic, payload, flags)`` with flags bit 1 = MQTT
         DUP (a redelivery) and bit 2 = retained copy; every message's hash is kept as a
-        receipt for the egress-ledger verification (central.egress_verify)."""
+        receipt for the egress-ledger verification (central.egress_verify). A message that is
+        refused or cannot be stored is quarantined (central.quarantine) and the others are
+        stored; only a database-wide fault raises (sqlite3.Error), and then nothing is."""
         outcomes: list[str] = []
-        with self.db.conn:
-            self.db.execute("BEGIN IMMEDIATE")
+
+        def store() -> None:
+            outcomes.clear()
             for item in batch:
                 topic, payload = item[0], item[1]
                 flags = item[2] if len(item) > 2 else 0
-                self._last_reason = None
-                try:
-                    outcomes.append(self._apply(topic, payload))
-                except sqlite3.Error:
-                    raise
-                except Exception:  # a bug must not stop ingest; the message is rejected
-                    log.exception("internal error on a message from %s", topic[:200])
-                    outcomes.append(self._reject(topic, payload, "internal error (see hub log)"))
-                if not topic.endswith(HUB_TO_BOX_SUFFIXES):
-                    note_receipt(self.db, topic, payload, outcomes[-1] != "rejected",
-                                 self._last_reason, dup=bool(flags & 1), retained=bool(flags & 2))
+                self._skew_seen = None
+                outcome, reason = guarded(self.db, topic, payload,
+                                          partial(self._apply, topic, payload))
+                if outcome == "rejected" and self._skew_seen is not None:
+                    self._note_skew(*self._skew_seen)
+                outcomes.append(outcome)
+                self._receipt(topic, payload, outcome != "rejected", reason, flags)
+
+        run_batch(self.db, store)
         for outcome in outcomes:
             self.counts[outcome] += 1
         return outcomes
@@ -154,18 +173,41 @@ class Ingest:
         """Validate and store one message. Returns 'stored', 'duplicate' or 'rejected'."""
         return self.process_batch([(topic, payload)])[0]
 
-    def _apply(self, topic: str, payload: bytes) -> str:
+    def _receipt(self, topic: str, payload: bytes, valid: bool, reason: str | None,
+                 flags: int) -> None:
+        if topic.endswith(HUB_TO_BOX_SUFFIXES):
+            return
         try:
-            where = parse_topic(topic)
-            if where.suffix not in ACCEPTED_SUFFIXES:
-                raise MessageError(f"topic suffix {where.suffix!r} is not ingested")
-            message = decode(where.suffix, payload, where.site, where.camera)
-        except MessageError as exc:
-            return self._reject(topic, payload, str(exc))
+            note_receipt(self.db, topic, payload, valid, reason, dup=bool(flags & 1),
+                         retained=bool(flags & 2))
+        except Exception as exc:  # one INSERT: nothing half-done to undo
+            if fault_of(exc) != "message":
+                raise
+            log.exception("cannot keep the receipt of a message on %s", topic[:200])
+
+    def _note_skew(self, site: str, camera: str, skew_s: float, at: float) -> None:
+        """Keep the clock skew measured on a refused health message (the camera's clock is
+        the very thing the operator needs to see)."""
+        try:
+            hubdb.camera_seen(self.db, site, camera, clock_skew_s=round(skew_s, 1),
+                              clock_skew_at=at)
+        except Exception as exc:
+            if fault_of(exc) != "message":
+                raise
+            log.exception("cannot note the clock skew of %s/%s", site, camera)
+
+    def _apply(self, topic: str, payload: bytes) -> str:
+        where = parse_topic(topic)
+        if where.suffix not in ACCEPTED_SUFFIXES:
+            raise MessageError(f"topic suffix {where.suffix!r} is not ingested")
+        message = decode(where.suffix, payload, where.site, where.camera)
         now = time.time()
+        skew = self.cfg.max_clock_skew_s
         if where.suffix in RECEIPT_ONLY_SUFFIXES:
             return "receipted"
         if where.suffix == "event":
+            check_not_future({"started_at": message["started_at"],
+                              "ended_at": message["ended_at"]}, skew, now)
             changed = hubdb.upsert_event(self.db, message, payload.decode("utf-8"))
             hubdb.camera_seen(self.db, where.site, where.camera)
             if changed:
@@ -173,32 +215,33 @@ class Ingest:
                           message["id"], where.site, where.camera)
             return "stored" if changed else "duplicate"
         if where.suffix == "stats":
+            check_not_future({"interval_start": message["interval_start"],
+                              "interval_end": message["interval_end"]}, skew, now)
             changed = hubdb.insert_stats(self.db, message)
             hubdb.camera_seen(self.db, where.site, where.camera)
             return "stored" if changed else "duplicate"
         if where.suffix == "ledger":
+            check_not_future({"ts": message["ts"]}, skew, now)
             return "stored" if store_digest(self.db, message, payload) else "duplicate"
         if where.suffix == "state":
             hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)
-        else:
-            hubdb.camera_seen(self.db, where.site, where.camera, health=json.dumps(message))
+            return "stored"
+        measured = epoch_of(message["ts"]) - now
+        self._skew_seen = (where.site, where.camera, measured, now)
+        check_not_future({"ts": message["ts"]}, skew, now)
+        hubdb.camera_seen(self.db, where.site, where.camera, health=json.dumps(message),
+                          clock_skew_s=round(measured, 1), clock_skew_at=now)
         return "stored"
 
-    def _reject(self, topic: str, payload: bytes, reason: str) -> str:
-        """Log and note a refused message (inside the batch's transaction)."""
-        log.warning("rejected message on %s (%d bytes): %s", topic[:200], len(payload), reason)
-        self._last_reason = reason
-        hubdb.record_rejection(self.db, topic, len(payload), reason)
-        return "rejected"
-
     def start(self) -> None:
-        self._writer.start()
+        self._writer = start_vital("ingest-writer", self._write_loop)
         self.client.connect_async(self.cfg.broker.host, self.cfg.broker.port, 30)
         self.client.loop_start()
         from central.camera_watch import Watch
 
         self.watch = Watch(self.database, self.cfg.silent_after_s,
-                           every_s=min(5.0, self.cfg.silent_after_s / 2))
+                           every_s=min(5.0, self.cfg.silent_after_s / 2),
+                           clip_deadline_s=self.cfg.clips.pending_deadline_s)
         self.watch.start()
         from central.egress_verify import Verifier
 
@@ -209,7 +252,7 @@ class Ingest:
     def stop(self) -> None:
         """Store and acknowledge what is queued, then disconnect."""
         self._stop.set()
-        if self._writer.is_alive():
+        if self._writer is not None and self._writer.is_alive():
             self._writer.join(timeout=10)
         self.client.disconnect()
         self.client.loop_stop()

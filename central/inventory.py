@@ -97,11 +97,11 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
     au = db.execute("SELECT COUNT(*), MIN(ts) FROM audit").fetchone()
     rc = db.execute("SELECT COUNT(*), MIN(received_at) FROM receipts").fetchone()
     le = db.execute("SELECT COUNT(*), MIN(ts) FROM ledger_entries").fetchone()
-    rj = db.execute("SELECT COUNT(*), MIN(received_at) FROM rejected").fetchone()
+    qu = db.execute("SELECT COUNT(*), MIN(received_at) FROM quarantine").fetchone()
     rows = [
         InventoryRow("Events", "event messages: type, zone, time, object labels and boxes",
                      ev[0], ev[1], ev[2], max(0.0, oldest_ev + keep - now) if oldest_ev else None,
-                     f"purged {days} days after the event started"),
+                     f"purged {days} days after the event started (or was received, if earlier)"),
         InventoryRow("Clips", "anonymised video clips attached to events", cl[0], cl[1],
                      utc_iso(oldest_cl) if oldest_cl else None,
                      max(0.0, oldest_cl + keep - now) if oldest_cl else None,
@@ -113,8 +113,11 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
                      "kept (hashes only; the proof of what left the cameras)"),
         InventoryRow("Ledger entries", "the boxes' signed egress-ledger digests (hashes only)",
                      le[0], None, utc_iso(le[1]) if le[1] else None, None, "kept (hashes only)"),
-        InventoryRow("Rejected messages", "topic, size and reason of refused messages (never the payload)",
-                     rj[0], None, utc_iso(rj[1]) if rj[1] else None, None, "kept"),
+        InventoryRow("Quarantine", "topic, sha256, size and reason of refused or unstorable "
+                     "messages (never the payload)", qu[0], None,
+                     utc_iso(qu[1]) if qu[1] else None,
+                     max(0.0, qu[1] + keep - now) if qu[1] else None,
+                     f"purged {days} days after reception"),
         InventoryRow("Audit log", "who looked at or changed what, when and why", au[0], None,
                      utc_iso(au[1]) if au[1] else None, None, "kept; append-only"),
     ]

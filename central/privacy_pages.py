@@ -192,3 +192,33 @@ def api_set_retention() -> Any:
         abort(400, str(exc))
     audit.record(db, g.actor, "retention.set", "retention_days", f"{days} days")
     return jsonify(retention_days=days)
+
+
+# -- quarantine: what boxes sent that the hub refused or could not store --------------------
+def _quarantine() -> dict[str, Any]:
+    from central import quarantine
+
+    category = request.args.get("category") or None
+    if category is not None and category not in quarantine.CATEGORIES:
+        abort(400, f"category must be one of {', '.join(quarantine.CATEGORIES)}")
+    db = get_db()
+    return {"counts": quarantine.summary(db), "category": category,
+            "messages": quarantine.rows(db, _limit(), category)}
+
+
+@bp.get("/api/v1/privacy/quarantine")
+@roles(*AUDITORS)
+@doc("Messages the hub refused or could not store (never their payload), with counts by "
+     "category; category spoof = a camera touching another camera's event", query={
+         "category": {"type": "string", "enum": ["invalid", "spoof", "clock_skew", "unstorable",
+                                                 "search"]},
+         "limit": {"type": "integer", "minimum": 1, "maximum": 5000}})
+def api_quarantine() -> Any:
+    return jsonify(**_quarantine())
+
+
+@bp.get("/privacy/quarantine")
+@roles(*AUDITORS)
+def quarantine_page() -> str:
+    """Quarantined messages, spoof attempts first in the counts."""
+    return render_template("privacy_quarantine.html", **_quarantine())

@@ -1,8 +1,11 @@
 """Retention: events and clips older than ``retention_days`` are deleted (principle 6).
 
-An event's age is taken from its ``started_at`` (the box's clock, UTC). Its clip row goes
-with it, and a clip file goes when no remaining clip row names its hash. Every run logs
-what it deleted (ids and hashes only) and writes one audit row; ``dry_run`` only lists.
+An event's age is taken from its ``started_at`` (the box's clock, UTC) or, if that is
+earlier, from when the hub received it: a row dated in the future by a wrong box clock
+(before ingest refused such dates) still goes after ``retention_days``. Its clip row goes
+with it, and a clip file goes when no remaining clip row names its hash. Quarantine rows
+(hashes and reasons of refused messages) are kept for the same number of days. Every run
+logs what it deleted (ids and hashes only) and writes one audit row; ``dry_run`` only lists.
 The audit trail itself is never purged here.
 """
 
@@ -35,6 +38,8 @@ class PurgeReport:
     clips: tuple[str, ...] = field(default=())
     files: tuple[Path, ...] = field(default=())
     dry_run: bool = False
+    quarantined: int = 0
+    """Quarantine rows deleted (or, in a dry run, that would be)."""
 
 
 def purge(
@@ -43,16 +48,20 @@ def purge(
 ) -> PurgeReport:
     """Delete events (and their clips) that started more than ``retention_days`` before ``now``."""
     now = time.time() if now is None else now
-    cutoff = utc_iso(now - retention_days * DAY_S)
+    cutoff_ts = now - retention_days * DAY_S
+    cutoff = utc_iso(cutoff_ts)
+    old = "(started_at < ? OR received_at < ?)"
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
         events = [r[0] for r in db.execute(
-            "SELECT id FROM events WHERE started_at < ? ORDER BY started_at", [cutoff])]
+            f"SELECT id FROM events WHERE {old} ORDER BY started_at", [cutoff, cutoff_ts])]
         clip_rows = db.execute(
-            "SELECT event_id, sha256 FROM clips WHERE event_id IN (SELECT id FROM events WHERE "
-            "started_at < ?) OR (event_id NOT IN (SELECT id FROM events) AND stored_at < ?)",
-            [cutoff, now - retention_days * DAY_S],
+            f"SELECT event_id, sha256 FROM clips WHERE event_id IN (SELECT id FROM events WHERE "
+            f"{old}) OR (event_id NOT IN (SELECT id FROM events) AND stored_at < ?)",
+            [cutoff, cutoff_ts, cutoff_ts],
         ).fetchall()
+        quarantined = db.execute("SELECT COUNT(*) FROM quarantine WHERE received_at < ?",
+                                 [cutoff_ts]).fetchone()[0]
         gone_hashes = {sha for _, sha in clip_rows}
         ids = [eid for eid, _ in clip_rows]
         if not dry_run:
@@ -60,6 +69,7 @@ def purge(
                 db.execute(f"DELETE FROM clips WHERE event_id IN ({_marks(chunk)})", chunk)
             for chunk in _chunks(events):
                 db.execute(f"DELETE FROM events WHERE id IN ({_marks(chunk)})", chunk)
+            db.execute("DELETE FROM quarantine WHERE received_at < ?", [cutoff_ts])
         still = set() if not gone_hashes else {  # hashes another (kept) event still uses
             r[0] for r in db.execute(
                 f"SELECT sha256 FROM clips WHERE sha256 IN ({_marks(sorted(gone_hashes))}) "
@@ -68,7 +78,7 @@ def purge(
             )
         }
     files = tuple(clip_path(clips_dir, sha) for sha in sorted(gone_hashes - still))
-    report = PurgeReport(cutoff, tuple(events), tuple(ids), files, dry_run)
+    report = PurgeReport(cutoff, tuple(events), tuple(ids), files, dry_run, quarantined)
     verb = "would delete" if dry_run else "deleted"
     if not dry_run:
         for f in files:
@@ -79,8 +89,9 @@ def purge(
         if events or ids:
             audit.record(db, actor, "retention.purge", f"before {cutoff}",
                          f"{len(events)} event(s), {len(ids)} clip(s), {retention_days} days")
-    log.info("retention (%d days, before %s): %s %d event(s), %d clip(s), %d file(s)",
-             retention_days, cutoff, verb, len(events), len(ids), len(files))
+    log.info("retention (%d days, before %s): %s %d event(s), %d clip(s), %d file(s), "
+             "%d quarantine row(s)", retention_days, cutoff, verb, len(events), len(ids),
+             len(files), quarantined)
     for eid in events:
         log.info("retention: %s event %s", verb, eid)
     for f in files:
@@ -105,10 +116,12 @@ class PurgeJob:
         self.retention_days = retention_days
         self.interval_s = interval_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread.start()
+        from central.vitals import start_vital
+
+        self._thread = start_vital("retention", self._run)
 
     def _run(self) -> None:
         while True:
@@ -130,4 +143,5 @@ class PurgeJob:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)

@@ -38,6 +38,7 @@ NAV = (
     ("Statistics", "/stats", ("supervisor", "admin")),
     ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
     ("Egress", "/privacy/egress", ("privacy_officer", "admin")),
+    ("Quarantine", "/privacy/quarantine", ("privacy_officer", "admin")),
     ("Data inventory", "/privacy/inventory", ("privacy_officer", "admin")),
     ("Subject access", "/privacy/access", ("privacy_officer",)),
     ("Users", "/admin/users", ("admin",)),

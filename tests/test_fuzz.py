@@ -190,7 +190,7 @@ def check_stored(hub: Ingest) -> None:
             validate("health", json.loads(row["health"]))
         if row.get("state") is not None:
             assert row["state"] in ("online", "offline")
-    rejected = list(hub.db.query("SELECT reason FROM rejected"))
+    rejected = list(hub.db.query("SELECT reason FROM quarantine"))
     assert len(rejected) == hub.counts["rejected"] and all(r["reason"] for r in rejected)
 
 

@@ -86,7 +86,7 @@ def test_malformed_payloads_are_refused_logged_and_not_stored(
 
     db = hubdb.connect(ingest.cfg.database)
     assert [r["id"] for r in db.query("SELECT id FROM events")] == [good["id"]]
-    rejected = list(db.query("SELECT topic, reason FROM rejected"))
+    rejected = list(db.query("SELECT topic, reason, sha256, category FROM quarantine"))
     assert len(rejected) == len(cases)
     assert all(r["reason"] for r in rejected)
     logged = [r.getMessage() for r in caplog.records if "rejected message" in r.getMessage()]

@@ -24,6 +24,8 @@ NOW = 1_800_000_000.0
 def seed(db, clips_dir: Path, age_days: float, sha: str | None) -> str:  # type: ignore[no-untyped-def]
     msg = sample_event(id=uuid7(), started_at=utc_iso(NOW - age_days * DAY_S))
     hubdb.upsert_event(db, msg, json.dumps(msg))
+    db.execute("UPDATE events SET received_at = ? WHERE id = ?",  # received as it started
+               [NOW - age_days * DAY_S, msg["id"]])
     if sha:
         path = clip_path(clips_dir, sha)
         path.parent.mkdir(parents=True, exist_ok=True)

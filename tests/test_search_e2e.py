@@ -187,7 +187,7 @@ def test_searches_and_preview_views_are_audited(scene: Scene) -> None:
     audited = {r[0].split()[1] for r in db.execute("SELECT subject FROM audit WHERE action='search' "
                                                     "AND actor='investigator' AND why LIKE "
                                                     "'case PV-2026-0042:%'")}
-    rejected = db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+    rejected = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
     db.conn.close()
     assert searches and searches <= audited
     assert rejected == 0  # ingest leaves search/req and search/resp to the fan-out

@@ -217,9 +217,9 @@ def test_answers_from_unasked_cameras_are_rejected(fleet: Any, broker: LocalBrok
     c.loop_stop()
     c.disconnect()
     db = hub.db()
-    wait_for(lambda: db.execute("SELECT reason FROM rejected WHERE topic LIKE '%cam-77%'").fetchone(),
+    wait_for(lambda: db.execute("SELECT reason FROM quarantine WHERE topic LIKE '%cam-77%'").fetchone(),
              10, what="rejection")
-    assert "did not ask" in db.execute("SELECT reason FROM rejected").fetchone()[0]
+    assert "did not ask" in db.execute("SELECT reason FROM quarantine").fetchone()[0]
     db.conn.close()
     requests.Session().close()
 
@@ -262,7 +262,9 @@ def test_search_results_are_purged_after_retention(tmp_path: Path) -> None:
     now = time.time()
     with db.conn:
         for sid, age in (("old", 11), ("new", 1)):
-            db.execute("INSERT INTO searches VALUES (?, 'inv', 'PV', 'why', ?, 0, 0, 'a', 'b', '{}', 1)",
+            db.execute("INSERT INTO searches (id, requester, case_ref, reason, created_at, deadline,"
+                       " expires_at, window_start, window_end, query, asked) "
+                       "VALUES (?, 'inv', 'PV', 'why', ?, 0, 0, 'a', 'b', '{}', 1)",
                        [sid, now - age * 86400])
             db.execute("INSERT INTO search_results (search_id, site, camera, row, class, first_seen,"
                        " last_seen, zones, direction, preview) VALUES (?, 's', 'c', 1, 'car', 'a', "

@@ -90,6 +90,6 @@ def test_hub_stores_stats_idempotently_and_rejects_bad_ones(tmp_path: Path) -> N
     assert len(rows) == 1 and json.loads(rows[0]["lines"])[0]["forward"] == 2
     assert ingest.handle(topic, encode({**msg, "frame": "jpeg..."})) == "rejected"
     assert ingest.handle("vigie/v1/s/other/stats", encode(msg)) == "rejected"
-    reasons = [r["reason"] for r in ingest.db.table("rejected").rows]
+    reasons = [r["reason"] for r in ingest.db.table("quarantine").rows]
     assert any("Additional properties" in r for r in reasons)
     assert any("published under s/other" in r for r in reasons)
