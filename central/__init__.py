@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 
 def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
+    from central.auth import TrustedProxies
+    from central.httpjson import FiniteJSONProvider
+
     cfg = cfg or HubConfig()
     app = Flask(__name__)
+    app.json = FiniteJSONProvider(app)
     app.config.update(
         DATABASE=Path(cfg.database),
         API_TOKENS={k: v if isinstance(v, str) else v.model_dump()
@@ -34,8 +38,10 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         HUB_BROKER=cfg.broker,
         SEARCH=cfg.search,
         RETENTION_DAYS=cfg.retention_days,
+        MAX_CONTENT_LENGTH=cfg.max_body_bytes(),
     )
     app.config.update(overrides)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]
 
     from central import alerts, cameras, clips
 
