@@ -65,7 +65,7 @@ class TrustedProxies:
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if self.networks and self.trusted(environ.get("REMOTE_ADDR")):
             return self.fixed(environ, start_response)
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+        return self.app(environ, start_response)
 
 
 def client_address() -> str:

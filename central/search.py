@@ -144,11 +144,10 @@ def _describe(q: Query) -> str:
 
 
 _QUERY_DOC: dict[str, dict[str, Any]] = {
-    "type": {"type": "string"}, "site": {"type": "string"}, "camera": {"type": "string"},
-    "zone": {"type": "string"}, "class": {"type": "string"},
+    **{k: {"type": "string", "maxLength": 64} for k in ("type", "site", "camera", "zone", "class")},
     "status": {"enum": list(STATUSES)}, "outcome": {"enum": list(OUTCOMES)},
     "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
-    "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1,
+    "page": {"type": "integer", "minimum": 1, "maximum": 100_000}, "per_page": {"type": "integer", "minimum": 1,
                                                             "maximum": MAX_PER_PAGE},
 }
 
