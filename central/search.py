@@ -147,8 +147,8 @@ _QUERY_DOC: dict[str, dict[str, Any]] = {
     **{k: {"type": "string", "maxLength": 64} for k in ("type", "site", "camera", "zone", "class")},
     "status": {"enum": list(STATUSES)}, "outcome": {"enum": list(OUTCOMES)},
     "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
-    "page": {"type": "integer", "minimum": 1, "maximum": 100_000}, "per_page": {"type": "integer", "minimum": 1,
-                                                            "maximum": MAX_PER_PAGE},
+    "page": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
 }
 
 

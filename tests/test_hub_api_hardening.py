@@ -240,7 +240,7 @@ def test_body_limit_and_idle_timeout(tmp_path: Path) -> None:
     finally:
         next(gen, None)
     assert HubConfig(clips=HubClips(max_bytes=16 * 1024 * 1024)).max_body_bytes() > 16 * 1024 * 1024
-    with pytest.raises(ValueError, match="must be above clips.max_bytes"):
+    with pytest.raises(ValueError, match=r"must be above clips\.max_bytes"):
         HubConfig(clips=HubClips(max_bytes=1024 * 1024), web=HubWeb(max_body_bytes=512 * 1024))
 
 

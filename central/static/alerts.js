@@ -89,7 +89,7 @@ async function listing(query, want) {
   }
   return { alerts: got, total };
 }
-async function refresh() {
+async function load() {
   try {
     const open = await listing("status=open&sort=queue", wantOpen);
     const fresh = await listing("status=new", 1);
@@ -108,6 +108,16 @@ async function refresh() {
     statusEl.textContent = `${fresh.total} new · showing ${open.alerts.length} of ${open.total} open · updated ${new Date().toLocaleTimeString()}`;
   } catch (e) { statusEl.textContent = "hub unreachable: " + e.message; }
 }
+// One refresh at a time: a slow answer (a long queue, a loaded hub) delays the next poll
+// instead of stacking requests.
+let busy = false, again = false;
+async function refresh() {
+  if (busy) { again = true; return; }
+  busy = true;
+  try { do { again = false; await load(); } while (again); }
+  finally { busy = false; }
+}
+async function poll() { await refresh(); setTimeout(poll, 1000); }
 more.addEventListener("click", () => { wantOpen += PAGE; refresh(); });
 document.getElementById("open-only").addEventListener("change", refresh);
 document.addEventListener("keydown", (ev) => {
@@ -120,5 +130,4 @@ document.addEventListener("keydown", (ev) => {
   else if (ev.key === "Enter" && selected) { location.href = `/alerts/${selected}`; }
   else if (ev.key === "Escape") { dismiss(); }
 });
-refresh();
-setInterval(refresh, 1000);
+poll();
