@@ -6,7 +6,6 @@ import hmac
 import logging
 import re
 import secrets
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -81,14 +80,10 @@ def _safe_next(target: str | None, role: str) -> str:
 def _audit_refused(db: Any, username: str, ip: str, throttled: bool) -> None:
     """Audit a failed or throttled login: the name tried and the address, never the password."""
     if throttled:
-        recent = db.execute(
-            "SELECT 1 FROM audit WHERE subject = ? AND action = 'login.throttled' AND why = ? "
-            "AND ts > ? LIMIT 1", [username, f"from {ip}", time.time() - THROTTLED_AUDIT_EVERY_S]
-        ).fetchone()
-        if recent:
-            return
-    audit.record(db, ANONYMOUS, "login.throttled" if throttled else "login.failed", username,
-                 f"from {ip}")
+        audit.record_once(db, ANONYMOUS, "login.throttled", username, f"from {ip}",
+                          THROTTLED_AUDIT_EVERY_S)
+    else:
+        audit.record(db, ANONYMOUS, "login.failed", username, f"from {ip}")
 
 
 def _cookie_args() -> dict[str, Any]:
