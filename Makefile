@@ -21,6 +21,7 @@ models: venv
 # System packages, installed with apt-get when missing and we are root (otherwise the command
 # to run is printed and the tests that need them say so):
 # - Mosquitto: the real broker of the tests (the demo falls back to the embedded amqtt broker);
+# - nginx: the hub role's reverse proxy, in front of the hub in the login tests;
 # - Chromium: the browser tests drive Debian's Chromium with Playwright (`playwright install`
 #   cannot download browsers here);
 # - iproute2 + nftables: network namespaces, for the network-cut chaos test and the box firewall;
@@ -41,7 +42,7 @@ define apt_ensure
 endef
 
 PROVISION_APT := debootstrap nftables iproute2 zstd
-TEST_APT := mosquitto chromium $(PROVISION_APT)
+TEST_APT := mosquitto chromium nginx $(PROVISION_APT)
 
 test-tools:
 	$(call apt_ensure,$(TEST_APT),test system packages)

@@ -17,8 +17,12 @@ log = logging.getLogger(__name__)
 
 def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
+    from central.auth import TrustedProxies
+    from central.httpjson import FiniteJSONProvider
+
     cfg = cfg or HubConfig()
     app = Flask(__name__)
+    app.json = FiniteJSONProvider(app)
     app.config.update(
         DATABASE=Path(cfg.database),
         API_TOKENS={k: v if isinstance(v, str) else v.model_dump()
@@ -35,8 +39,10 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         SEARCH=cfg.search,
         RETENTION_DAYS=cfg.retention_days,
         MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
+        MAX_CONTENT_LENGTH=cfg.max_body_bytes(),
     )
     app.config.update(overrides)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]
 
     from central import alerts, cameras, clips, vitals
 

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 from central import audit, get_db
 from central.auth import roles
 from central.clips import EVENT_ID, clip_path
+from central.httpjson import json_object
 from central.openapi import doc
 
 log = logging.getLogger(__name__)
@@ -199,10 +200,7 @@ def _export(event_id: str, body: Any) -> Response:
            "reason": {"type": "string", "minLength": 5, "maxLength": 500}},
      required=["frame", "box", "reason"], produces="application/zip")
 def api_export(event_id: str) -> Response:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "body must be a JSON object {frame, box, reason}")
-    return _export(event_id, body)
+    return _export(event_id, json_object())
 
 
 @bp.post("/privacy/access/<event_id>/export")

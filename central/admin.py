@@ -8,15 +8,24 @@ from flask import Blueprint, g, render_template, request
 
 from central import audit, get_db
 from central.auth import roles
-from central.users import ROLES, UserError, add_api_client, add_user, list_users, set_disabled
+from central.users import (
+    ROLES,
+    UserError,
+    add_api_client,
+    add_user,
+    list_api_clients,
+    list_users,
+    revoke_api_client,
+    set_disabled,
+)
 
 bp = Blueprint("admin", __name__)
 
 
 def _render(message: str | None = None, error: str | None = None, token: str | None = None,
             status: int = 200) -> Any:
-    clients = list(get_db().query("SELECT name, role, disabled, created_at FROM api_clients ORDER BY name"))
-    return render_template("users.html", users=list_users(get_db()), clients=clients, roles=ROLES,
+    return render_template("users.html", users=list_users(get_db()), clients=list_api_clients(get_db()),
+                           roles=ROLES,
                            message=message, error=error, token=token), status
 
 
@@ -30,7 +39,8 @@ def page() -> Any:
 @bp.post("/admin/users")
 @roles("admin")
 def change() -> Any:
-    """Add a user, disable or enable one, or register an API client (one form per action)."""
+    """Add a user, disable or enable one, register an API client or revoke its token (one form
+    per action)."""
     db = get_db()
     action = request.form.get("action", "")
     name = request.form.get("username", "").strip().lower()
@@ -52,6 +62,10 @@ def change() -> Any:
             audit.record(db, g.actor, "api_client.add", name, role)
             return _render(message=f"API client {name} registered ({role}); copy its token now",
                            token=token)
+        if action == "revoke":
+            revoke_api_client(db, name)
+            audit.record(db, g.actor, "api_client.revoke", name)
+            return _render(message=f"token of API client {name} revoked")
     except UserError as exc:
         return _render(error=str(exc), status=400)
     return _render(error="unknown action; use the forms on this page", status=400)

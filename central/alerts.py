@@ -14,6 +14,7 @@ from flask import Blueprint, abort, g, jsonify, render_template, request
 from central import audit, get_db
 from central.auth import roles
 from central.db import event_row
+from central.httpjson import json_object
 from central.openapi import doc
 
 bp = Blueprint("alerts", __name__)
@@ -58,29 +59,53 @@ def alert_page(alert_id: str) -> str:
                            outcomes=OUTCOMES, assignees=assignees)
 
 
+MAX_PAGE = 1000
+MAX_OFFSET = 10_000_000
+ORDERS = {"newest": "started_at DESC, id",
+          "queue": "CASE status WHEN 'new' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, "
+                   "started_at DESC, id"}
+"""``queue``: new alerts first, then acknowledged, each newest first (the operators' queue)."""
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    try:
+        value = int(raw) if raw not in (None, "") else default
+    except ValueError:
+        abort(400, f"{name} must be an integer")
+    if not low <= value <= high:
+        abort(400, f"{name} must be between {low} and {high}")
+    return value
+
+
 @bp.get("/api/v1/alerts")
 @roles(*HANDLERS)
-@doc("List alerts, newest first", query={"status": {"enum": [*STATUSES, "open"]},
-                                          "limit": {"type": "integer", "minimum": 1,
-                                                    "maximum": 1000}})
+@doc("List alerts (a page of them, with the total matching), newest first or in queue order",
+     query={"status": {"enum": [*STATUSES, "open"]},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+            "sort": {"enum": list(ORDERS)}})
 def list_alerts() -> Any:
     status = request.args.get("status")
     if status is not None and status not in (*STATUSES, "open"):
         abort(400, f"status must be one of {', '.join(STATUSES)} or open (new and acknowledged)")
-    try:
-        limit = min(max(int(request.args.get("limit", 100)), 1), 1000)
-    except ValueError:
-        abort(400, "limit must be an integer")
-    sql = "SELECT * FROM events"
+    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    offset = _int_arg("offset", 0, 0, MAX_OFFSET)
+    sort = request.args.get("sort") or "newest"
+    if sort not in ORDERS:
+        abort(400, f"sort must be one of {', '.join(ORDERS)}")
+    where = ""
     params: list[Any] = []
     if status == "open":
-        sql += " WHERE status IN ('new', 'acknowledged')"
+        where = " WHERE status IN ('new', 'acknowledged')"
     elif status:
-        sql += " WHERE status = ?"
+        where = " WHERE status = ?"
         params.append(status)
-    sql += " ORDER BY started_at DESC LIMIT ?"
-    params.append(limit)
-    return jsonify(alerts=[event_row(r) for r in get_db().query(sql, params)])
+    db = get_db()
+    total = int(db.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0])
+    rows = db.query(f"SELECT * FROM events{where} ORDER BY {ORDERS[sort]} LIMIT ? OFFSET ?",
+                    [*params, limit, offset])
+    return jsonify(alerts=[event_row(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @bp.get("/api/v1/alerts/<alert_id>")
@@ -99,12 +124,7 @@ def get_history(alert_id: str) -> Any:
 
 
 def _body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if body is None:
-        body = request.form.to_dict() if request.form else {}
-    if not isinstance(body, dict):
-        abort(400, "body must be a JSON object")
-    return body
+    return json_object(form_ok=True)
 
 
 def _comment(body: dict[str, Any], required: bool = False) -> str:

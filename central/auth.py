@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import functools
 import hmac
+import ipaddress
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import abort, current_app, g, redirect, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from central.users import ROLES, api_client_for, load_session
 
@@ -41,6 +43,34 @@ class Identity:
     via: str  # "session" | "token"
     csrf: str | None = None
     user_id: int | None = None
+
+
+class TrustedProxies:
+    """WSGI middleware: ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are applied (werkzeug's
+    ProxyFix, one hop) only when the peer is one of the configured proxies; from anyone else
+    they are ignored and the peer's own address is the client's."""
+
+    def __init__(self, app: Any, proxies: Iterable[Any]) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1)
+        self.networks = [ipaddress.ip_network(str(p), strict=False) for p in proxies]
+
+    def trusted(self, peer: str | None) -> bool:
+        try:
+            addr = ipaddress.ip_address(peer or "")
+        except ValueError:
+            return False
+        return any(addr in net for net in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if self.networks and self.trusted(environ.get("REMOTE_ADDR")):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def client_address() -> str:
+    """The client's address (the proxy's X-Forwarded-For when the peer is a trusted proxy)."""
+    return request.remote_addr or "?"
 
 
 def is_api() -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-ROLE_NAMES = ["operator", "supervisor", "privacy_officer", "admin"]
+from central.users import ROLES
+
+ROLE_NAMES = list(ROLES)
 CONFIG = click.option("--config", "config", required=True,
                       type=click.Path(dir_okay=False, path_type=Path), help="The hub's TOML config.")
 
@@ -129,6 +131,33 @@ def token_add(config: Path, name: str, role: str) -> None:
         raise click.ClickException(str(exc)) from None
     audit.record(db, "cli", "api_client.add", name, role)
     click.echo(tok)
+
+
+@token.command("list")
+@CONFIG
+def token_list(config: Path) -> None:
+    """List integrations with their role and whether their token is revoked."""
+    from central.users import list_api_clients
+
+    for c in list_api_clients(_db(config)):
+        click.echo(f"{c['name']:32} {c['role']:16} {'revoked' if c['disabled'] else 'active'}")
+
+
+@token.command("revoke")
+@CONFIG
+@click.argument("name")
+def token_revoke(config: Path, name: str) -> None:
+    """Revoke integration NAME's token: its next request is refused (401)."""
+    from central import audit
+    from central.users import UserError, revoke_api_client
+
+    db = _db(config)
+    try:
+        revoke_api_client(db, name)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    audit.record(db, "cli", "api_client.revoke", name)
+    click.echo(f"token of {name} revoked")
 
 
 def register(hub: click.Group) -> None:

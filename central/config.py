@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, model_validator
 
+from central.users import Role
 from edge.config import ConfigError, problems_from
 from edge.messages import NAME_PATTERN
 
@@ -47,7 +47,7 @@ class ApiToken(Strict):
     """A machine client's token in the hub config: who it acts as, and with which role."""
 
     actor: str = Field(min_length=1, max_length=100)
-    role: Literal["operator", "supervisor", "privacy_officer", "admin", "investigator"] = "operator"
+    role: Role = "operator"
 
 
 class HubSearch(Strict):
@@ -68,6 +68,19 @@ class PrivacyVerifyConfig(Strict):
     verify_every_s: float = Field(default=30.0, gt=0, le=3600)
     window_s: float = Field(default=3600.0, gt=0, le=90 * 86400)
     """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
+
+
+class HubWeb(Strict):
+    """The production HTTP server of ``vigie hub serve`` (waitress)."""
+
+    threads: int = Field(default=8, ge=1, le=64)
+    """Requests served at once; more wait in the accept queue."""
+    channel_timeout_s: int = Field(default=120, ge=2, le=3600)
+    """A connection idle (nothing sent or received) this long is closed: slow clients cannot
+    hold every thread."""
+    max_body_bytes: int | None = Field(default=None, ge=64 * 1024, le=2 * 1024 * 1024 * 1024)
+    """The largest request body accepted; default: the clip limit plus 1 MiB (a clip upload is
+    the largest legal body)."""
 
 
 class HubConfig(Strict):
@@ -94,6 +107,22 @@ class HubConfig(Strict):
     the hub cannot search (boxes refuse unsigned requests)."""
     search: HubSearch = HubSearch()
     privacy: PrivacyVerifyConfig = PrivacyVerifyConfig()
+    web: HubWeb = HubWeb()
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=64)
+    """Addresses (or networks) of the reverse proxies whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer
+    these headers are ignored, so a client cannot pick the address its logins are counted on."""
+
+    @model_validator(mode="after")
+    def _body_fits_a_clip(self) -> HubConfig:
+        if self.web.max_body_bytes is not None and self.web.max_body_bytes <= self.clips.max_bytes:
+            raise ValueError(f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
+                             f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")
+        return self
+
+    def max_body_bytes(self) -> int:
+        """The request body limit the web server enforces."""
+        return self.web.max_body_bytes or self.clips.max_bytes + 1024 * 1024
 
 
 def load(path: Path | str) -> HubConfig:

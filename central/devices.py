@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, g, jsonify, request
+from flask import Blueprint, abort, g, jsonify
 
 from central import audit, get_db
 from central.auth import roles
+from central.httpjson import json_object
 from central.openapi import doc
 
 bp = Blueprint("devices", __name__)
@@ -29,8 +30,8 @@ def list_devices() -> Any:
 def enrol(site: str, camera: str) -> Any:
     from central.egress_receipts import EnrolError, enrol_device
 
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("public_key"), str):
+    body = json_object()
+    if not isinstance(body.get("public_key"), str):
         abort(400, "body must be {\"public_key\": \"ed25519:<base64>\"} as `vigie edge enrol` prints it")
     db = get_db()
     try:

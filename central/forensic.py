@@ -38,6 +38,7 @@ from flask import (
 from central import audit, get_db
 from central.auth import roles
 from central.fanout import FanoutError, SearchFanout
+from central.httpjson import json_object
 from central.openapi import doc
 from central.privacy_pages import AUDITORS
 from edge.keys import KeyFileError, load_private
@@ -292,7 +293,7 @@ def _create(data: Any) -> str:
 @doc("Start a forensic search of the boxes (audited)", body=_BODY,
      required=["case", "reason", "start", "end"])
 def api_create() -> Any:
-    sid = _create(request.get_json(silent=True))
+    sid = _create(json_object())
     return jsonify(id=sid, url=f"/api/v1/searches/{sid}"), 202
 
 

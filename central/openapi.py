@@ -43,6 +43,39 @@ def doc(summary: str, query: dict[str, dict[str, Any]] | None = None,
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
+MAX_STRING = 1000
+"""Strings a view's @doc leaves unbounded are documented as at most this long."""
+MAX_INTEGER = 2**31 - 1
+MAX_ITEMS = 2000
+MAX_PATH_PARAM = 200
+
+
+def bounded(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``schema`` where every string, integer and array has an upper bound (the
+    view's own when it states one): clients know the limits, and a fuzzer generates values at
+    them (the longest string, the largest integer) instead of only small ones."""
+    out = dict(schema)
+    kind = out.get("type")
+    if kind == "string" and "enum" not in out:
+        out.setdefault("maxLength", MAX_STRING)
+    elif kind == "integer":
+        out.setdefault("maximum", MAX_INTEGER)
+        out.setdefault("minimum", -MAX_INTEGER)
+    elif kind == "number":
+        out.setdefault("maximum", 1e9)
+        out.setdefault("minimum", -1e9)
+    elif kind == "array":
+        out.setdefault("maxItems", MAX_ITEMS)
+        if isinstance(out.get("items"), dict):
+            out["items"] = bounded(out["items"])
+    elif kind == "object":
+        if isinstance(out.get("properties"), dict):
+            out["properties"] = {k: bounded(v) for k, v in out["properties"].items()}
+        if isinstance(out.get("additionalProperties"), dict):
+            out["additionalProperties"] = bounded(out["additionalProperties"])
+        out.setdefault("maxProperties", 100)
+    return out
+
 
 def _operation(rule_path: str, method: str, view: Callable[..., Any], endpoint: str) -> dict[str, Any]:
     meta = getattr(view, DOC_ATTR, None) or {"summary": endpoint, "query": {}, "body": None,
@@ -50,10 +83,11 @@ def _operation(rule_path: str, method: str, view: Callable[..., Any], endpoint: 
     params: list[dict[str, Any]] = []
     for conv, name in _PARAM.findall(rule_path):
         params.append({"name": name, "in": "path", "required": True,
-                       "schema": {"type": "integer"} if conv == "int" else
-                       {"type": "string", "minLength": 1, "pattern": "^[^/]+$"}})
+                       "schema": bounded({"type": "integer"}) if conv == "int" else
+                       {"type": "string", "minLength": 1, "maxLength": MAX_PATH_PARAM,
+                        "pattern": "^[^/]+$"}})
     for name, schema in meta["query"].items():
-        params.append({"name": name, "in": "query", "required": False, "schema": schema})
+        params.append({"name": name, "in": "query", "required": False, "schema": bounded(schema)})
     allowed = declared_roles(view)
     op: dict[str, Any] = {
         "operationId": f"{endpoint}_{method}".replace(".", "_"),
@@ -73,7 +107,8 @@ def _operation(rule_path: str, method: str, view: Callable[..., Any], endpoint: 
         op["x-roles"] = sorted(allowed)
     if meta["body"] is not None:
         op["requestBody"] = {"required": bool(meta["required"]), "content": {"application/json": {
-            "schema": {"type": "object", "properties": meta["body"], "required": meta["required"]}}}}
+            "schema": bounded({"type": "object", "properties": meta["body"],
+                               "required": meta["required"]})}}}
     return op
 
 

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, current_app, g, jsonify, render_template, re
 
 from central import audit, get_db
 from central.auth import roles
+from central.httpjson import json_object
 from central.openapi import doc
 
 bp = Blueprint("privacy_pages", __name__)
@@ -184,7 +185,7 @@ def set_retention_page() -> Any:
 def api_set_retention() -> Any:
     from central.inventory import RetentionError, set_retention
 
-    body = request.get_json(silent=True) or {}
+    body = json_object()
     db = get_db()
     try:
         days = set_retention(db, str(body.get("days", "")), g.actor)

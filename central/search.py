@@ -19,6 +19,7 @@ from central import audit, get_db
 from central.alerts import OUTCOMES, STATUSES
 from central.auth import roles
 from central.db import event_row
+from central.httpjson import json_object
 from central.openapi import doc
 from edge.messages import EVENT_TYPES
 
@@ -111,9 +112,12 @@ def _where(q: Query) -> tuple[str, list[Any]]:
             clauses.append(f"{col} = ?")
             params.append(value)
     if q.object_class:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(events.objects) "
-                       "WHERE json_extract(value, '$.label') = ?)")
-        params.append(q.object_class)
+        # a stored row whose objects are not valid JSON (NaN from an old box) must not make
+        # SQLite's json_each fail the whole search: it is matched on the label's text instead
+        clauses.append("CASE WHEN json_valid(events.objects) THEN EXISTS (SELECT 1 FROM "
+                       "json_each(events.objects) WHERE json_extract(value, '$.label') = ?) "
+                       "ELSE instr(events.objects, '\"label\": ' || json_quote(?)) > 0 END")
+        params.extend([q.object_class, q.object_class])
     if q.start:
         clauses.append("started_at >= ?")
         params.append(q.start)
@@ -140,12 +144,11 @@ def _describe(q: Query) -> str:
 
 
 _QUERY_DOC: dict[str, dict[str, Any]] = {
-    "type": {"type": "string"}, "site": {"type": "string"}, "camera": {"type": "string"},
-    "zone": {"type": "string"}, "class": {"type": "string"},
+    **{k: {"type": "string", "maxLength": 64} for k in ("type", "site", "camera", "zone", "class")},
     "status": {"enum": list(STATUSES)}, "outcome": {"enum": list(OUTCOMES)},
     "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
-    "page": {"type": "integer", "minimum": 1}, "per_page": {"type": "integer", "minimum": 1,
-                                                            "maximum": MAX_PER_PAGE},
+    "page": {"type": "integer", "minimum": 1, "maximum": 100_000},
+    "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
 }
 
 
@@ -230,9 +233,7 @@ def export_form() -> Response:
            "filters": {"type": "object", "additionalProperties": {"type": "string"}}},
      required=["reason"], produces="text/csv")
 def api_export() -> Response:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "body must be a JSON object {reason, filters}")
+    body = json_object()
     filters = body.get("filters") or {}
     if not isinstance(filters, dict) or not all(isinstance(v, str | int) for v in filters.values()):
         abort(400, "filters must be an object of strings (the search API's parameters)")

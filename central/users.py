@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import sqlite_utils
 from argon2 import PasswordHasher
@@ -20,7 +20,9 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 log = logging.getLogger(__name__)
 
-ROLES = ("operator", "supervisor", "privacy_officer", "admin", "investigator")
+Role = Literal["operator", "supervisor", "privacy_officer", "admin", "investigator"]
+ROLES: tuple[str, ...] = get_args(Role)
+"""Every role the hub knows: the one list that routes, the CLI and the config check against."""
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 MIN_PASSWORD = 10
 SESSION_IDLE_S = 8 * 3600
@@ -123,7 +125,7 @@ def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool = True
 
 
 def throttled(db: sqlite_utils.Database, username: str, ip: str, now: float | None = None) -> float:
-    """Seconds to wait before another login attempt for this name or address (0: go ahead)."""
+    """Seconds to wait before another login attempt for this name and address (0: go ahead)."""
     now = now or time.time()
     since = now - THROTTLE_WINDOW_S
     wait = 0.0
@@ -139,24 +141,57 @@ def throttled(db: sqlite_utils.Database, username: str, ip: str, now: float | No
     return max(wait, 0.0)
 
 
-def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: str) -> User | None:
-    """Check a password (constant work whether or not the user exists); records the attempt."""
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login attempt gave: the user, or nobody; ``wait_s`` > 0 when it was throttled
+    (the password was then not checked at all)."""
+
+    user: User | None
+    wait_s: float = 0.0
+
+
+def _reserve_attempt(db: sqlite_utils.Database, username: str, ip: str) -> tuple[float, int]:
+    """Count the recent failures and, when under the limits, record this attempt as failed, in
+    one write transaction: parallel attempts cannot all pass the count before any is recorded.
+    Returns (seconds to wait, 0) when throttled, else (0, the attempt's row id)."""
+    now = time.time()
+    with db.conn:
+        db.execute("BEGIN IMMEDIATE")
+        wait = throttled(db, username, ip, now)
+        if wait > 0:
+            return wait, 0
+        cur = db.execute("INSERT INTO login_attempts (ts, username, ip, ok) VALUES (?, ?, ?, 0)",
+                         [now, username, ip])
+        db.execute("DELETE FROM login_attempts WHERE ts < ?", [now - 4 * THROTTLE_WINDOW_S])
+        return 0.0, int(cur.lastrowid or 0)
+
+
+def attempt_login(db: sqlite_utils.Database, username: str, password: str, ip: str) -> LoginResult:
+    """A throttled password check (constant work whether or not the user exists). The attempt
+    is recorded as a failure before the hash is checked and marked good after, so at most
+    ``THROTTLE_MAX_FAILURES`` wrong passwords per name and address reach argon2 in the window."""
+    username = username[:64]
+    wait, attempt = _reserve_attempt(db, username, ip)
+    if wait > 0:
+        return LoginResult(user=None, wait_s=wait)
     rows = list(db.query("SELECT * FROM users WHERE username = ?", [username]))
     stored = str(rows[0]["password_hash"]) if rows else _DUMMY_HASH
     try:
         ok = _hasher.verify(stored, password) and bool(rows) and not rows[0]["disabled"]
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    now = time.time()
-    db.execute("INSERT INTO login_attempts (ts, username, ip, ok) VALUES (?, ?, ?, ?)",
-               [now, username[:64], ip, int(ok)])
-    db.execute("DELETE FROM login_attempts WHERE ts < ?", [now - 4 * THROTTLE_WINDOW_S])
     if not ok:
-        return None
+        return LoginResult(user=None)
+    db.execute("UPDATE login_attempts SET ok = 1 WHERE id = ?", [attempt])
     if _hasher.check_needs_rehash(stored):
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?",
                    [_hasher.hash(password), rows[0]["id"]])
-    return _user(rows[0])
+    return LoginResult(user=_user(rows[0]))
+
+
+def authenticate(db: sqlite_utils.Database, username: str, password: str, ip: str) -> User | None:
+    """The user when the password is right and the attempt not throttled, else None."""
+    return attempt_login(db, username, password, ip).user
 
 
 def open_session(db: sqlite_utils.Database, user: User, ip: str) -> str:
@@ -203,6 +238,20 @@ def add_api_client(db: sqlite_utils.Database, name: str, role: str) -> str:
     db.execute("INSERT INTO api_clients (name, token_sha256, role, disabled, created_at) "
                "VALUES (?, ?, ?, 0, ?)", [name, _sha(token), role, time.time()])
     return token
+
+
+def list_api_clients(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every registered machine client: name, role, whether revoked, when made."""
+    return [dict(r) for r in db.query(
+        "SELECT name, role, disabled, created_at FROM api_clients ORDER BY name")]
+
+
+def revoke_api_client(db: sqlite_utils.Database, name: str) -> None:
+    """Revoke a machine client's token: the next request carrying it gets 401."""
+    cur = db.execute("UPDATE api_clients SET disabled = 1 WHERE name = ?", [name])
+    if not cur.rowcount:
+        raise UserError(f"no API client {name!r}; `vigie hub token list` shows them")
+    log.info("API client %s revoked", name)
 
 
 def api_client_for(db: sqlite_utils.Database, token: str) -> tuple[str, str] | None:

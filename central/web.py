@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,8 +24,8 @@ from flask import (
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from central import audit, get_db
-from central.auth import SESSION_COOKIE, identify, is_api, public, roles
-from central.users import ROLES, authenticate, close_session, open_session, throttled
+from central.auth import SESSION_COOKIE, client_address, identify, is_api, public, roles
+from central.users import ROLES, User, attempt_login, close_session, open_session
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,31 @@ def error_page(exc: HTTPException) -> Any:
                            message=exc.description), code
 
 
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x1f\x7f\\]")
+"""Control characters and backslashes: browsers read ``/\\host`` as ``//host``, and a
+CR/LF would split the Location header."""
+THROTTLED_AUDIT_EVERY_S = 60.0
+"""A throttled flood writes one audit row per name and address a minute, not one per request."""
+ANONYMOUS = "anonymous"
+
+
 def _safe_next(target: str | None, role: str) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
+    """``next=`` when it is a path on this hub, else the role's home page."""
+    if (target and target.startswith("/") and not target.startswith("//")
+            and not _UNSAFE_IN_NEXT.search(target)):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
     return HOME.get(role, "/")
+
+
+def _audit_refused(db: Any, username: str, ip: str, throttled: bool) -> None:
+    """Audit a failed or throttled login: the name tried and the address, never the password."""
+    if throttled:
+        audit.record_once(db, ANONYMOUS, "login.throttled", username, f"from {ip}",
+                          THROTTLED_AUDIT_EVERY_S)
+    else:
+        audit.record(db, ANONYMOUS, "login.failed", username, f"from {ip}")
 
 
 def _cookie_args() -> dict[str, Any]:
@@ -84,31 +106,42 @@ def login() -> Any:
             abort(400, "missing or stale CSRF token: reload the login page and try again")
         username = request.form.get("username", "").strip().lower()[:64]
         password = request.form.get("password", "")[:1024]
-        ip = request.remote_addr or "?"
-        db = get_db()
-        wait = throttled(db, username, ip)
-        if wait > 0:
-            error = f"Too many failed attempts. Try again in {int(wait // 60) + 1} minute(s)."
-            status = 429
-        elif not username or not password:
-            error = "Enter your user name and password."
-            status = 400
+        if not username or not password:
+            error, status = "Enter your user name and password.", 400
         else:
-            user = authenticate(db, username, password, ip)
-            if user is None:
-                error = "Wrong user name or password, or the account is disabled."
-                status = 401
-            else:
-                token = open_session(db, user, ip)
-                audit.record(db, user.username, "login", user.username, ip)
-                resp = redirect(_safe_next(request.args.get("next"), user.role))
-                resp.set_cookie(SESSION_COOKIE, token, **_cookie_args())
-                resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
-                return resp
+            user, error, status = _check_login(username, password)
+            if user is not None:
+                return _logged_in(user)
     csrf = secrets.token_urlsafe(24)
     resp = make_response(render_template("login.html", csrf=csrf, error=error, username=username),
                          status)
     resp.set_cookie(LOGIN_CSRF_COOKIE, csrf, max_age=3600, **_cookie_args())
+    return resp
+
+
+def _check_login(username: str, password: str) -> tuple[User | None, str | None, int]:
+    """(user, error shown on the form, status) of one throttled, audited login attempt."""
+    ip = client_address()
+    db = get_db()
+    result = attempt_login(db, username, password, ip)
+    if result.user is not None:
+        return result.user, None, 200
+    _audit_refused(db, username, ip, throttled=result.wait_s > 0)
+    if result.wait_s > 0:
+        return None, (f"Too many failed attempts. Try again in {int(result.wait_s // 60) + 1} "
+                      "minute(s)."), 429
+    return None, "Wrong user name or password, or the account is disabled.", 401
+
+
+def _logged_in(user: User) -> Any:
+    """Open the session and go to ``next=`` (a local path only) or the role's home page."""
+    db = get_db()
+    ip = client_address()
+    token = open_session(db, user, ip)
+    audit.record(db, user.username, "login", user.username, ip)
+    resp = redirect(_safe_next(request.args.get("next"), user.role))
+    resp.set_cookie(SESSION_COOKIE, token, **_cookie_args())
+    resp.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
     return resp
 
 
@@ -189,8 +222,8 @@ def install(app: Flask) -> None:
         resp.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-            "style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; "
-            "frame-ancestors 'none'")
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
         if g.get("identity") is not None and resp.mimetype == "text/html":
             resp.headers.setdefault("Cache-Control", "no-store")
         return resp

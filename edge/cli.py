@@ -345,19 +345,18 @@ def hub_ingest(config: Path) -> None:
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--port", type=int, help="Override the configured port.")
 def hub_serve(config: Path, port: int | None) -> None:
-    """Serve the operators' pages and the JSON API."""
-    from werkzeug.serving import make_server
-
+    """Serve the operators' pages and the JSON API (waitress: timeouts and a body limit)."""
     from central import create_app
     from central.retention import PurgeJob
+    from central.server import HubServer
 
     cfg = _load_hub_config(config)
     app = create_app(cfg)
-    server = make_server(cfg.bind, port or cfg.port, app, threaded=True)
+    server = HubServer(app, cfg, port=port)
     PurgeJob(cfg.database, cfg.clips.dir, cfg.retention_days).start()  # hourly retention purge
-    log.info("hub serving on http://%s:%d/", cfg.bind, server.server_port)
     stop = threading.Event()
     _stop_on_signals(stop)
+
     def _stopper() -> None:
         stop.wait()
         server.shutdown()

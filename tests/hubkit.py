@@ -1,4 +1,5 @@
-"""Helpers for the hub's people-facing tests: a real hub over HTTP with a user per role."""
+"""Helpers for the hub's people-facing tests: a real hub over HTTP (the production server,
+waitress, as `vigie hub serve` runs it) with a user per role."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from central import create_app
 from central import db as hubdb
 from central.config import ApiToken, HubConfig
+from central.server import HubServer
 from central.users import ROLES, add_user
 from edge.messages import uuid7
 
@@ -104,10 +105,10 @@ def start_hub(tmp_path: Path, **cfg: Any) -> Iterator[Hub]:
     for role in ROLES:
         add_user(db, role.replace("_", "-"), PASSWORD, role)
     db.conn.close()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = HubServer(app, config, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    hub = Hub(url=f"http://127.0.0.1:{server.server_port}", database=database, app=app,
+    hub = Hub(url=f"http://127.0.0.1:{server.port}", database=database, app=app,
               _server=server)
     yield hub
     server.shutdown()
