@@ -1,8 +1,9 @@
 """The hub role's Mosquitto for tests: its files rendered once, a broker per test on free ports.
 
 :func:`render_fleet` runs the pki role and the hub role's Mosquitto tasks (tests/provision/
-broker.yml) for :data:`FLEET` (once, until a role changes), as on a hub: CA, broker and device certificates, per-device
-passwords, the hashed password files, the ACL, the broker settings and hub.toml.
+broker.yml) for :data:`FLEET` (once, until a role changes), as on a hub: CA, broker and device
+certificates, per-device passwords, the hashed password files, the ACL, the broker settings and
+hub.toml.
 :class:`RoleBroker` runs ``mosquitto -c`` on a copy of that settings file in which only the two
 listener ports (and the TLS listener's address) and the persistence folder differ, so every test
 broker has the role's queue limits, persistence, ACL, passwords, client-id rule and TLS.
@@ -17,6 +18,7 @@ import json
 import queue
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -174,10 +176,15 @@ class RoleBroker:
             raise AssertionError(f"the role's Mosquitto did not start:\n{self.log()[-3000:]}")
         return self
 
-    def _tls_up(self) -> bool:
-        if self.tls_bind == "127.0.0.1":
-            return wait_port(self.tls_port, 15, self.proc)
-        return True  # another address (a veth end): the local listener being up says it started
+    def _tls_up(self, timeout: float = 15) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            try:
+                with socket.create_connection((self.tls_bind, self.tls_port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.05)
+        return False
 
     def log(self) -> str:
         path = self.workdir / "broker.log"
