@@ -12,7 +12,8 @@ broker's RSS; at the end it stops the broker (time to write the persistence file
 starts it again on that file (time to load, RSS), and lets the hub's session drain the queue
 (time, and that every message arrived). ``health`` is QoS 0 and is not queued for an offline
 session, so it is not sent here. A second table extrapolates linearly to ``--cameras`` cameras
-for ``--hours`` hours.
+for ``--hours`` hours. ``--bytes-limit-check`` shows instead that Mosquitto reads
+``max_queued_bytes`` into 32 bits.
 """
 
 from __future__ import annotations
@@ -112,15 +113,15 @@ def rss(pid: int) -> int:
 class Broker:
     """Mosquitto with persistence in ``workdir``, no queue limit (the benchmark measures)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, max_queued_bytes: int = 0):
         self.workdir = workdir
         self.port = free_port()
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text("\n".join([
             f"listener {self.port} 127.0.0.1", "allow_anonymous true", f"user {getpass.getuser()}",
             "persistence true", f"persistence_location {workdir}/", "autosave_interval 0",
-            "max_queued_messages 0", "max_queued_bytes 0", "max_inflight_messages 100",
-            "log_dest stderr", "log_type error", "log_type warning"]) + "\n")
+            "max_queued_messages 0", f"max_queued_bytes {max_queued_bytes}",
+            "max_inflight_messages 100", "log_dest stderr", "log_type error", "log_type warning"]) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> float:
@@ -226,6 +227,24 @@ def drain(port: int, expected: int, timeout: float = 3600) -> tuple[float, int]:
     return took, got
 
 
+def bytes_limit_check(tmp: Path) -> None:
+    """How Mosquitto reads ``max_queued_bytes``: 100 messages of 100 bytes for the offline hub
+    session under each limit, and how many it keeps."""
+    print("| max_queued_bytes | kept of 100 x 100 B |")
+    print("|---:|---:|")
+    for limit in (1000, 2**31 - 1, 2**32 + 1000, 2**33 + 5000):
+        (tmp / str(limit)).mkdir()
+        b = Broker(tmp / str(limit), max_queued_bytes=limit)
+        b.start()
+        hub_session(b.port)
+        pub = Publisher(b.port, Mix([("event", b"x" * 100)]), cameras=1)
+        pub.publish_until(100)
+        pub.close()
+        _took, got = drain(b.port, 100, timeout=10)
+        b.stop()
+        print(f"| {limit:,} | {got} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", default="100000,300000,1000000")
@@ -233,7 +252,13 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--events-per-camera-hour", type=int, default=10)
     ap.add_argument("--no-drain", action="store_true")
+    ap.add_argument("--bytes-limit-check", action="store_true",
+                    help="only show how Mosquitto reads max_queued_bytes (32 bits)")
     args = ap.parse_args()
+    if args.bytes_limit_check:
+        with tempfile.TemporaryDirectory(prefix="broker-queue-") as tmp:
+            bytes_limit_check(Path(tmp))
+        return
     steps = sorted(int(s) for s in args.steps.split(","))
     mix = camera_hour("cam-0000", args.events_per_camera_hour, Ed25519PrivateKey.generate())
     kinds: dict[str, list[int]] = {}

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SETTINGS = {
     "max_queued_messages": 7_056_000,
-    "max_queued_bytes": 7_056_000_000,
+    "max_queued_bytes": 0,
     "max_inflight_messages": 100,
     "autosave_interval": 300,
 }
