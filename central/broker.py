@@ -1,7 +1,8 @@
 """Start a local MQTT broker for the demo and the tests: Mosquitto when installed, else amqtt.
 
 Production runs Mosquitto 2 with TLS, per-device credentials and an ACL (see ``ansible/``);
-this is only the loopback broker of a demo or a test run.
+this is only the loopback broker of a demo or a test run, anonymous, but with the production
+queue limits and persistence cadence (:data:`QUEUE_SETTINGS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+QUEUE_SETTINGS = {
+    "max_queued_messages": 7_056_000,
+    "max_queued_bytes": 0,
+    "max_inflight_messages": 100,
+    "autosave_interval": 300,
+}
+"""How Mosquitto queues for an offline persistent session, as the hub role sets it for a 24 h
+hub outage at 1,400 cameras (ansible/roles/hub/defaults/main.yml; a provisioning test checks
+that the two agree)."""
 
 
 class BrokerError(Exception):
@@ -93,8 +105,8 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
             f"listener {port} 127.0.0.1",
             *([f"listener {port} {also_bind}"] if also_bind else []),
             "allow_anonymous true",
-            "max_queued_messages 100000",
-            "max_inflight_messages 100",
+            *(f"{name} {value}" for name, value in QUEUE_SETTINGS.items()
+              if name != "autosave_interval"),
             "log_dest stderr",
             "log_type error",
             "log_type warning",
@@ -103,7 +115,8 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
             # Mosquitto started as root drops to the "mosquitto" user unless told otherwise, and
             # then cannot write its persistence file here: sessions would not survive a restart.
             lines += [f"user {getpass.getuser()}", "persistence true",
-                      f"persistence_location {workdir}/"]
+                      f"persistence_location {workdir}/",
+                      f"autosave_interval {QUEUE_SETTINGS['autosave_interval']}"]
         conf.write_text("\n".join(lines) + "\n")
         cmd = [exe, "-c", str(conf)]
         kind = "mosquitto"

@@ -22,6 +22,9 @@ class HubBroker(Strict):
     username: str | None = None
     password: str | None = None
     client_id: str = "vigie-hub-ingest"
+    """The ingest's persistent session (the search fan-out adds ``-search``). The hub role's
+    broker lets only the hub's user connect on its loopback listener, with ids of its choosing;
+    boxes, on TLS, are named by their user, so no box can take this id."""
 
 
 class DeviceIdentity(Strict):

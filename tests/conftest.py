@@ -14,6 +14,7 @@ import pytest
 
 from central.broker import LocalBroker, mosquitto_path, start_broker
 from edge.modelstore import ModelStore
+from tests.brokerkit import Fleet, RoleBroker, render_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -52,6 +53,20 @@ def broker(tmp_path: Path) -> Iterator[LocalBroker]:
     if mosquitto_path() is None:
         pytest.fail("Mosquitto is not installed: run `make test` as root or apt-get install mosquitto")
     b = start_broker(tmp_path / "broker")
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def fleet() -> Fleet:
+    """The pki and hub roles' broker files for the test fleet (rendered when the roles change)."""
+    return render_fleet()
+
+
+@pytest.fixture
+def role_broker(fleet: Fleet, tmp_path: Path) -> Iterator[RoleBroker]:
+    """Mosquitto on the hub role's settings (TLS, passwords, ACL, queue limits, persistence)."""
+    b = RoleBroker(fleet, tmp_path / "role-broker").start()
     yield b
     b.stop()
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 PREFIX = "vigie-chaos-"
 CUT_TABLE = "vigie_cut"
+ETC_NETNS = Path("/etc/netns")
 
 
 class NetnsError(Exception):
@@ -54,6 +55,7 @@ def sweep_stale() -> None:
                 log.info("deleting stale network namespace %s", m.group(0))
                 with contextlib.suppress(NetnsError):
                     _run("ip", "netns", "del", m.group(0))
+                shutil.rmtree(ETC_NETNS / m.group(0), ignore_errors=True)
 
 
 class NetNamespace:
@@ -76,10 +78,21 @@ class NetNamespace:
         """Prefix a command with this to run it inside the namespace."""
         return ["ip", "netns", "exec", self.name]
 
-    def create(self) -> NetNamespace:
+    @property
+    def etc(self) -> Path:
+        """Files here replace /etc's for commands run in the namespace (``ip netns exec``)."""
+        return ETC_NETNS / self.name
+
+    def create(self, hosts: dict[str, str] | None = None) -> NetNamespace:
+        """Make the namespace and the link; ``hosts`` (name -> address) is what /etc/hosts
+        resolves inside it, besides localhost."""
         sweep_stale()
         _run("ip", "netns", "add", self.name)
         try:
+            if hosts:
+                self.etc.mkdir(parents=True, exist_ok=True)
+                (self.etc / "hosts").write_text("127.0.0.1 localhost\n" + "".join(
+                    f"{address} {name}\n" for name, address in hosts.items()))
             _run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
             _run("ip", "link", "set", self.ns_if, "netns", self.name)
             _run("ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
@@ -119,3 +132,4 @@ class NetNamespace:
         for cmd in (("ip", "netns", "del", self.name), ("ip", "link", "del", self.host_if)):
             with contextlib.suppress(NetnsError, OSError, subprocess.SubprocessError):
                 _run(*cmd)
+        shutil.rmtree(self.etc, ignore_errors=True)

@@ -3,6 +3,12 @@
 Each scenario checks that every event message the box stored in its outbox reaches the hub
 exactly once (one row per event id, the end state where the box produced an end), and that
 the hub holds nothing the box did not produce.
+
+The broker runs the hub role's configuration (tests/brokerkit.py): queue limits, persistence,
+per-listener passwords, ACL, client id = user name on TLS. The agent connects as production boxes
+do (TLS with its certificate, its ``<site>/<camera>`` user and password; the broker certificate's
+name resolved to the veth address inside the network namespace); the ingest connects with the
+hub's user on the loopback listener.
 """
 
 from __future__ import annotations
@@ -17,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from central.broker import LocalBroker, free_port, start_broker
 from central.demo import DEMO_ZONE
 from edge.modelstore import ModelStore
+from tests.brokerkit import HUB_NAME, Fleet, RoleBroker
 from tests.chaos.netns import NetNamespace, NetnsError, missing_tools
 from tests.conftest import Proc, wait_for
 
@@ -29,28 +35,30 @@ EVENT_LINE = re.compile(r"event (\w+) (start|end) ([0-9a-f-]{36}) stored in outb
 
 
 class Rig:
-    """One broker, one hub ingest, one looping agent, all real processes.
+    """One broker (the hub role's), one hub ingest, one looping agent, all real processes.
 
     With ``net``, the agent runs inside that network namespace and reaches the broker over the
-    veth link (the broker also listens on the host end), with a 5 s MQTT keepalive.
+    veth link (the role's TLS listener is bound to the host end), with a 5 s MQTT keepalive.
     """
 
     def __init__(self, tmp: Path, spawn, media: Path, store: ModelStore,  # type: ignore[no-untyped-def]
-                 net: NetNamespace | None = None):
+                 fleet: Fleet, net: NetNamespace | None = None):
         self.tmp = tmp
         self.spawn = spawn
         self.net = net
-        self.port = free_port()
-        self.broker: LocalBroker = start_broker(tmp / "broker", port=self.port, also_bind=self.bind)
+        self.broker = RoleBroker(fleet, tmp / "broker", tls_bind=net.host_ip if net else "127.0.0.1")
+        self.broker.start()
         self.hub_cfg = tmp / "hub.toml"
-        self.hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\nport = {self.port}\n')
+        self.hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\n{self.broker.hub_broker_toml()}')
         self.box_cfg = tmp / "box.toml"
         polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
         video = media / "video" / "one-by-one-person-detection.mp4"
+        host = HUB_NAME if net else "127.0.0.1"
         self.box_cfg.write_text(
             f'site = "chaos"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
             f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
-            f"[broker]\nport = {self.port}\n{self._box_broker()}[health]\ninterval_s = 1\n"
+            f"[broker]\n{self.broker.box_broker_toml('chaos', 'cam-01', host)}"
+            f"{'keepalive_s = 5' if net else ''}\n[health]\ninterval_s = 1\n"
             f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
             f'[[rules]]\ntype = "intrusion"\nzone = "table"\ndwell_s = 1\nclear_s = 1\n'
         )
@@ -59,11 +67,9 @@ class Rig:
         self.ingests: list[Proc] = []
 
     @property
-    def bind(self) -> str | None:
-        return self.net.host_ip if self.net else None
-
-    def _box_broker(self) -> str:
-        return f'host = "{self.net.host_ip}"\nkeepalive_s = 5\n' if self.net else ""
+    def port(self) -> int:
+        """The port the box connects to (the role's TLS listener)."""
+        return self.broker.tls_port
 
     def start_ingest(self) -> Proc:
         p = self.spawn(f"ingest{len(self.ingests)}", "hub", "ingest", "--config", str(self.hub_cfg))
@@ -80,7 +86,7 @@ class Rig:
     def restart_broker(self, down_s: float, kill: bool = False) -> None:
         (self.broker.kill if kill else self.broker.stop)()
         time.sleep(down_s)
-        self.broker = start_broker(self.tmp / "broker", port=self.port, also_bind=self.bind)
+        self.broker.start()
 
     def generated(self) -> dict[str, set[str]]:
         """Event id -> states the box stored in its outbox, from every agent's log."""
@@ -134,8 +140,9 @@ class Rig:
 
 
 @pytest.fixture
-def rig(tmp_path: Path, spawn, media: Path, model_store: ModelStore):  # type: ignore[no-untyped-def]
-    r = Rig(tmp_path, spawn, media, model_store)
+def rig(tmp_path: Path, spawn, media: Path, model_store: ModelStore,  # type: ignore[no-untyped-def]
+        fleet: Fleet):
+    r = Rig(tmp_path, spawn, media, model_store, fleet)
     yield r
     r.close()
 
@@ -158,7 +165,7 @@ def test_broker_down_60_s(rig: Rig) -> None:
     n = rig.events_logged()
     time.sleep(60)
     assert rig.events_logged() > n + 5, "the box kept detecting while the broker was down"
-    rig.broker = start_broker(rig.tmp / "broker", port=rig.port)
+    rig.broker.start()
     rig.stop_agent_and_check()
 
 
@@ -181,7 +188,7 @@ def test_agent_killed_and_restarted(rig: Rig) -> None:
     n = rig.events_logged()
     wait_for(lambda: rig.events_logged() >= n + 3, 60, what="events queued in the outbox")
     first.kill()
-    rig.broker = start_broker(rig.tmp / "broker", port=rig.port)
+    rig.broker.start()
     second = rig.start_agent()
     wait_for(lambda: "outbox depth" in second.text(), 30, what="second agent start")
     depth = int(re.search(r"outbox depth (\d+)", second.text()).group(1))  # type: ignore[union-attr]
@@ -199,7 +206,8 @@ def netns() -> Iterator[NetNamespace]:
         pytest.fail(f"{', '.join(missing_tools())} not installed: run `make test` as root or "
                     "apt-get install iproute2 nftables")
     try:
-        net = NetNamespace().create()
+        net = NetNamespace()
+        net.create(hosts={HUB_NAME: net.host_ip})
     except NetnsError as exc:
         pytest.fail(f"cannot create a network namespace: {exc}")
     yield net
@@ -208,9 +216,9 @@ def netns() -> Iterator[NetNamespace]:
 
 @pytest.fixture
 def net_rig(tmp_path: Path, netns: NetNamespace, spawn, media: Path,  # type: ignore[no-untyped-def]
-            model_store: ModelStore):
+            model_store: ModelStore, fleet: Fleet):
     # netns is set up before spawn, so it is torn down after the agent has been stopped
-    r = Rig(tmp_path, spawn, media, model_store, net=netns)
+    r = Rig(tmp_path, spawn, media, model_store, fleet, net=netns)
     yield r
     r.close()
 
