@@ -37,6 +37,12 @@ class HubClips(Strict):
     dir: Path = Path("/var/lib/vigie-hub/clips")
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
     max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
+    max_width: int = Field(default=1920, ge=16, le=7680)
+    """Widest clip accepted (the box's ``clips.max_width``); checked from the headers."""
+    max_height: int = Field(default=1080, ge=16, le=4320)
+    """Tallest clip accepted (the box's ``clips.max_height``); checked from the headers."""
+    max_fps: float = Field(default=30.0, gt=0.0, le=120.0)
+    """Highest frame rate accepted (the box encodes at ``clips.fps``, at most 30)."""
 
 
 class ApiToken(Strict):
