@@ -54,7 +54,7 @@ LEVEL1 = {SEEK_HEAD, INFO, TRACKS, CLUSTER, CUES, TAGS, 0x1043A770, 0x1941A469}
 """Ids that end an unknown-size Cluster (a Segment child begins)."""
 
 CODECS = {"V_VP8": "VP80", "V_VP9": "VP90"}
-MAX_ELEMENTS = 1_000_000
+MAX_ELEMENTS = 200_000
 MAX_STRING = 64
 EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 OTHER_MAGIC = {b"RIFF": "a RIFF (AVI/WAV) file", b"OggS": "an Ogg file", b"GIF8": "a GIF image",
