@@ -227,3 +227,26 @@ def test_a_full_hd_clip_decodes_one_frame_at_a_time(tmp_path: Path) -> None:
     decoded, declared, growth = (int(v) for v in out.stdout.split())
     assert decoded == declared == 60
     assert growth < 60, f"decoding grew the process by {growth} MB"
+
+
+def test_box_fits_a_larger_camera_into_what_the_hub_accepts(tmp_path: Path) -> None:
+    """A 2560x1440 camera's clip is anonymised at full size, then encoded at 1920x1080 (the
+    box's clips.max_width x max_height, the hub's defaults), and passes the hub's check."""
+    from central.clipcheck import ClipLimits, inspect
+    from central.config import HubClips
+    from edge.clips import Anonymiser, MaskPainter, make_clip
+    from edge.config import ClipsConfig
+    from edge.preroll import compress
+
+    ramp = np.tile(np.linspace(0, 255, 2560, dtype=np.uint8), (1440, 1))
+    image = cv2.merge([ramp, ramp, ramp])
+    cfg = ClipsConfig(anonymize="persons")
+    person = ((1000.0, 400.0, 1300.0, 1200.0),)
+    stored = [compress(k / 10, image, person, 85, None) for k in range(10)]
+    clip = make_clip(stored, 0.0, 1.0, cfg, Anonymiser(MaskPainter([]), cfg.anonymize, None),
+                     tmp_path / "qhd.webm")
+    hub = HubClips()
+    info = inspect(clip.path.read_bytes(), ClipLimits(hub.max_bytes, hub.max_duration_s,
+                                                      hub.max_width, hub.max_height, hub.max_fps))
+    assert (info.width, info.height) == (1920, 1080) == (cfg.max_width, cfg.max_height)
+    assert info.frames == 10
