@@ -285,7 +285,9 @@ def _video_track(found: list[_Track], limits: ClipLimits) -> _Track:
         raise unsupported(f"the video codec is {t.codec!r}; only V_VP8 and V_VP9 are accepted")
     if not 1 <= t.number <= 127:
         raise malformed(f"track number {t.number} is out of range")
-    if not (1 <= t.width <= limits.max_width and 1 <= t.height <= limits.max_height):
+    if not (t.width and t.height):
+        raise malformed("the video track has no PixelWidth/PixelHeight")
+    if not (t.width <= limits.max_width and t.height <= limits.max_height):
         raise ClipRefused(422, "too_large_frame",
                           f"the video is {t.width}x{t.height}; the limit is "
                           f"{limits.max_width}x{limits.max_height}")

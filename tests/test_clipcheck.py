@@ -121,6 +121,8 @@ def test_every_refusal_says_why(real: dict[str, bytes]) -> None:
         "two videos": (webm(vp8, tracks=track() + track(number=2)), 415, "unsupported_media_type",
                        "2 tracks"),
         "no track": (webm(vp8, tracks=b""), 415, "unsupported_media_type", "0 tracks"),
+        "no frame size": (webm(vp8, tracks=el(0xAE, uint(0xD7, 1), uint(0x83, 1), text(0x86, "V_VP8"))),
+                          422, "malformed_clip", "no PixelWidth"),
         "8K header": (webm(vp8, tracks=track(size=(7680, 4320))), 422, "too_large_frame", "7680x4320"),
         "lying header": (webm(big, tracks=track(size=(160, 120))), 422, "frame_size_mismatch",
                          "coded at 320x240"),
