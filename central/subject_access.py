@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from central.clipcheck import ClipLimits, ClipRefused, frames, read_clip
-from edge.clips import FaceFinder, encode, grow, obscure
+from central.clipcheck import ClipInfo, ClipLimits, ClipRefused, frames, read_clip
+from edge.clips import ClipError, FaceFinder, encode, grow, obscure
 from edge.records import Box
 
 log = logging.getLogger(__name__)
@@ -83,15 +83,18 @@ def frame_at(path: Path, k: int, limits: ClipLimits) -> FrameAt:
     data, info = _checked(path, limits)
     if not 0 <= k < info.frames:
         raise AccessError(f"frame must be between 0 and {info.frames - 1}")
-    image = None
-    for decoded in frames(data, info, stop=k + 1):
-        image = decoded
-    if image is None:
-        raise AccessError(f"the clip {path.name} does not decode")
+    image, n = None, 0
+    try:
+        for decoded in frames(data, info, stop=k + 1):
+            image, n = decoded, n + 1
+    except ClipRefused as exc:
+        raise AccessError(f"the stored clip {path.name} is refused: {exc}") from None
+    if image is None or n != k + 1:
+        raise AccessError(f"frame {k} of the clip {path.name} does not decode")
     return FrameAt(image, info.frames, info.fps)
 
 
-def _checked(path: Path, limits: ClipLimits) -> tuple[bytes, Any]:
+def _checked(path: Path, limits: ClipLimits) -> tuple[bytes, ClipInfo]:
     try:
         return read_clip(path, limits)
     except ClipRefused as exc:
@@ -166,17 +169,20 @@ def render(
         raise AccessError("the box must be [x, y, w, h] in fractions of the frame, inside it")
     fw, fh = info.width, info.height
     box: Box = (x * fw, y * fh, (x + w) * fw, (y + h) * fh)
-    persons = [detect_persons(f) for f in frames(data, info)]
-    if not persons:
-        raise AccessError(f"the clip {clip.name} does not decode")
-    if mark.frame >= len(persons):
-        raise AccessError(f"frame {mark.frame} is outside the clip (0..{len(persons) - 1})")
-    track = follow(persons, mark.frame, box)
-    out = (redact(f, grow(k, 1.05) if k else None, p, faces.find(f))
-           for f, k, p in zip(frames(data, info, stop=len(persons)), track, persons, strict=False))
-    with tempfile.TemporaryDirectory(prefix="vigie-sar-") as tmp:
-        enc = encode(out, info.fps, Path(tmp) / "export.webm", max_bytes)
-        exported = enc.path.read_bytes()
+    try:
+        persons = [detect_persons(f) for f in frames(data, info)]
+        if mark.frame >= len(persons):
+            raise AccessError(f"frame {mark.frame} of the clip {clip.name} does not decode")
+        track = follow(persons, mark.frame, box)
+        out = (redact(f, grow(k, 1.05) if k else None, p, faces.find(f)) for f, k, p in
+               zip(frames(data, info, stop=len(persons)), track, persons, strict=False))
+        with tempfile.TemporaryDirectory(prefix="vigie-sar-") as tmp:
+            enc = encode(out, info.fps, Path(tmp) / "export.webm", max_bytes)
+            exported = enc.path.read_bytes()
+    except ClipRefused as exc:
+        raise AccessError(f"the stored clip {clip.name} is refused: {exc}") from None
+    except ClipError as exc:
+        raise AccessError(f"the export cannot be encoded: {exc}") from None
     return Rendered(exported, enc.frames, info.fps, track[:enc.frames], fw, fh)
 
 
