@@ -6,7 +6,7 @@ of the body; then, from the headers and before decoding anything (:mod:`central.
 that it is a WebM with one VP8/VP9 video track, no audio, within the size, frame size, frame
 rate and duration limits; and last that its frames decode, one at a time. The clip is stored
 once under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``). A clip refused for its content
-(415, 422) marks the event's clip ``failed`` with the reason (``clip.refused``): a later
+(415, 422) marks the event's clip ``failed`` with the reason (its ``refused`` field): a later
 status message from the box cannot turn that into ``uploaded``.
 
 ``GET /api/v1/events/<id>/clip`` (operator token) serves it with HTTP Range support and
