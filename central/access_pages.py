@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 
 from central import audit, get_db
 from central.auth import roles
-from central.clips import EVENT_ID, clip_path
+from central.clips import EVENT_ID, clip_limits, clip_path
 from central.httpjson import json_object
 from central.openapi import doc
 
@@ -90,25 +90,25 @@ def _redactor() -> Any:
     return Redactor.shared(current_app.config.get("MODELS_DIR"))
 
 
-def _frame_arg(n: int) -> int:
+def _frame_arg() -> int:
     try:
-        k = int(request.args.get("frame", 0))
+        return int(request.args.get("frame", 0))
     except ValueError:
         abort(400, "frame must be an integer")
-    if not 0 <= k < n:
-        abort(400, f"frame must be between 0 and {n - 1}")
-    return k
 
 
-def _persons_on_frame(event_id: str) -> tuple[Any, list[Any], float, int, list[Any]]:
-    """The clip's event, decoded frames, fps, the ``frame`` asked for, and the persons on it
-    (pixel boxes)."""
-    from central.subject_access import decode
+def _persons_on_frame(event_id: str) -> tuple[Any, Any, int, list[Any]]:
+    """The clip's event, the ``frame`` asked for (decoded up to it only, after the clip's
+    headers are checked), its number, and the persons on it (pixel boxes)."""
+    from central.subject_access import AccessError, frame_at
 
     event, _, path = _clip_file(event_id)
-    frames, fps = decode(path)
-    k = _frame_arg(len(frames))
-    return event, frames, fps, k, _redactor().persons(frames[k])
+    k = _frame_arg()
+    try:
+        at = frame_at(path, k, clip_limits())
+    except AccessError as exc:
+        abort(400, str(exc))
+    return event, at, k, _redactor().persons(at.image)
 
 
 @bp.get("/api/v1/privacy/access/<event_id>/persons")
@@ -118,18 +118,18 @@ def _persons_on_frame(event_id: str) -> tuple[Any, list[Any], float, int, list[A
 def api_persons(event_id: str) -> Any:
     from central.subject_access import norm
 
-    _, frames, fps, k, found = _persons_on_frame(event_id)
-    h, w = frames[k].shape[:2]
+    _, at, k, found = _persons_on_frame(event_id)
+    h, w = at.image.shape[:2]
     persons = [norm(p, w, h) for p in found]
-    return jsonify(event_id=event_id, frames=len(frames), fps=fps, frame=k, persons=persons)
+    return jsonify(event_id=event_id, frames=at.frames, fps=at.fps, frame=k, persons=persons)
 
 
 @bp.get("/privacy/access/<event_id>/frame.jpg")
 @roles(*OFFICER)
 def frame_image(event_id: str) -> Response:
     """One frame of the (anonymised) clip with the persons numbered; audited as a clip view."""
-    _, frames, _, k, found = _persons_on_frame(event_id)
-    image = frames[k].copy()
+    _, at, k, found = _persons_on_frame(event_id)
+    image = at.image.copy()
     for i, p in enumerate(found, start=1):
         x1, y1, x2, y2 = (int(v) for v in p)
         cv2.rectangle(image, (x1, y1), (x2, y2), (0, 200, 255), 2)
@@ -149,10 +149,10 @@ def mark_page(event_id: str) -> str:
     """Mark the requester on a frame, give the reason, export."""
     from central.subject_access import norm
 
-    event, frames, _, k, found = _persons_on_frame(event_id)
-    h, w = frames[k].shape[:2]
+    event, at, k, found = _persons_on_frame(event_id)
+    h, w = at.image.shape[:2]
     persons = [norm(p, w, h) for p in found]
-    return render_template("access_mark.html", event=event, frame=k, frames=len(frames),
+    return render_template("access_mark.html", event=event, frame=k, frames=at.frames,
                            persons=persons)
 
 
@@ -176,7 +176,7 @@ def _export(event_id: str, body: Any) -> Response:
         abort(400, f"mark the requester with a frame number and a box [x, y, w, h]: {exc}")
     red = _redactor()
     try:
-        rendered = red.render(path, mark)
+        rendered = red.render(path, mark, clip_limits())
     except AccessError as exc:
         abort(400, str(exc))
     db = get_db()

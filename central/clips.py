@@ -2,8 +2,12 @@
 
 ``PUT /api/v1/events/<id>/clip`` (device token): the hub checks, before storing anything,
 that the id is an event id, that the device owns the event, the declared size, the sha256
-of the body, that the bytes decode as a video, and the duration. The clip is stored once
-under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``).
+of the body; then, from the headers and before decoding anything (:mod:`central.clipcheck`),
+that it is a WebM with one VP8/VP9 video track, no audio, within the size, frame size, frame
+rate and duration limits; and last that its frames decode, one at a time. The clip is stored
+once under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``). A clip refused for its content
+(415, 422) marks the event's clip ``failed`` with the reason (its ``refused`` field): a later
+status message from the box cannot turn that into ``uploaded``.
 
 ``GET /api/v1/events/<id>/clip`` (operator token) serves it with HTTP Range support and
 writes an audit row per view (a request without ``Range``, or one starting at byte 0: the
@@ -14,20 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 from flask import Blueprint, Response, abort, current_app, g, jsonify, request, send_file
 
 from central import audit, get_db
 from central.auth import device_only, roles
+from central.clipcheck import ClipInfo, ClipLimits, ClipRefused, check_head, decoded_count, inspect
 
 log = logging.getLogger(__name__)
 
@@ -36,41 +40,33 @@ bp = Blueprint("clips", __name__)
 EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CLIP_TYPES = ("video/webm",)
+HEAD_BYTES = 1024
+"""How much of a stored clip is read to check its EBML header before serving it."""
 
 
-@dataclass(frozen=True)
-class Probe:
-    """What decoding a clip found."""
-
-    frames: int
-    fps: float
-    width: int
-    height: int
-
-    @property
-    def duration_s(self) -> float:
-        return self.frames / self.fps if self.fps > 0 else 0.0
+def clip_limits() -> ClipLimits:
+    """The app's clip limits (``[clips]`` of the hub config)."""
+    c = current_app.config
+    return ClipLimits(int(c["CLIP_MAX_BYTES"]), float(c["CLIP_MAX_DURATION_S"]),
+                      int(c.get("CLIP_MAX_WIDTH", 1920)), int(c.get("CLIP_MAX_HEIGHT", 1080)),
+                      float(c.get("CLIP_MAX_FPS", 30.0)))
 
 
-def probe(path: Path) -> Probe | None:
-    """Decode every frame of a video file; None if it is not a decodable video."""
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    try:
-        if not cap.isOpened():
-            return None
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        n, w, h = 0, 0, 0
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            n += 1
-            h, w = image.shape[:2]
-        if n == 0 or fps <= 0:
-            return None
-        return Probe(n, fps, w, h)
-    finally:
-        cap.release()
+def check(data: bytes, limits: ClipLimits) -> ClipInfo:
+    """A clip's checked headers, after making sure every frame decodes (one at a time)."""
+    info = inspect(data, limits)
+    n = decoded_count(data, info)
+    if n != info.frames:
+        raise ClipRefused(422, "not_a_video", f"{n} of the clip's {info.frames} frames decode")
+    return info
+
+
+def mark_refused(db: Any, event_id: str, exc: ClipRefused) -> None:
+    """The event (which has no stored clip) gets clip ``failed`` with the refusal's reason."""
+    clip = {"status": "failed", "sha256": None, "refused": f"{exc.error}: {exc}"[:300]}
+    with db.conn:
+        db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
+                   [json.dumps(clip), time.time(), event_id])
 
 
 def clip_path(clips_dir: Path, sha256: str) -> Path:
@@ -143,6 +139,11 @@ def upload(event_id: str) -> Any:
     if have is not None:
         return jsonify(event_id=event_id, sha256=digest, stored=False), 200
 
+    try:
+        info = check(data, clip_limits())
+    except ClipRefused as exc:
+        mark_refused(db, event_id, exc)
+        return _fail(exc.status, exc.error, str(exc))
     clips_dir = Path(current_app.config["CLIPS_DIR"])
     clips_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".upload-", suffix=".webm", dir=clips_dir)
@@ -150,12 +151,6 @@ def upload(event_id: str) -> Any:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        info = probe(tmp)
-        if info is None:
-            return _fail(422, "not_a_video", "the body does not decode as a video")
-        limit = float(current_app.config["CLIP_MAX_DURATION_S"])
-        if info.duration_s > limit:
-            return _fail(422, "too_long", f"clip lasts {info.duration_s:.1f} s, the limit is {limit:g} s")
         final = clip_path(clips_dir, digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
@@ -185,10 +180,18 @@ def view(event_id: str) -> Any:
     if not path.is_file():
         log.error("clip %s of event %s is missing from disk", row[0], event_id)
         abort(404, f"no clip for event {event_id}")
+    with path.open("rb") as f:
+        head = f.read(HEAD_BYTES)
+    try:
+        check_head(head)
+    except ClipRefused as exc:  # stored before clips were checked from their headers
+        log.error("clip %s of event %s is not served: %s", row[0], event_id, exc)
+        abort(409, f"the stored clip of event {event_id} is not a WebM video: {exc}")
     rng = request.headers.get("Range", "")
     if not rng or re.match(r"^bytes=0-", rng):
         why = (request.args.get("why") or request.headers.get("X-Why") or "")[:500]
         audit.record(db, g.actor, "clip.view", event_id, why)
     resp: Response = send_file(path, mimetype="video/webm", conditional=True, max_age=0)
     resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp

@@ -44,6 +44,12 @@ class HubClips(Strict):
     """An event whose clip is still ``pending`` this long after the hub received it is marked
     ``failed`` (reason: the deadline). Longer than a box's whole retry span (about 75 min with
     the box's default [clips] retry settings)."""
+    max_width: int = Field(default=1920, ge=16, le=7680)
+    """Widest clip accepted (the box's ``clips.max_width``); checked from the headers."""
+    max_height: int = Field(default=1080, ge=16, le=4320)
+    """Tallest clip accepted (the box's ``clips.max_height``); checked from the headers."""
+    max_fps: float = Field(default=30.0, gt=0.0, le=120.0)
+    """Highest frame rate accepted (the box encodes at ``clips.fps``, at most 30)."""
 
 
 class ApiToken(Strict):

@@ -13,6 +13,9 @@ frame (a person box, or a box drawn by hand), and the hub re-renders the stored 
 3. the result is encoded as WebM (``edge.clips.encode``) and packed into a ZIP with a
    ``manifest.json``: what, where, when, which retention applies, who exported it and why.
 
+The stored clip is checked from its headers first (:func:`central.clipcheck.read_clip`: WebM,
+one VP8/VP9 track, frame size within the hub's limits) and decoded one frame at a time, twice
+(persons, then redaction straight into the encoder): memory holds a few frames, never the clip.
 The export is audited (``subject_access.export``, with its reason). The hub keeps no copy.
 """
 
@@ -30,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from edge.clips import FaceFinder, encode, grow, obscure
+from central.clipcheck import ClipInfo, ClipLimits, ClipRefused, frames, read_clip
+from edge.clips import ClipError, FaceFinder, encode, grow, obscure
 from edge.records import Box
 
 log = logging.getLogger(__name__)
@@ -66,20 +69,36 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def decode(path: Path) -> tuple[list[np.ndarray], float]:
-    """Every frame of a clip and its frame rate."""
-    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+@dataclass(frozen=True)
+class FrameAt:
+    """One decoded frame of a stored clip, with the clip's frame count and rate."""
+
+    image: np.ndarray
+    frames: int
+    fps: float
+
+
+def frame_at(path: Path, k: int, limits: ClipLimits) -> FrameAt:
+    """Frame ``k`` of a stored clip (checked from its headers, decoded up to ``k`` only)."""
+    data, info = _checked(path, limits)
+    if not 0 <= k < info.frames:
+        raise AccessError(f"frame must be between 0 and {info.frames - 1}")
+    image, n = None, 0
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or 10.0
-        frames = []
-        while True:
-            ok, image = cap.read()
-            if not ok or image is None:
-                break
-            frames.append(image)
-    finally:
-        cap.release()
-    return frames, fps
+        for decoded in frames(data, info, stop=k + 1):
+            image, n = decoded, n + 1
+    except ClipRefused as exc:
+        raise AccessError(f"the stored clip {path.name} is refused: {exc}") from None
+    if image is None or n != k + 1:
+        raise AccessError(f"frame {k} of the clip {path.name} does not decode")
+    return FrameAt(image, info.frames, info.fps)
+
+
+def _checked(path: Path, limits: ClipLimits) -> tuple[bytes, ClipInfo]:
+    try:
+        return read_clip(path, limits)
+    except ClipRefused as exc:
+        raise AccessError(f"the stored clip {path.name} is refused: {exc}") from None
 
 
 def follow(persons: list[list[Box]], start: int, box: Box) -> list[Box | None]:
@@ -138,27 +157,33 @@ class Rendered:
 
 def render(
     clip: Path, mark: Mark, detect_persons: Callable[[np.ndarray], list[Box]], faces: FaceFinder,
-    max_bytes: int = 64 * 1024 * 1024,
+    limits: ClipLimits, max_bytes: int = 64 * 1024 * 1024,
 ) -> Rendered:
-    """Re-render ``clip`` keeping the marked person and obscuring everyone else."""
-    frames, fps = decode(clip)
-    if not frames:
-        raise AccessError(f"the clip {clip.name} does not decode")
-    if not 0 <= mark.frame < len(frames):
-        raise AccessError(f"frame {mark.frame} is outside the clip (0..{len(frames) - 1})")
+    """Re-render ``clip`` keeping the marked person and obscuring everyone else: one decoding
+    pass finds the persons, a second redacts each frame straight into the encoder."""
+    data, info = _checked(clip, limits)
+    if not 0 <= mark.frame < info.frames:
+        raise AccessError(f"frame {mark.frame} is outside the clip (0..{info.frames - 1})")
     x, y, w, h = mark.box
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1):
         raise AccessError("the box must be [x, y, w, h] in fractions of the frame, inside it")
-    fh, fw = frames[0].shape[:2]
+    fw, fh = info.width, info.height
     box: Box = (x * fw, y * fh, (x + w) * fw, (y + h) * fh)
-    persons = [detect_persons(f) for f in frames]
-    track = follow(persons, mark.frame, box)
-    out = [redact(f, grow(k, 1.05) if k else None, p, faces.find(f))
-           for f, k, p in zip(frames, track, persons, strict=True)]
-    with tempfile.TemporaryDirectory(prefix="vigie-sar-") as tmp:
-        enc = encode(out, fps, Path(tmp) / "export.webm", max_bytes)
-        data = enc.path.read_bytes()
-    return Rendered(data, len(out), fps, track, fw, fh)
+    try:
+        persons = [detect_persons(f) for f in frames(data, info)]
+        if mark.frame >= len(persons):
+            raise AccessError(f"frame {mark.frame} of the clip {clip.name} does not decode")
+        track = follow(persons, mark.frame, box)
+        out = (redact(f, grow(k, 1.05) if k else None, p, faces.find(f)) for f, k, p in
+               zip(frames(data, info, stop=len(persons)), track, persons, strict=False))
+        with tempfile.TemporaryDirectory(prefix="vigie-sar-") as tmp:
+            enc = encode(out, info.fps, Path(tmp) / "export.webm", max_bytes)
+            exported = enc.path.read_bytes()
+    except ClipRefused as exc:
+        raise AccessError(f"the stored clip {clip.name} is refused: {exc}") from None
+    except ClipError as exc:
+        raise AccessError(f"the export cannot be encoded: {exc}") from None
+    return Rendered(exported, enc.frames, info.fps, track[:enc.frames], fw, fh)
 
 
 def norm(box: Box | None, w: int, h: int) -> list[float] | None:
@@ -235,9 +260,9 @@ class Redactor:
     def persons(self, image: np.ndarray) -> list[Box]:
         return [d.box for d in self.detector.detect(image) if d.label == "person"]
 
-    def render(self, clip: Path, mark: Mark) -> Rendered:
+    def render(self, clip: Path, mark: Mark, limits: ClipLimits) -> Rendered:
         with _LOCK:  # one export at a time: the models are not shared between threads
-            return render(clip, mark, self.persons, self.faces)
+            return render(clip, mark, self.persons, self.faces, limits)
 
 
 _LOCK = threading.Lock()

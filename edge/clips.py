@@ -208,11 +208,22 @@ def encode(images: Iterable[np.ndarray], fps: float, path: Path, max_bytes: int)
     return ClipFile(path, digest, size, n, n / fps)
 
 
+def fit(image: np.ndarray, max_width: int, max_height: int) -> np.ndarray:
+    """``image`` scaled down (aspect kept, even sizes) to fit ``max_width`` x ``max_height``."""
+    h, w = image.shape[:2]
+    scale = min(max_width / w, max_height / h)
+    if scale >= 1.0:
+        return image
+    size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
 def make_clip(
     frames: list[StoredFrame], start: float, end: float, cfg: ClipsConfig, anonymise: Anonymiser,
     path: Path,
 ) -> ClipFile:
-    """Anonymise and encode the stored frames covering ``[start, end)``."""
+    """Anonymise, fit to ``cfg.max_width`` x ``cfg.max_height`` and encode the stored frames
+    covering ``[start, end)``."""
     if not frames:
         raise ClipError("no frames in the pre-roll or post-roll")
     frames = sorted(frames, key=lambda f: f.ts)
@@ -225,7 +236,7 @@ def make_clip(
             if i not in cache:
                 cache.clear()
                 f = frames[i]
-                cache[i] = anonymise(f.decode(), f.persons)
+                cache[i] = fit(anonymise(f.decode(), f.persons), cfg.max_width, cfg.max_height)
             yield cache[i]
 
     return encode(images(), cfg.fps, path, cfg.max_bytes)

@@ -215,6 +215,11 @@ class ClipsConfig(Strict):
     preroll_max_width: int | None = Field(default=None, ge=160, le=7680)
     """Downscale frames wider than this before storing them (None: full resolution)."""
     jpeg_quality: int = Field(default=85, ge=30, le=100)
+    max_width: int = Field(default=1920, ge=160, le=7680)
+    max_height: int = Field(default=1080, ge=120, le=4320)
+    """A clip is encoded at most ``max_width`` x ``max_height`` (larger camera frames are
+    scaled down after anonymisation, aspect kept): the hub's ``clips.max_width``/``max_height``
+    refuse anything larger."""
     max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     """A clip larger than this is not uploaded (the event says ``failed``)."""
     anonymize: str = "faces+persons"

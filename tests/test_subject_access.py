@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 
 from central.clips import clip_path
-from central.subject_access import decode
 from edge.clips import Anonymiser, FaceFinder, MaskPainter, encode, make_clip
 from edge.config import ClipsConfig, DetectorConfig
 from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.preroll import compress
 from tests.hubkit import Hub, hub, insert_event  # noqa: F401
+from tests.test_clips_privacy import decode_all
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 N = 20
@@ -125,8 +125,8 @@ def test_export_keeps_the_requester_and_hides_every_other_face(
         assert manifest["subject"]["frames_tracked"] >= N - 2
         (output_dir / f"{name}.zip").write_bytes(r.content)
         (tmp_path / "export.webm").write_bytes(z.read("clip.webm"))
-        exported, _ = decode(tmp_path / "export.webm")
-        source, _ = decode(clip)
+        exported = decode_all(tmp_path / "export.webm")
+        source = decode_all(clip)
         assert len(exported) == len(source) == N
 
         h, w = source[0].shape[:2]
