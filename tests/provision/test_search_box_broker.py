@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.index import IndexRow, TrackIndex
 from edge.messages import encode, topic
-from tests.provision.test_broker_acl import Client, fleet_broker  # noqa: F401 (the fixture)
+from tests.brokerkit import Client, RoleBroker, hub_client
 from tests.searchkit import BoxProcess, install_hub_key, request, signed
 
 SITE, CAMERA = "marseille", "cam-042"
@@ -26,16 +26,11 @@ NO_SUBSCRIBERS = 0x10
 """MQTT v5 PUBACK: accepted, nobody subscribed yet (the box is down; retained it waits)."""
 
 
-def box_toml(path: Path, data: Path, port: int, pki: Path) -> Path:
+def box_toml(path: Path, data: Path, broker: RoleBroker) -> Path:
     """The fields the edge_box role's camera.toml.j2 writes for a TLS broker."""
-    device = pki / "devices" / SITE / CAMERA
-    password = (device / "mqtt.password").read_text().strip()
     path.write_text("\n".join([
         f'site = "{SITE}"', f'camera = "{CAMERA}"', f'data_dir = "{data}"',
-        "[source]", 'url = "unused.mp4"',
-        "[broker]", 'host = "localhost"', f"port = {port}", f'username = "{SITE}/{CAMERA}"',
-        f'password = "{password}"', f'tls_ca = "{pki / "ca/ca.pem"}"',
-        f'tls_cert = "{device / "cert.pem"}"', f'tls_key = "{device / "key.pem"}"', "",
+        "[source]", 'url = "unused.mp4"', "[broker]", broker.box_broker_toml(SITE, CAMERA),
     ]), encoding="utf-8")
     return path
 
@@ -58,9 +53,8 @@ def answer(hub: Client, rid: str, timeout: float = 15.0) -> list[dict[str, Any]]
 
 
 def test_replay_after_restart_refused_on_the_roles_broker(
-    fleet_broker: tuple[int, Path, Path], tmp_path: Path  # noqa: F811
+    role_broker: RoleBroker, tmp_path: Path
 ) -> None:
-    port, pki, _mosq = fleet_broker
     data = tmp_path / "box"
     key = Ed25519PrivateKey.generate()
     install_hub_key(data, key)
@@ -68,8 +62,8 @@ def test_replay_after_restart_refused_on_the_roles_broker(
     now = time.time()
     index.add_many([IndexRow("car", now - 300, now - 290, (), "left", "red", 0.8)])
     index.close()
-    config = box_toml(tmp_path / "box.toml", data, port, pki)
-    hub = Client(port, pki, "vigie-hub", (pki / "hub/mqtt.password").read_text().strip(), pki / "hub")
+    config = box_toml(tmp_path / "box.toml", data, role_broker)
+    hub: Client = hub_client(role_broker)
     assert hub.connect() == 0
     assert hub.subscribe("vigie/v1/+/+/search/resp") == [1]
     box = BoxProcess(config, tmp_path / "box.log")
