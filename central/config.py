@@ -64,8 +64,10 @@ class HubSearch(Strict):
 
     timeout_s: float = Field(default=10.0, gt=0.0, le=600.0)
     """A search stops waiting for boxes that have not answered after this long."""
-    expiry_s: float = Field(default=120.0, gt=0.0, le=3600.0)
-    """Boxes refuse a request older than this (a replayed or delayed request)."""
+    expiry_s: float = Field(default=120.0, gt=0.0, le=900.0)
+    """Boxes refuse a request older than this (a replayed or delayed request). At most the
+    boxes' default ``[index] request_max_lifetime_s`` (900 s), which refuses longer-lived
+    requests."""
     max_cameras: int = Field(default=2000, ge=1, le=2000)
 
 
