@@ -143,3 +143,17 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     page = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
     assert "Clock skew" in page and "+9" in page
 
+
+
+def test_cameras_page_says_a_box_disk_is_full(hub: Hub) -> None:  # noqa: F811
+    ing = Ingest(HubConfig(database=hub.database))
+    now = utc_iso(time.time())
+    full = {**sample_health(), "ts": now, "disk_full": True, "disk_free_bytes": 0,
+            "outbox_error": "database or disk is full"}
+    assert ing.handle(A + "health", encode(full)) == "stored"
+    row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
+    assert "<th>Disk</th>" in row and "FULL (database or disk is full)" in row
+    ing.handle(A + "health", encode({**full, "disk_full": False, "disk_free_bytes": 3 * 2**30,
+                                     "outbox_error": None}))
+    row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
+    assert "FULL" not in row and "3.0 GiB free" in row
