@@ -2,7 +2,9 @@
 
 Production runs Mosquitto 2 with TLS, per-device credentials and an ACL (see ``ansible/``);
 this is only the loopback broker of a demo or a test run, anonymous, but with the production
-queue limits and persistence cadence (:data:`QUEUE_SETTINGS`).
+queue limits and persistence cadence (:data:`QUEUE_SETTINGS`). It leaves out the role's
+``max_packet_size``, so that the tests can still prove the box and the hub refuse oversized
+payloads themselves when a broker lets them through.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def publisher(port: int) -> mqtt.Client:
 def test_malformed_payloads_are_refused_logged_and_not_stored(
     ingest: Ingest, broker: LocalBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="central.ingest")
+    caplog.set_level(logging.WARNING, logger="central.quarantine")
     cases = malformed()
     assert len(cases) >= 20
     pub = publisher(broker.port)

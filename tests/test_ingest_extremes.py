@@ -171,9 +171,9 @@ def test_every_extreme_in_every_field_is_stored_or_quarantined(
     stored = sum(run_answers(fo, [m]).count("stored") for m in answers)
     assert 20 < stored < len(answers)
     assert outcomes.count("rejected") > len(messages) // 2
-    assert outcomes.count("stored") > 100  # many extremes are legal values somewhere
+    assert outcomes.count("stored") > 50  # many extremes are legal values somewhere
     categories = {r[0] for r in ing.db.execute("SELECT DISTINCT category FROM quarantine")}
-    assert {"invalid", "unstorable", "clock_skew"} <= categories
+    assert {"invalid", "clock_skew"} <= categories
     check_api(tmp_path / "hub.sqlite")
 
 
@@ -234,3 +234,28 @@ def test_extremes_over_a_real_broker(tmp_path: Path, broker: LocalBroker) -> Non
     finally:
         ing.stop()
     check_api(database)
+
+
+def schema_gap(kind: str, payload: bytes, site: str, camera: str) -> Any:
+    """A decoder with the schemas' bounds missing: JSON only (as the hub was before them)."""
+    from edge.messages import parse_json
+
+    return parse_json(payload)
+
+
+def test_storage_survives_what_a_schema_gap_lets_through(
+    hub_db: tuple[Ingest, SearchFanout], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The schemas refuse 2^63 today; if one ever lets such a value through, storing it fails
+    with OverflowError, and that message alone is quarantined as unstorable."""
+    ing, fo = hub_db
+    monkeypatch.setattr("central.ingest.decode", schema_gap)
+    monkeypatch.setattr("central.fanout.decode", schema_gap)
+    topic = "vigie/v1/marseille/cam-042/event"
+    poison = with_raw(fresh_event(), "seq", str(2**63))
+    good = encode(fresh_event())
+    assert run_ingest(ing, [(topic, poison), (topic, good)]) == ["rejected", "stored"]
+    answer = with_raw(sample_answer(), "results.0.row", str(2**63))
+    assert run_answers(fo, [("vigie/v1/marseille/cam-042/search/resp", answer)]) == ["rejected"]
+    rows = list(ing.db.execute("SELECT category, reason FROM quarantine"))
+    assert len(rows) == 2 and all(c == "unstorable" and "OverflowError" in r for c, r in rows), rows

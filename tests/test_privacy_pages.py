@@ -15,19 +15,21 @@ from central import audit
 from central.clips import clip_path
 from central.egress_verify import Finding, raise_alerts
 from tests.hubkit import MACHINE_TOKEN, Hub, hub, insert_event  # noqa: F401
+from tests.test_clip_upload import make_webm
 
 
 def test_look_search_export_each_audited_and_filters(hub: Hub, tmp_path: Path) -> None:  # noqa: F811
     ev1 = insert_event(hub.database, camera="cam-01")
     insert_event(hub.database, camera="cam-02")
     clips_dir = Path(hub.app.config["CLIPS_DIR"])
-    sha = "ab" * 32
+    made = make_webm(tmp_path / "c.webm", 1.0)
+    sha = made.sha256
     f = clip_path(clips_dir, sha)
     f.parent.mkdir(parents=True, exist_ok=True)
-    f.write_bytes(b"\x1a\x45\xdf\xa3 not really a video")
+    f.write_bytes(made.path.read_bytes())
     db = hub.db()
     db.table("clips").insert({"event_id": ev1, "site": "test", "camera": "cam-01", "sha256": sha,
-                              "bytes": 10, "stored_at": time.time()})
+                              "bytes": f.stat().st_size, "stored_at": time.time()})
     db.execute("INSERT INTO audit (ts, actor, action, subject, why) VALUES (?, 'old', 'login', 'old', '')",
                [time.time() - 40 * 86400])
 

@@ -96,7 +96,7 @@ def test_a_huge_integer_answer_is_quarantined_and_the_writer_goes_on(
     assert fanout.counts == {"stored": 1, "rejected": 1}
     assert fanout._writer is not None and fanout._writer.is_alive()
     row = fanout.db.execute("SELECT category, reason FROM quarantine").fetchone()
-    assert row[0] == "unstorable" and "OverflowError" in row[1]
+    assert row[0] == "invalid" and "9223372036854775808 is greater than the maximum" in row[1]
     rows = [r[0] for r in fanout.db.execute("SELECT row FROM search_results ORDER BY row")]
     assert rows == [5, 6, 7]
     assert fanout.db.execute("SELECT state, results FROM search_cameras").fetchone() == ("answered", 3)

@@ -165,7 +165,11 @@ def test_broker_down_60_s(rig: Rig) -> None:
     n = rig.events_logged()
     time.sleep(60)
     assert rig.events_logged() > n + 5, "the box kept detecting while the broker was down"
+    assert outbox_events(rig) > 0, "what was detected while the broker was down waits in the outbox"
     rig.broker.start()
+    # The box reconnects within its back-off (at most 30 s after a long outage) and drains its
+    # outbox; only then is it stopped, so the check is about delivery, not about shutdown speed.
+    wait_for(lambda: outbox_events(rig) == 0, 120, interval=0.5, what="the outbox drained")
     rig.stop_agent_and_check()
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from central.broker import start_broker
 from edge.egress import ALLOWED_SUFFIXES
+from edge.messages import MAX_PAYLOAD_BYTES
 from tests.brokerkit import FLEET, Client, Fleet, RoleBroker, box_client, hub_client
 
 NOT_AUTHORIZED = 0x87
@@ -100,6 +101,22 @@ def test_box_confined_to_its_own_topics(role_broker: RoleBroker) -> None:
     finally:
         for c in (hub, a, b):
             c.close()
+
+
+def test_oversized_packet_disconnects_the_box(role_broker: RoleBroker) -> None:
+    """A payload over the contract's 64 KiB never reaches the hub's queue: the box is cut off."""
+    hub = _hub(role_broker)
+    box = _box(role_broker, "marseille", "cam-042")
+    try:
+        assert hub.subscribe("vigie/v1/#") == [1]
+        assert box.publish("vigie/v1/marseille/cam-042/event", b"x" * MAX_PAYLOAD_BYTES) == 0
+        assert [len(p) for _, p in hub.received(timeout=5)] == [MAX_PAYLOAD_BYTES]
+        box.c.publish("vigie/v1/marseille/cam-042/event", b"x" * (MAX_PAYLOAD_BYTES + 2048), qos=1)
+        box.disconnects.get(timeout=10)  # the broker closes the connection
+        assert hub.received(timeout=2) == []
+    finally:
+        hub.close()
+        box.close()
 
 
 def test_wrong_credentials_refused(role_broker: RoleBroker) -> None:
