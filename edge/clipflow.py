@@ -37,6 +37,7 @@ from edge.modelstore import ModelStore
 from edge.outbox import Outbox, OutboxError
 from edge.records import Detection, Event
 from edge.spool import Spool
+from edge.vitals import vital_thread
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class ClipFlow:
         self.hub_unreachable = False
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="clip-upload", daemon=True)
+        self._thread = vital_thread("clip-upload", self._run)
         self.recover()
         self._thread.start()
 

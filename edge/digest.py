@@ -41,6 +41,7 @@ from edge.messages import (
     utc_iso,
 )
 from edge.outbox import Outbox, OutboxError
+from edge.vitals import vital_thread
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class Digester:
         self._log = OnceLog(log, "storing a ledger digest")
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledger-digest", daemon=True)
+        self._thread = vital_thread("ledger-digest", self._run)
 
     def start(self) -> None:
         self._thread.start()

@@ -36,6 +36,7 @@ from edge.rules import Rule, build_rules
 from edge.spool import Spool
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
+from edge.vitals import vital_thread
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
@@ -100,7 +101,7 @@ class Sender:
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
-        self._thread = threading.Thread(target=self._run, name="sender", daemon=True)
+        self._thread = vital_thread("sender", self._run)
 
     def start(self) -> None:
         self._thread.start()
@@ -238,7 +239,7 @@ class Agent:
         self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
-        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_thread = vital_thread("health", self._health_loop)
         self._health_log = OnceLog(log, "health message")
         self.events_emitted = 0
         self.audio = self._make_audio()

@@ -33,7 +33,6 @@ import logging
 import queue
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable
 from datetime import datetime
@@ -59,6 +58,7 @@ from edge.messages import (
     validate,
 )
 from edge.seen import SeenFull, SeenRequests
+from edge.vitals import vital_thread
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ class BoxSearch:
                                    max_lifetime_s=cfg.index.request_max_lifetime_s,
                                    clock_skew_s=cfg.index.clock_skew_s)
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=1000)
-        self._thread = threading.Thread(target=self._run, name="search", daemon=True)
+        self._thread = vital_thread("search", self._run)
         egress.subscribe("search/req", self._receive)
 
     @property
