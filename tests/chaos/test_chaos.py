@@ -49,7 +49,12 @@ class Rig:
         self.broker = RoleBroker(fleet, tmp / "broker", tls_bind=net.host_ip if net else "127.0.0.1")
         self.broker.start()
         self.hub_cfg = tmp / "hub.toml"
-        self.hub_cfg.write_text(f'database = "hub.sqlite"\n[broker]\n{self.broker.hub_broker_toml()}')
+        # The box replays its file faster than real time (realtime = false, looped), so its
+        # media timestamps run ahead of the wall clock by minutes: the one setting that differs
+        # from the role's hub.toml is a clock-skew allowance covering that replay, so that these
+        # tests count delivery, not the skew check (tests/test_ingest_ownership.py tests that).
+        self.hub_cfg.write_text(f'database = "hub.sqlite"\nmax_clock_skew_s = 86400\n'
+                                f'[broker]\n{self.broker.hub_broker_toml()}')
         self.box_cfg = tmp / "box.toml"
         polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
         video = media / "video" / "one-by-one-person-detection.mp4"
