@@ -37,11 +37,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from central.broker import free_port, mosquitto_path, wait_port
-from edge.digest import build_digest
-from edge.ledger import GENESIS, make_entry
-from edge.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
+from central.devtools.broker import free_port, mosquitto_path, wait_port
+from edge.outbound.digests import build_digest
 from edge.stats import StatsRecord
+from edge.wire.ledger_entries import GENESIS, make_entry
+from edge.wire.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
 
 SITE = "marseille"
 HUB_CLIENT = "vigie-hub"

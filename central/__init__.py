@@ -17,11 +17,11 @@ log = logging.getLogger(__name__)
 
 def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
-    from central.auth import TrustedProxies
-    from central.httpjson import FiniteJSONProvider
+    from central.web.auth import TrustedProxies
+    from central.web.httpjson import FiniteJSONProvider
 
     cfg = cfg or HubConfig()
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = FiniteJSONProvider(app)
     app.config.update(
         DATABASE=Path(cfg.database),
@@ -47,14 +47,15 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]
 
-    from central import alerts, cameras, clips, vitals
+    from central.web import alerts, cameras, clips
+    from central.web import health as vitals
 
     app.register_blueprint(vitals.bp)
     app.register_blueprint(alerts.bp)
     app.register_blueprint(cameras.bp)
     app.register_blueprint(clips.bp)
 
-    from central import web
+    from central.web import chrome as web
 
     web.install(app)
 
@@ -75,12 +76,3 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
 
     hubdb.connect(app.config["DATABASE"]).conn.close()  # migrate once at start-up
     return app
-
-
-def get_db() -> Any:
-    """The request's database connection."""
-    from flask import current_app
-
-    if "db" not in g:
-        g.db = hubdb.connect(current_app.config["DATABASE"])
-    return g.db

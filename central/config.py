@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationErro
 
 from central.users import Role
 from edge.config import ConfigError, problems_from
-from edge.messages import NAME_PATTERN
+from edge.wire.messages import NAME_PATTERN
 
 
 class Strict(BaseModel):
@@ -72,7 +72,7 @@ class HubSearch(Strict):
 
 
 class PrivacyVerifyConfig(Strict):
-    """Continuous egress-ledger verification (central.egress_verify)."""
+    """Continuous egress-ledger verification (central.privacy.egress_verify)."""
 
     grace_s: float = Field(default=180.0, gt=0, le=86400)
     """A ledgered message not received after this long is missing (box digests every 60 s)."""

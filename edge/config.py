@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from edge.messages import NAME_PATTERN
 from edge.rules.configs import (
     RULE_TYPES,
     AbandonedObjectRule,
@@ -31,6 +30,7 @@ from edge.rules.configs import (
     WeaponRule,
     WrongWayRule,
 )
+from edge.wire.messages import NAME_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ class UploadConfig(Strict):
 
 
 class OutboxConfig(Strict):
-    """The box's store-and-forward queue (see edge.outbox for the drop policy)."""
+    """The box's store-and-forward queue (see edge.outbound.outbox for the drop policy)."""
 
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=256 * 1024)
     """Cap on stored message bytes; over it, stats rows go first, then the oldest events."""
@@ -275,7 +275,7 @@ class OutboxConfig(Strict):
 
 
 class IndexConfig(Strict):
-    """The box-local track index and its forensic search (issue 12; see edge.index)."""
+    """The box-local track index and its forensic search (issue 12; see edge.search.index)."""
 
     enabled: bool = True
     """Index finished tracks and answer signed search requests (never in statistics mode)."""
@@ -293,7 +293,7 @@ class IndexConfig(Strict):
     ids are also kept this long past their expiry (a clock stepped back cannot revive them)."""
 
 class LedgerDigestConfig(Strict):
-    """Signed egress-ledger digests (edge.digest); need the box key made by ``vigie edge enrol``."""
+    """Signed egress-ledger digests (edge.outbound.digests); need the box key made by ``vigie edge enrol``."""
 
     interval_s: float = Field(default=60.0, ge=0.2, le=3600.0)
     """Seconds between digests (a digest is also made at shutdown)."""

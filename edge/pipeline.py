@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import shutil
 import threading
 import time
@@ -20,28 +19,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge.capture import VideoSource
-from edge.clipflow import CLIP_ROW_KINDS, ClipFlow
-from edge.clips import MaskPainter
+from edge.clips.flow import ClipFlow
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
-from edge.diskfull import OnceLog, no_space
-from edge.egress import Egress, EgressRefused
-from edge.ledger import Ledger, LedgerError
-from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
-from edge.outbox import Outbox, OutboxError
+from edge.outbound.diskfull import OnceLog, no_space
+from edge.outbound.egress import Egress
+from edge.outbound.ledger import Ledger, LedgerError
+from edge.outbound.outbox import Outbox
+from edge.outbound.sender import Sender
+from edge.outbound.spool import Spool
+from edge.privacy.masks import MaskPainter
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
-from edge.spool import Spool
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
-from edge.vitals import vital_thread
+from edge.wire.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
+from edge.wire.vitals import vital_thread
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
-    from edge.digest import Digester
-    from edge.search import BoxSearch
+    from edge.outbound.digests import Digester
+    from edge.search.answer import BoxSearch
 
 log = logging.getLogger(__name__)
 
@@ -76,141 +76,6 @@ class Stats:
     frames_processed: int = 0
     inference_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=64))
-
-
-class Sender:
-    """Drains the outbox through egress; deletes a row only on the broker's PUBACK.
-
-    paho calls ``on_publish`` while holding its outgoing-message lock, and ``publish`` takes
-    that same lock; so the ack callback only queues the message id, and this class's own
-    thread does all the bookkeeping (no lock is ever held across a paho call).
-    """
-
-    def __init__(self, outbox: Outbox, egress: Egress, window: int):
-        self.outbox = outbox
-        self.egress = egress
-        self.window = window
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.acked = 0
-        self.ledger_log = OnceLog(log, "ledgering outbox messages")
-        self.delete_log = OnceLog(log, "deleting acknowledged outbox rows")
-        self._undeleted: set[int] = set()  # acknowledged rows not deleted yet (disk full)
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
-        egress.on_ack = self._on_ack
-        egress.on_connection_change = self._on_connection
-        self._thread = vital_thread("sender", self._run)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _on_ack(self, mid: int) -> None:
-        self._acks.put(mid)  # called from paho's thread with paho's lock held: queue only
-        self._wake.set()
-
-    def _process_acks(self) -> None:
-        while True:
-            try:
-                mid = self._acks.get_nowait()
-            except queue.Empty:
-                break
-            with self._lock:
-                row = self._inflight.pop(mid, None)
-            if row is not None:
-                self._undeleted.add(row)
-                self.acked += 1
-        self._delete_acked()
-
-    def _delete_acked(self) -> None:
-        """Delete acknowledged rows; on a full disk they wait (never sent again meanwhile)."""
-        for row in sorted(self._undeleted):
-            try:
-                self.outbox.delete(row)
-            except OutboxError as exc:
-                self.delete_log.failed(exc, "acknowledged rows are deleted later")
-                return
-            self._undeleted.discard(row)
-            self.delete_log.ok()
-
-    def _on_connection(self, up: bool) -> None:
-        if not up:
-            with self._lock:
-                self._inflight.clear()  # unacknowledged rows are sent again after reconnect
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                self._process_acks()
-                if not self.egress.connected.is_set():
-                    continue
-                self.drain_once()
-            except Exception:  # keep the sender alive whatever one row does
-                log.exception("sender error; will retry")
-                self._stop.wait(1.0)
-
-    def drain_once(self) -> None:
-        with self._lock:
-            busy = set(self._inflight.values())
-            room = self.window - len(busy)
-        busy |= self._undeleted
-        if room <= 0:
-            return
-        for item in self.outbox.pending(room, busy, skip_kinds=CLIP_ROW_KINDS):  # edge.clipflow
-            if not self.egress.connected.is_set():
-                return
-            body = item.body
-            if item.suffix == "event":
-                try:
-                    body = EventMessage.from_json(body).to_wire(0)
-                except (AttributeError, KeyError, TypeError, ValueError) as exc:
-                    self.outbox.set_aside(item.id, f"not a stored event: {exc!r}"[:300])
-                    continue
-                body.pop("seq")
-            try:
-                info = self.egress.publish(item.suffix, body)
-            except EgressRefused as exc:
-                log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
-                self.outbox.delete(item.id)
-                continue
-            except LedgerError as exc:  # disk full: the row waits in the outbox
-                self.ledger_log.failed(exc, "messages wait in the outbox")
-                return
-            self.ledger_log.ok()
-            if info is None:
-                return
-            with self._lock:  # the ack, if already in, waits in the queue until we are done
-                self._inflight[info.mid] = item.id
-            try:
-                self.outbox.mark_attempt(item.id)
-            except OutboxError as exc:  # only a counter: the message is on its way
-                log.debug("%s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def wait_empty(self, timeout: float) -> bool:
-        """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._messages_left() == 0:
-                return True
-            self._wake.set()
-            time.sleep(0.05)
-        return self._messages_left() == 0
-
-    def _messages_left(self) -> int:
-        """Rows this sender publishes (clip rows are edge.clipflow's)."""
-        return self.outbox.depth() - sum(self.outbox.depth_of(k) for k in CLIP_ROW_KINDS)
 
 
 class Agent:
@@ -447,9 +312,9 @@ class Agent:
         """The track index and its search worker, unless disabled or in statistics mode."""
         if not self.cfg.index.enabled or self.cfg.mode != "alerts":
             return None
-        from edge.clips import FaceFinder
         from edge.modelstore import ModelStoreError
-        from edge.search import BoxSearch
+        from edge.privacy.faces import FaceFinder
+        from edge.search.answer import BoxSearch
 
         try:
             faces: FaceFinder | None = FaceFinder(
@@ -461,8 +326,8 @@ class Agent:
     # -- ledger digests (issue 8) -----------------------------------------------------------
     def _make_digester(self) -> Digester | None:
         """Signed ledger digests with the box key, or None (logged) when the box has no key."""
-        from edge.digest import Digester
-        from edge.keys import BOX_KEY, KeyFileError, keys_dir, load_private
+        from edge.outbound.digests import Digester
+        from edge.wire.keys import BOX_KEY, KeyFileError, keys_dir, load_private
 
         try:
             key = load_private(keys_dir(self.cfg.data_dir) / BOX_KEY)

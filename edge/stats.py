@@ -15,8 +15,8 @@ from typing import Any
 
 from edge.config import BoxConfig
 from edge.geometry import foot_point, point_in_polygon
-from edge.messages import STATS_SCHEMA_ID, utc_iso
 from edge.records import Frame, Track
+from edge.wire.messages import STATS_SCHEMA_ID, utc_iso
 
 log = logging.getLogger(__name__)
 

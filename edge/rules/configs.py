@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edge.messages import NAME_PATTERN
+from edge.wire.messages import NAME_PATTERN
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Severity = Literal["info", "warning", "critical"]

@@ -4,7 +4,7 @@ Each scenario checks that every event message the box stored in its outbox reach
 exactly once (one row per event id, the end state where the box produced an end), and that
 the hub holds nothing the box did not produce.
 
-The broker runs the hub role's configuration (tests/brokerkit.py): queue limits, persistence,
+The broker runs the hub role's configuration (tests/kits/brokerkit.py): queue limits, persistence,
 per-listener passwords, ACL, client id = user name on TLS. The agent connects as production boxes
 do (TLS with its certificate, its ``<site>/<camera>`` user and password; the broker certificate's
 name resolved to the veth address inside the network namespace); the ingest connects with the
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from central.demo import DEMO_ZONE
+from central.devtools.demo import DEMO_ZONE
 from edge.modelstore import ModelStore
-from tests.brokerkit import HUB_NAME, Fleet, RoleBroker
 from tests.chaos.netns import NetNamespace, NetnsError, missing_tools
 from tests.conftest import Proc, wait_for
+from tests.kits.brokerkit import HUB_NAME, Fleet, RoleBroker
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
@@ -52,7 +52,7 @@ class Rig:
         # The box replays its file faster than real time (realtime = false, looped), so its
         # media timestamps run ahead of the wall clock by minutes: the one setting that differs
         # from the role's hub.toml is a clock-skew allowance covering that replay, so that these
-        # tests count delivery, not the skew check (tests/test_ingest_ownership.py tests that).
+        # tests count delivery, not the skew check (tests/hub/test_ingest_ownership.py tests that).
         self.hub_cfg.write_text(f'database = "hub.sqlite"\nmax_clock_skew_s = 86400\n'
                                 f'[broker]\n{self.broker.hub_broker_toml()}')
         self.box_cfg = tmp / "box.toml"

@@ -1,0 +1,1 @@
+"""The hub's commands, registered on the ``vigie`` root through :func:`register_commands`."""
