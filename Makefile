@@ -63,7 +63,7 @@ test: venv test-tools models lint
 clean:
 	rm -rf $(VENV) .demo test-output .pytest_cache .mypy_cache .ruff_cache
 
-# -- fleet provisioning (issue 10) --------------------------------------------------------------
+# -- fleet provisioning --------------------------------------------------------------
 # The wheel Ansible installs on boxes and hubs.
 wheel: venv
 	rm -f dist/vigie-*.whl

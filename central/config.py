@@ -60,7 +60,7 @@ class ApiToken(Strict):
 
 
 class HubSearch(Strict):
-    """Forensic search fan-out (issue 12)."""
+    """Forensic search fan-out."""
 
     timeout_s: float = Field(default=10.0, gt=0.0, le=600.0)
     """A search stops waiting for boxes that have not answered after this long."""

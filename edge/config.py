@@ -195,7 +195,7 @@ class AudioConfig(Strict):
         return self
 
 
-# -- clips (issue 6) -------------------------------------------------------------------------
+# -- clips -------------------------------------------------------------------------
 class ClipsConfig(Strict):
     """Anonymised event clips: pre/post-roll, anonymisation, encoding limits.
 
@@ -275,7 +275,7 @@ class OutboxConfig(Strict):
 
 
 class IndexConfig(Strict):
-    """The box-local track index and its forensic search (issue 12; see edge.search.index)."""
+    """The box-local track index and its forensic search (see edge.search.index)."""
 
     enabled: bool = True
     """Index finished tracks and answer signed search requests (never in statistics mode)."""

@@ -307,7 +307,7 @@ class Agent:
 
         return AudioListener(self.cfg.audio, self.store, emit)
 
-    # -- forensic search (issue 12) ---------------------------------------------------------
+    # -- forensic search ---------------------------------------------------------
     def _make_search(self) -> BoxSearch | None:
         """The track index and its search worker, unless disabled or in statistics mode."""
         if not self.cfg.index.enabled or self.cfg.mode != "alerts":
@@ -323,7 +323,7 @@ class Agent:
             log.error("no face model (%s): vehicle tracks are indexed without previews", exc)
             faces = None
         return BoxSearch(self.cfg, self.egress, faces)
-    # -- ledger digests (issue 8) -----------------------------------------------------------
+    # -- ledger digests -----------------------------------------------------------
     def _make_digester(self) -> Digester | None:
         """Signed ledger digests with the box key, or None (logged) when the box has no key."""
         from edge.outbound.digests import Digester

@@ -64,7 +64,7 @@ def _m_stats(db: sqlite_utils.Database) -> None:
 
 
 def _m_clips(db: sqlite_utils.Database) -> None:
-    """Clips received from boxes (issue 6): one per event, the file named by its sha256."""
+    """Clips received from boxes: one per event, the file named by its sha256."""
     db.table("clips").create(
         {"event_id": str, "site": str, "camera": str, "sha256": str, "bytes": int,
          "duration_s": float, "frames": int, "width": int, "height": int, "stored_at": float},
@@ -109,7 +109,7 @@ def _m_alert_workflow(db: sqlite_utils.Database) -> None:
 
 
 def _m_forensic(db: sqlite_utils.Database) -> None:
-    """Forensic searches (issue 12): the request, each camera asked, the results with previews."""
+    """Forensic searches: the request, each camera asked, the results with previews."""
     db.execute(
         "CREATE TABLE searches (id TEXT PRIMARY KEY, requester TEXT NOT NULL, case_ref TEXT NOT NULL,"
         " reason TEXT NOT NULL, created_at REAL NOT NULL, deadline REAL NOT NULL,"
@@ -137,7 +137,7 @@ def _m_forensic(db: sqlite_utils.Database) -> None:
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _m1, _m_stats, _m_clips, _m_users, _m_alert_workflow,
 ]
-MIGRATIONS.append(_m_forensic)  # issue 12; keep new migrations at the end
+MIGRATIONS.append(_m_forensic)  # keep new migrations at the end
 
 
 def connect(path: Path) -> sqlite_utils.Database:
@@ -274,7 +274,7 @@ def insert_stats(db: sqlite_utils.Database, msg: dict[str, Any]) -> bool:
 
 
 def _m_privacy_ledger(db: sqlite_utils.Database) -> None:
-    """Issue 8: box keys, receipts of everything a box sent, ledger digests and their entries,
+    """Box keys, receipts of everything a box sent, ledger digests and their entries,
     privacy alerts, and an append-only audit table (UPDATE and DELETE refused by triggers)."""
     db.execute(
         "CREATE TABLE devices (key TEXT PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL, "

@@ -387,7 +387,7 @@ class Simulator:
             cam.client.loop_write()
         self.sel.close()
 
-    # -- signed ledger digests (issue 8) -----------------------------------------------------
+    # -- signed ledger digests -----------------------------------------------------
     def _digest(self, cam: _Camera) -> None:
         """Publish signed digests of the entries not yet digested (as ``edge.outbound.digests`` does)."""
         from edge.outbound.digests import build_digest

@@ -1,4 +1,4 @@
-"""Forensic search (issue 12): investigators ask the boxes, never a central video store.
+"""Forensic search: investigators ask the boxes, never a central video store.
 
 ``POST /api/v1/searches`` (or the form of ``/investigate``) checks the question, records it
 (``searches``, one ``search_cameras`` row per camera asked), writes the audit row and hands

@@ -133,7 +133,7 @@ class PurgeJob:
 
                     days = retention_days(db, self.retention_days)
                     purge(db, self.clips_dir, days)
-                    purge_results(db, days)  # issue 12: search results, previews
+                    purge_results(db, days)  # search results, previews
                 finally:
                     db.conn.close()
             except Exception:  # the next run tries again; the web app keeps serving

@@ -456,7 +456,7 @@ def audio_eval(directory: Path, other_dir: Path | None, store: Path | None, no_g
 
 
 
-# -- load simulator (issue 9) ------------------------------------------------------------
+# -- load simulator ------------------------------------------------------------
 @main.command("sim")
 @click.option("--cameras", type=click.IntRange(min=1), required=True, help="Simulated boxes.")
 @click.option("--event-rate", type=click.FloatRange(min=0), default=0.1, show_default=True,
@@ -497,7 +497,7 @@ def sim(cameras: int, event_rate: float, duration: float, broker_addr: str, site
         sys.exit(1)
 
 
-# -- forensic search (issue 12) ------------------------------------------------------------
+# -- forensic search ------------------------------------------------------------
 @hub.command("keygen")
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def hub_keygen(config: Path) -> None:
@@ -519,7 +519,7 @@ def hub_keygen(config: Path) -> None:
     click.echo(public_text(key))
 
 
-# -- box-local index: vehicle colour (issue 12, part A) ------------------------------------
+# -- box-local index: vehicle colour ------------------------------------
 def _index_group() -> click.Group:
     """The ``vigie index`` group, made once whichever issue's commands register first."""
     existing = main.commands.get("index")
@@ -603,7 +603,7 @@ def index_eval_colour(labels_path: Path | None, media: Path | None, cv: bool, sh
     click.echo("")
     click.echo(f"thresholds chosen on all labels (vehicle-balanced accuracy {score:.3f}) "
                f"{'are' if same else 'differ from'} the box's defaults")
-# -- privacy officer tools (issue 8) --------------------------------------------------------
+# -- privacy officer tools --------------------------------------------------------
 def _register_privacy_commands() -> None:
     from edge.cli.ledger import ledger_group
 

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1, "ledger": 1}
 """Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
-ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests (issue 12)
+ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests
 SUBSCRIBE_SUFFIXES = ("search/req",)
-"""What a box may subscribe to, under its own prefix only (issue 12; the broker ACL agrees)."""
+"""What a box may subscribe to, under its own prefix only (the broker ACL agrees)."""
 RESERVED_SUFFIXES = ("health", "state")
 """What may use the ledger's space reserve on a full disk: what tells the hub about it."""
 STATISTICS_MODE_REFUSED = {"event", "clip"}
@@ -127,7 +127,7 @@ class Egress:
         if self.on_ack:
             self.on_ack(mid)
 
-    # -- the way in (issue 12): this box's own search requests only -------------------------
+    # -- the way in: this box's own search requests only -------------------------
     def subscribe(self, suffix: str, handler: Callable[[bytes], None]) -> None:
         """Receive payloads published on this box's own ``suffix`` topic (before :meth:`start`;
         renewed on every reconnect). ``handler`` runs on paho's thread: it must only queue."""

@@ -1,6 +1,6 @@
 """The box-local track index: one SQLite row per finished track, kept only for retention_days.
 
-A row holds what an investigator may ask about (design principle 2, issue 12): the object's
+A row holds what an investigator may ask about (design principle 2): the object's
 class, when it was first and last seen (wall-clock seconds), the zones of this camera it
 visited, its direction of travel across the image, and, for vehicles only, a dominant colour
 from the fixed palette of :mod:`edge.search.colour` with a JPEG preview still (anonymised, see

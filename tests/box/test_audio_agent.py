@@ -183,6 +183,6 @@ gate_rise_db = 0.0
     finally:
         agent.shutdown()
     assert set(before) <= {"outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm", "egress-ledger.jsonl",
-                           "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}  # track index (issue 12)
+                           "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}  # track index
     assert after == before  # no file appeared, grew or was rewritten
     assert spy.of("event") == []

@@ -1,4 +1,4 @@
-"""Vehicle colour (issue 12 part A): the classifier on synthetic cars and on crops labelled by
+"""Vehicle colour: the classifier on synthetic cars and on crops labelled by
 eye from ../shared/media (cut at test time), bad inputs, and `vigie index eval-colour`."""
 
 from __future__ import annotations

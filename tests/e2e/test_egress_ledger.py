@@ -1,6 +1,7 @@
 """Egress-ledger verification, all real: a box's egress, outbox, sender and signed digests
-publish through Mosquitto to the hub's ingest (SQLite); the hub verifies. Every tamper case of
-issue 8 is detected and named with the camera and the ledger sequence number."""
+publish through Mosquitto to the hub's ingest (SQLite); the hub verifies. Every tamper case (a
+message dropped, altered, replayed or sent around the ledger) is detected and named with the
+camera and the ledger sequence number."""
 
 from __future__ import annotations
 

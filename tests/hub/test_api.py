@@ -54,7 +54,7 @@ def test_ack_flow(client: FlaskClient) -> None:
 
 
 def test_alert_page_has_no_data_without_token(client: FlaskClient) -> None:
-    """Pages are for logged-in people now (issue 7): anonymous visitors go to the login page."""
+    """Pages are for logged-in people now: anonymous visitors go to the login page."""
     r = client.get("/")
     assert r.status_code == 302 and r.headers["Location"].startswith("/login")
     assert b"marseille" not in r.data

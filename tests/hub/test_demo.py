@@ -26,7 +26,7 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
     url = m.group(1)
     assert url == f"http://127.0.0.1:{port}/login"
     assert requests.get(url, timeout=5).status_code == 200
-    # the printed accounts log in through the login form (issue 7)
+    # the printed accounts log in through the login form
     def login(role_text: str) -> dict[str, str]:
         creds = re.search(rf"as '(\S+)' \({role_text}\) with password '(\S+)'", demo.text())
         assert creds, demo.text()
@@ -52,7 +52,7 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
     found = wait_for(alerts, 60, interval=1, what="a demo alert")
     assert found[0]["type"] == "intrusion" and found[0]["camera"] == "cam-01"
 
-    # the demo box is enrolled: its signed ledger digests reach the hub and verify (issue 8)
+    # the demo box is enrolled: its signed ledger digests reach the hub and verify
     def verified() -> dict | None:  # type: ignore[type-arg]
         cams = requests.get(f"http://127.0.0.1:{port}/api/v1/privacy/egress", headers=officer,
                             timeout=5).json()["cameras"]
