@@ -618,7 +618,3 @@ def _register_privacy_commands() -> None:
 
 
 _register_privacy_commands()
-
-
-if __name__ == "__main__":
-    main()
