@@ -15,7 +15,7 @@
     ``vigie sim`` does), each with its own ``Responder`` over the same index file (1,400
     copies of a 200,000-row index would not fit this machine's disk; each box still runs its
     own full query); ``--offline`` more cameras are known to the hub as offline and never
-    connect. The hub side is the real ``central.forensic.service.start_search`` +
+    connect. The hub side is the real ``central.forensic.searches.start_search`` +
     ``central.forensic.fanout.SearchFanout`` on a hub database: time from the search being started
     until every online box's final answer part is stored in the hub database; p50/p95 over
     ``--city-queries`` searches, with the CPU seconds the boxes, the broker and the hub used.
@@ -47,7 +47,7 @@ from central import db as hubdb
 from central.config import HubBroker
 from central.devtools.broker import start_broker
 from central.forensic.fanout import SearchFanout, sign_for
-from central.forensic.service import start_search
+from central.forensic.searches import start_search
 from edge.search.answer import Responder
 from edge.search.index import DIRECTIONS, IndexRow, TrackIndex
 from edge.wire.keys import generate_private, public_text, write_public

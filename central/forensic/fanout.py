@@ -9,7 +9,7 @@ each against ``vigie.search.resp/1`` (site/camera must match the topic, the sear
 and have asked that camera) and stores it in batched transactions: at most the request's
 ``limit`` results per camera, no part twice, nothing after the last part. A refused or
 unstorable answer is quarantined (:mod:`central.ingest.quarantine`); if the writer dies anyway the
-process exits (:mod:`central.web.health`).
+process exits (:mod:`edge.wire.vitals`).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from central import db as hubdb
 from central.config import HubBroker
 from central.ingest import quarantine
 from central.ingest.quarantine import Refused, guarded, run_batch, store_until_done
-from central.web.health import start_vital
 from edge.wire.keys import sign
 from edge.wire.messages import TOPIC_ROOT, MessageError, decode, encode, parse_topic, topic
+from edge.wire.vitals import start_vital
 
 log = logging.getLogger(__name__)
 

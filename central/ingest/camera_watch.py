@@ -100,7 +100,7 @@ class Watch:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from central.web.health import start_vital
+        from edge.wire.vitals import start_vital
 
         self._thread = start_vital("camera-watch", self._run)
 

@@ -11,7 +11,7 @@ the whole batch is acknowledged to the broker, so a poison message never comes b
 Only database-wide faults escape the guard (:func:`fault_of`): ``"retry"`` for what heals
 (disk full, locked, I/O): the batch stays unacknowledged and is tried again; ``"fatal"`` for
 what does not (a missing table, a corrupt file): the consumer thread dies and the process
-exits (:mod:`central.web.health`) so that systemd restarts it and the operator sees it.
+exits (:mod:`edge.wire.vitals`) so that systemd restarts it and the operator sees it.
 """
 
 from __future__ import annotations

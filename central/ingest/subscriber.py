@@ -11,7 +11,7 @@ A message that does not validate, touches another camera's event, is dated beyon
 allowed clock skew or cannot be stored is logged with its reason, quarantined (hash, size and
 reason, never the payload: :mod:`central.ingest.quarantine`), acknowledged and never stored; the rest
 of its batch is. Nothing a box sends can stop the writer; if it dies anyway the process exits
-(:mod:`central.web.health`) and systemd restarts it.
+(:mod:`edge.wire.vitals`) and systemd restarts it.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from central.ingest.quarantine import (
     store_until_done,
 )
 from central.ingest.receipts import note_receipt, store_digest
-from central.web.health import start_vital
 from edge.wire.messages import TOPIC_ROOT, MessageError, decode, parse_topic
+from edge.wire.vitals import start_vital
 
 log = logging.getLogger(__name__)
 

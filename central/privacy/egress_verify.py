@@ -289,7 +289,7 @@ class Verifier:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from central.web.health import start_vital
+        from edge.wire.vitals import start_vital
 
         self._thread = start_vital("egress-verify", self._run)
 

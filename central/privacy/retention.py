@@ -21,7 +21,7 @@ import sqlite_utils
 
 from central import audit
 from central import db as hubdb
-from central.web.clips import clip_path
+from central.ingest.clipstore import clip_path
 from edge.wire.messages import utc_iso
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class PurgeJob:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        from central.web.health import start_vital
+        from edge.wire.vitals import start_vital
 
         self._thread = start_vital("retention", self._run)
 
@@ -128,7 +128,7 @@ class PurgeJob:
             try:
                 db = hubdb.connect(self.database)
                 try:
-                    from central.forensic.service import purge_results
+                    from central.forensic.searches import purge_results
                     from central.privacy.inventory import retention_days
 
                     days = retention_days(db, self.retention_days)

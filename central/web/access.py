@@ -12,8 +12,9 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 
 from central import audit
 from central.db import get_db
+from central.ingest.clipstore import clip_path
 from central.web.auth import roles
-from central.web.clips import EVENT_ID, clip_limits, clip_path
+from central.web.clips import EVENT_ID, clip_limits
 from central.web.httpjson import json_object
 from central.web.openapi import doc
 

@@ -22,6 +22,7 @@ from urllib.parse import quote
 from flask import abort, current_app, g, redirect, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from central.db import get_db
 from central.users import ROLES, api_client_for, load_session
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,6 @@ def identify() -> Identity | None:
     """The request's identity (bearer token first, then session cookie), cached in ``g``."""
     if "identity" in g:
         return g.identity
-    from central.db import get_db
-
     ident: Identity | None = None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:

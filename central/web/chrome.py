@@ -1,4 +1,5 @@
-"""The people's side of the hub: login and logout, page chrome, HTML errors, security headers."""
+"""The people's side of the hub: login and logout, page chrome, errors (HTML or JSON), security
+headers."""
 
 from __future__ import annotations
 
@@ -181,23 +182,8 @@ def _pageurl(args: Any, page: int) -> str:
 
 
 def install(app: Flask) -> None:
-    """Register the people's blueprints, page context, error handling and headers."""
-    from central.forensic import service as forensic
-    from central.web import access as access_pages
-    from central.web import admin, devices, openapi, stats
-    from central.web import events as search
-    from central.web import privacy as privacy_pages
-
-    app.register_blueprint(bp)
-    app.register_blueprint(search.bp)
-    app.register_blueprint(stats.bp)
-    app.register_blueprint(privacy_pages.bp)
-    app.register_blueprint(access_pages.bp)
-    app.register_blueprint(devices.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(forensic.bp)
-
+    """Page context, template filters, error handling and security headers (no blueprints:
+    :func:`central.create_app` registers every one)."""
     app.jinja_env.filters["ts"] = _ts
     app.jinja_env.filters["pageurl"] = _pageurl
 
@@ -206,6 +192,15 @@ def install(app: Flask) -> None:
         ident = g.get("identity")
         nav = [(label, href) for label, href, allowed in NAV if ident and ident.role in allowed]
         return {"me": ident, "nav": nav, "csrf": ident.csrf if ident else ""}
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        if wants_html():
+            return error_page(exc)
+        resp = jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
+                       message=exc.description)
+        resp.status_code = exc.code or 500
+        return resp
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -32,6 +32,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 from central import audit
 from central.db import get_db
 from central.ingest.clipcheck import ClipInfo, ClipLimits, ClipRefused, check_head, decoded_count, inspect
+from central.ingest.clipstore import clip_path
 from central.web.auth import device_only, roles
 
 log = logging.getLogger(__name__)
@@ -68,11 +69,6 @@ def mark_refused(db: Any, event_id: str, exc: ClipRefused) -> None:
     with db.conn:
         db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
                    [json.dumps(clip), time.time(), event_id])
-
-
-def clip_path(clips_dir: Path, sha256: str) -> Path:
-    """Where the clip with this hash is stored."""
-    return clips_dir / sha256[:2] / f"{sha256}.webm"
 
 
 def _device() -> tuple[str, str] | None:

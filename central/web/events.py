@@ -1,6 +1,8 @@
-"""Search: events by type, camera, zone, object class, status, outcome and time range; CSV export.
+"""Event search: stored events by type, camera, zone, object class, status, outcome and time
+range (``/search``, ``GET /api/v1/events``); CSV export.
 
-Every search and every export writes an audit row (an export needs a reason).
+Every search and every export writes an audit row (an export needs a reason). Forensic search
+(asking the boxes for tracks they never sent) is another thing: :mod:`central.web.forensic`.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from central.web.httpjson import json_object
 from central.web.openapi import doc
 from edge.wire.messages import EVENT_TYPES
 
-bp = Blueprint("search", __name__)
+bp = Blueprint("event_search", __name__)
 
-SEARCHERS = ("operator", "supervisor", "privacy_officer")
+EVENT_SEARCHERS = ("operator", "supervisor", "privacy_officer")
 EXPORTERS = ("supervisor", "privacy_officer")
 MAX_PER_PAGE = 200
 EXPORT_LIMIT = 50_000
@@ -35,13 +37,13 @@ CSV_COLUMNS = ("id", "site", "camera", "type", "severity", "state", "started_at"
 _TEXT = re.compile(r"^[A-Za-z0-9_. -]{1,64}$")
 
 
-class QueryError(ValueError):
-    """A search filter that cannot be used; the text says which and why."""
+class EventQueryError(ValueError):
+    """An event search filter that cannot be used; the text says which and why."""
 
 
 @dataclass(frozen=True)
-class Query:
-    """Validated search filters."""
+class EventQuery:
+    """Validated event search filters."""
 
     type: str | None = None
     site: str | None = None
@@ -64,14 +66,14 @@ def _time(value: str, name: str) -> str:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise QueryError(f"{name} must be an ISO 8601 time such as 2026-11-23T10:00:00Z") from None
+        raise EventQueryError(f"{name} must be an ISO 8601 time such as 2026-11-23T10:00:00Z") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def parse(args: Any) -> Query:
-    """Filters from request arguments; raises :class:`QueryError` on a bad one."""
+def parse_event_query(args: Any) -> EventQuery:
+    """Filters from request arguments; raises :class:`EventQueryError` on a bad one."""
     out: dict[str, Any] = {}
     for key, attr in (("type", "type"), ("site", "site"), ("camera", "camera"), ("zone", "zone"),
                       ("class", "object_class"), ("status", "status"), ("outcome", "outcome")):
@@ -79,14 +81,14 @@ def parse(args: Any) -> Query:
         if not value:
             continue
         if not _TEXT.match(value):
-            raise QueryError(f"{key} must be 1-64 letters, digits, '_', '-', '.' or spaces")
+            raise EventQueryError(f"{key} must be 1-64 letters, digits, '_', '-', '.' or spaces")
         out[attr] = value
     if out.get("type") and out["type"] not in (*EVENT_TYPES, "camera_silent"):
-        raise QueryError(f"type must be one of {', '.join(EVENT_TYPES)}, camera_silent")
+        raise EventQueryError(f"type must be one of {', '.join(EVENT_TYPES)}, camera_silent")
     if out.get("status") and out["status"] not in STATUSES:
-        raise QueryError(f"status must be one of {', '.join(STATUSES)}")
+        raise EventQueryError(f"status must be one of {', '.join(STATUSES)}")
     if out.get("outcome") and out["outcome"] not in OUTCOMES:
-        raise QueryError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise EventQueryError(f"outcome must be one of {', '.join(OUTCOMES)}")
     for key in ("from", "to"):
         value = (args.get(key) or "").strip()
         if value:
@@ -96,14 +98,14 @@ def parse(args: Any) -> Query:
         try:
             n = int(raw) if raw not in (None, "") else default
         except (TypeError, ValueError):
-            raise QueryError(f"{key} must be an integer") from None
+            raise EventQueryError(f"{key} must be an integer") from None
         if not 1 <= n <= top:
-            raise QueryError(f"{key} must be between 1 and {top}")
+            raise EventQueryError(f"{key} must be between 1 and {top}")
         out[key] = n
-    return Query(**out)
+    return EventQuery(**out)
 
 
-def _where(q: Query) -> tuple[str, list[Any]]:
+def _where(q: EventQuery) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     for col, value in (("type", q.type), ("site", q.site), ("camera", q.camera), ("zone", q.zone),
@@ -127,7 +129,7 @@ def _where(q: Query) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def run(q: Query, limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
+def search_events(q: EventQuery, limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
     """(total matches, this page's events as the API shows them)."""
     db = get_db()
     where, params = _where(q)
@@ -139,7 +141,7 @@ def run(q: Query, limit: int | None = None) -> tuple[int, list[dict[str, Any]]]:
     return int(total), [event_row(r) for r in rows]
 
 
-def _describe(q: Query) -> str:
+def _describe(q: EventQuery) -> str:
     return json.dumps(q.filters(), sort_keys=True)
 
 
@@ -153,33 +155,33 @@ _QUERY_DOC: dict[str, dict[str, Any]] = {
 
 
 @bp.get("/api/v1/events")
-@roles(*SEARCHERS)
+@roles(*EVENT_SEARCHERS)
 @doc("Search events (audited), paginated", query=_QUERY_DOC)
 def api_search() -> Any:
     try:
-        q = parse(request.args)
-    except QueryError as exc:
+        q = parse_event_query(request.args)
+    except EventQueryError as exc:
         abort(400, str(exc))
-    total, events = run(q)
+    total, events = search_events(q)
     audit.record(get_db(), g.actor, "search", "events", _describe(q))
     return jsonify(total=total, page=q.page, per_page=q.per_page, events=events)
 
 
 @bp.get("/search")
-@roles(*SEARCHERS)
+@roles(*EVENT_SEARCHERS)
 def page() -> Any:
-    """The search page: a GET form; results render on the server."""
+    """The event search page: a GET form; results render on the server."""
     error = None
-    total, q = 0, Query()
+    total, q = 0, EventQuery()
     events: list[dict[str, Any]] = []
     searched = any(request.args.get(k) for k in ("type", "site", "camera", "zone", "class", "status",
                                                   "outcome", "from", "to", "go"))
     if searched:
         try:
-            q = parse(request.args)
-            total, events = run(q)
+            q = parse_event_query(request.args)
+            total, events = search_events(q)
             audit.record(get_db(), g.actor, "search", "events", _describe(q))
-        except QueryError as exc:
+        except EventQueryError as exc:
             error = str(exc)
     return render_template("events/search.html", q=q, args=request.args, total=total, events=events,
                            error=error, searched=searched, types=EVENT_TYPES, statuses=STATUSES,
@@ -208,10 +210,10 @@ def _export(args: Any, reason: Any) -> Response:
     if not isinstance(reason, str) or len(reason.strip()) < 5 or len(reason) > 500:
         abort(400, "an export needs a reason of 5 to 500 characters (who asked for it, and why)")
     try:
-        q = parse(args)
-    except QueryError as exc:
+        q = parse_event_query(args)
+    except EventQueryError as exc:
         abort(400, str(exc))
-    _total, events = run(q, limit=EXPORT_LIMIT)
+    _total, events = search_events(q, limit=EXPORT_LIMIT)
     audit.record(get_db(), g.actor, "export", "events",
                  f"{reason.strip()} | {_describe(q)} | {len(events)} rows")
     resp = Response(_csv(events), mimetype="text/csv")

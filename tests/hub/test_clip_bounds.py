@@ -22,7 +22,7 @@ import requests
 
 from central import db as hubdb
 from central.devtools.broker import free_port, wait_port
-from central.web.clips import clip_path
+from central.ingest.clipstore import clip_path
 from tests.kits.hubkit import insert_event
 
 DEVICE = "bounds-device-token-cam-01-0123456789"

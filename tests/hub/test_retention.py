@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from central import db as hubdb
 from central.config import HubConfig
+from central.ingest.clipstore import clip_path
 from central.privacy.retention import DAY_S, purge
-from central.web.clips import clip_path
 from edge.wire.messages import utc_iso, uuid7
 from tests.wire.test_messages import sample_event
 

@@ -16,7 +16,7 @@ from central import db as hubdb
 from central.config import HubBroker
 from central.devtools.broker import LocalBroker
 from central.forensic.fanout import SearchFanout
-from central.forensic.service import start_search
+from central.forensic.searches import start_search
 from edge.wire import keys
 from edge.wire.messages import utc_iso
 from tests.conftest import wait_for

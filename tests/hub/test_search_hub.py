@@ -256,7 +256,7 @@ def test_investigator_searches_in_the_browser(browser: Browser, fleet: Any) -> N
 
 
 def test_search_results_are_purged_after_retention(tmp_path: Path) -> None:
-    from central.forensic.service import purge_results
+    from central.forensic.searches import purge_results
 
     db = hubdb.connect(tmp_path / "hub.sqlite")
     now = time.time()

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from central.web.clips import clip_path
+from central.ingest.clipstore import clip_path
 from edge.clips.encode import encode
 from edge.clips.maker import make_clip
 from edge.clips.preroll import compress

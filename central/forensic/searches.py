@@ -1,48 +1,30 @@
-"""Forensic search: investigators ask the boxes, never a central video store.
+"""Forensic search, the hub's service: investigators ask the boxes, never a central video store.
 
-``POST /api/v1/searches`` (or the form of ``/investigate``) checks the question, records it
-(``searches``, one ``search_cameras`` row per camera asked), writes the audit row and hands
-it to :class:`central.forensic.fanout.SearchFanout`, which signs it with the hub's key and publishes
-it to each camera. ``GET /api/v1/searches/<id>`` shows progress (answered / asked, refused,
-offline, still pending) and the results so far, oldest first; a search is complete when
-every online camera asked has answered or refused, or when its deadline passes (an offline
-or silent box is never waited for beyond ``[search] timeout_s``).
+:func:`check_question` checks a question (case, reason, time window, class, colour, zone,
+direction, cameras, limit); :func:`start_search` records it (``searches``, one
+``search_cameras`` row per camera asked), writes the audit row and hands it to
+:class:`central.forensic.fanout.SearchFanout`, which signs it with the hub's key and publishes
+it to each camera. :func:`search_view` shows progress (answered / asked, refused, offline,
+still pending) and the results so far, oldest first; a search is complete when every online
+camera asked has answered or refused, or when its deadline passes (an offline or silent box
+is never waited for beyond ``[search] timeout_s``). :func:`purge_results` is retention's part;
+:func:`list_searches` the privacy officer's (metadata only).
 
-Only the ``investigator`` role searches, and an investigator sees only their own searches
-(need to know). Every search, every preview viewed and every clip requested writes an audit
-row naming the actor and the case. Privacy officers list searches by requester and case at
-``/privacy/searches`` (metadata only: they see no preview).
+The pages and the JSON API are :mod:`central.web.forensic`; event search (stored events by
+type, camera, time) is another thing, :mod:`central.web.events`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import (
-    Blueprint,
-    Response,
-    abort,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-)
-
 from central import audit
-from central.db import get_db
-from central.forensic.fanout import FanoutError, SearchFanout
-from central.web.auth import roles
-from central.web.httpjson import json_object
-from central.web.openapi import doc
-from central.web.privacy import AUDITORS
-from edge.wire.keys import KeyFileError, load_private
+from central.forensic.fanout import SearchFanout
 from edge.wire.messages import (
     NAME_PATTERN,
     SEARCH_CLASSES,
@@ -54,11 +36,6 @@ from edge.wire.messages import (
 )
 
 log = logging.getLogger(__name__)
-
-bp = Blueprint("forensic", __name__)
-
-INVESTIGATORS = ("investigator",)
-_lock = threading.Lock()
 
 
 class SearchError(ValueError):
@@ -91,8 +68,6 @@ def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | N
 
 def check_question(data: Any, known: list[tuple[str, str]], max_cameras: int) -> dict[str, Any]:
     """The normalised question of a request body, or :class:`SearchError`."""
-    import re
-
     if not isinstance(data, dict):
         raise SearchError("send a JSON object")
     unknown = set(data) - {"case", "reason", "start", "end", "cameras", "class", "colour", "zone",
@@ -144,6 +119,7 @@ def check_question(data: Any, known: list[tuple[str, str]], max_cameras: int) ->
 
 
 def known_cameras(db: Any) -> list[tuple[str, str]]:
+    """Every camera this hub has heard from, as (site, camera), in key order."""
     return [(r[0], r[1]) for r in db.execute("SELECT site, camera FROM cameras ORDER BY key")]
 
 
@@ -184,31 +160,7 @@ def start_search(db: Any, fanout: SearchFanout, requester: str, q: dict[str, Any
     return sid
 
 
-def fanout() -> SearchFanout:
-    """This app's fan-out client (made at the first search); 503 when it cannot be."""
-    app = current_app
-    with _lock:
-        fo = app.extensions.get("vigie_search")
-        if fo is None:
-            path = app.config.get("SIGNING_KEY")
-            if not path:
-                abort(503, "this hub has no signing_key, so boxes would refuse its searches: "
-                           "run `vigie hub keygen --config HUB.toml` and enrol the boxes with the "
-                           "printed key")
-            try:
-                key = load_private(path)
-            except KeyFileError as exc:
-                abort(503, f"cannot use the hub signing key: {exc}")
-            fo = SearchFanout(app.config["DATABASE"], app.config["HUB_BROKER"], key)
-            app.extensions["vigie_search"] = fo
-    try:
-        fo.start()
-    except FanoutError as exc:
-        abort(503, str(exc))
-    return fo
-
-
-# -- progress and results -------------------------------------------------------------------
+# -- progress and results ------------------------------------------------------------------
 def search_view(db: Any, sid: str, now: float | None = None) -> dict[str, Any] | None:
     """A search, its progress and its results (without preview bytes), for the API and pages."""
     row = db.execute("SELECT * FROM searches WHERE id = ?", [sid]).fetchone()
@@ -251,145 +203,28 @@ def search_view(db: Any, sid: str, now: float | None = None) -> dict[str, Any] |
     }
 
 
-def _own_search(sid: str) -> dict[str, Any]:
-    view = search_view(get_db(), sid)
-    if view is None or view["requester"] != g.actor:
-        abort(404, f"no search {sid} of yours")  # another investigator's search is not shown
-    return view
+def result_row(db: Any, sid: str, rid: int) -> tuple[Any, ...] | None:
+    """(site, camera, first_seen, last_seen, preview) of one result of a search, or None."""
+    row = db.execute("SELECT site, camera, first_seen, last_seen, preview FROM search_results "
+                     "WHERE id = ? AND search_id = ?", [rid, sid]).fetchone()
+    return None if row is None else tuple(row)
 
 
-def _result(sid: str, rid: str) -> tuple[dict[str, Any], Any]:
-    view = _own_search(sid)
-    if not rid.isdigit():
-        abort(404, f"no result {rid[:40]!r} in search {sid}")
-    row = get_db().execute("SELECT site, camera, first_seen, last_seen, preview FROM "
-                           "search_results WHERE id = ? AND search_id = ?", [int(rid), sid]).fetchone()
-    if row is None:
-        abort(404, f"no result {rid} in search {sid}")
-    return view, row
-
-
-_BODY: dict[str, dict[str, Any]] = {
-    "case": {"type": "string"}, "reason": {"type": "string"}, "start": {"type": "string"},
-    "end": {"type": "string"}, "cameras": {"type": "array", "items": {"type": "string"}},
-    "class": {"type": "string", "enum": list(SEARCH_CLASSES)},
-    "colour": {"type": "string", "enum": list(SEARCH_COLOURS)}, "zone": {"type": "string"},
-    "direction": {"type": "string", "enum": list(SEARCH_DIRECTIONS)},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 500},
-}
-
-
-def _create(data: Any) -> str:
-    db = get_db()
-    cfg = current_app.config["SEARCH"]
-    try:
-        q = check_question(data, known_cameras(db), cfg.max_cameras)
-    except SearchError as exc:
-        abort(400, str(exc))
-    return start_search(db, fanout(), g.actor, q, cfg.timeout_s, cfg.expiry_s)
-
-
-@bp.post("/api/v1/searches")
-@roles(*INVESTIGATORS)
-@doc("Start a forensic search of the boxes (audited)", body=_BODY,
-     required=["case", "reason", "start", "end"])
-def api_create() -> Any:
-    sid = _create(json_object())
-    return jsonify(id=sid, url=f"/api/v1/searches/{sid}"), 202
-
-
-@bp.get("/api/v1/searches/<sid>")
-@roles(*INVESTIGATORS)
-@doc("A search's progress and results so far")
-def api_get(sid: str) -> Any:
-    return jsonify(_own_search(sid))
-
-
-@bp.get("/api/v1/searches/<sid>/results/<rid>/preview")
-@roles(*INVESTIGATORS)
-@doc("A result's anonymised preview still (audited)", produces="image/jpeg")
-def api_preview(sid: str, rid: str) -> Any:
-    view, row = _result(sid, rid)
-    if row[4] is None:
-        abort(404, "this result has no preview (persons never have one)")
-    audit.record(get_db(), g.actor, "search.preview", f"search {sid} result {rid} ({row[0]}/{row[1]})",
-                 f"case {view['case']}")
-    resp = Response(bytes(row[4]), mimetype="image/jpeg")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
-
-
-@bp.post("/api/v1/searches/<sid>/results/<rid>/clip")
-@roles(*INVESTIGATORS)
-@doc("Request the anonymised clip of a result (audited)")
-def api_clip(sid: str, rid: str) -> Any:
-    """Boxes keep no recorded video (only seconds of pre-roll in memory), so a clip cannot be
-    cut after the fact: this returns the event clips the box already uploaded for that camera
-    while the track was seen (same upload path as event clips), or 404 saying so."""
-    view, row = _result(sid, rid)
-    db = get_db()
-    audit.record(db, g.actor, "search.clip_request", f"search {sid} result {rid} ({row[0]}/{row[1]})",
-                 f"case {view['case']}")
-    clips = [{"event_id": r[0], "url": f"/api/v1/events/{r[0]}/clip"} for r in db.execute(
+def covering_clips(db: Any, site: str, camera: str, first_seen: str,
+                   last_seen: str) -> list[dict[str, str]]:
+    """The event clips that camera uploaded while a track was seen (boxes keep no recorded
+    video, so these are the only clips a result can have)."""
+    return [{"event_id": r[0], "url": f"/api/v1/events/{r[0]}/clip"} for r in db.execute(
         "SELECT e.id FROM events e JOIN clips c ON c.event_id = e.id WHERE e.site = ? AND "
         "e.camera = ? AND e.started_at <= ? AND COALESCE(e.ended_at, e.started_at) >= ? "
-        "ORDER BY e.started_at", [row[0], row[1], row[3], row[2]])]
-    if not clips:
-        abort(404, "no event clip covers this track: boxes keep no recorded video (only a few "
-                   "seconds of pre-roll in memory), so a clip exists only where an event was "
-                   "raised on that camera while the track was seen")
-    return jsonify(clips=clips)
+        "ORDER BY e.started_at", [site, camera, last_seen, first_seen])]
 
 
-# -- pages ------------------------------------------------------------------------------------
-def my_searches(actor: str) -> list[dict[str, Any]]:
+def my_searches(db: Any, actor: str) -> list[dict[str, Any]]:
+    """The last 100 searches this requester made, newest first."""
     return [dict(zip(("id", "case", "reason", "created_at", "asked"), r, strict=True))
-            for r in get_db().execute("SELECT id, case_ref, reason, created_at, asked FROM searches "
-                                      "WHERE requester = ? ORDER BY created_at DESC LIMIT 100",
-                                      [actor])]
-
-
-def _form_page(error: str | None = None, status: int = 200) -> Any:
-    return render_template("forensic/investigate.html", error=error, form=request.form,
-                           searches=my_searches(g.actor), classes=SEARCH_CLASSES,
-                           colours=SEARCH_COLOURS, directions=SEARCH_DIRECTIONS), status
-
-
-@bp.get("/investigate")
-@roles(*INVESTIGATORS)
-def page() -> Any:
-    """The search form and this investigator's searches."""
-    return _form_page()
-
-
-@bp.post("/investigate")
-@roles(*INVESTIGATORS)
-def page_create() -> Any:
-    f = request.form
-    data: dict[str, Any] = {k: f.get(k, "") for k in ("case", "reason", "start", "end", "class",
-                                                       "colour", "zone", "direction")}
-    cams = [c for c in f.get("cameras", "").replace(",", " ").split() if c]
-    if cams:
-        data["cameras"] = cams
-    try:
-        data["limit"] = int(f.get("limit") or 100)
-    except ValueError:
-        return _form_page("limit must be an integer", 400)
-    db = get_db()
-    cfg = current_app.config["SEARCH"]
-    try:
-        q = check_question(data, known_cameras(db), cfg.max_cameras)
-    except SearchError as exc:
-        return _form_page(str(exc), 400)
-    sid = start_search(db, fanout(), g.actor, q, cfg.timeout_s, cfg.expiry_s)
-    return redirect(f"/investigate/{sid}", 303)
-
-
-@bp.get("/investigate/<sid>")
-@roles(*INVESTIGATORS)
-def page_search(sid: str) -> Any:
-    """One search: progress and results, refreshed until complete."""
-    return render_template("forensic/investigation.html", s=_own_search(sid))
+            for r in db.execute("SELECT id, case_ref, reason, created_at, asked FROM searches "
+                                "WHERE requester = ? ORDER BY created_at DESC LIMIT 100", [actor])]
 
 
 # -- retention ---------------------------------------------------------------------------------
@@ -407,7 +242,9 @@ def purge_results(db: Any, retention_days: int, now: float | None = None) -> int
 
 
 # -- privacy officer: who searched what, for which case -----------------------------------------
-def list_searches(requester: str | None, case: str | None, limit: int = 500) -> list[dict[str, Any]]:
+def list_searches(db: Any, requester: str | None, case: str | None,
+                  limit: int = 500) -> list[dict[str, Any]]:
+    """Searches (metadata and result counts, no preview), newest first, by requester and case."""
     sql = ("SELECT s.id, s.requester, s.case_ref, s.reason, s.created_at, s.window_start, "
            "s.window_end, s.query, s.asked, (SELECT COUNT(*) FROM search_results r WHERE "
            "r.search_id = s.id) FROM searches s")
@@ -424,26 +261,9 @@ def list_searches(requester: str | None, case: str | None, limit: int = 500) -> 
     keys = ("id", "requester", "case", "reason", "created_at", "window_start", "window_end",
             "query", "asked", "results")
     out = []
-    for r in get_db().execute(sql, [*params, limit]):
+    for r in db.execute(sql, [*params, limit]):
         d = dict(zip(keys, r, strict=True))
         d["query"] = json.loads(d["query"])
         d["created_at"] = utc_iso(d["created_at"])
         out.append(d)
     return out
-
-
-@bp.get("/api/v1/privacy/searches")
-@roles(*AUDITORS)
-@doc("Forensic searches by requester and case (metadata only)",
-     query={"requester": {"type": "string"}, "case": {"type": "string"}})
-def api_privacy_searches() -> Any:
-    return jsonify(searches=list_searches(request.args.get("requester"), request.args.get("case")))
-
-
-@bp.get("/privacy/searches")
-@roles(*AUDITORS)
-def privacy_page() -> str:
-    """Searches by requester and case, for the privacy officer."""
-    return render_template("privacy/searches.html",
-                           rows=list_searches(request.args.get("requester"),
-                                              request.args.get("case")))
