@@ -19,7 +19,9 @@ Generated from the click tree by `python -m tests.docs.clitree > docs/reference/
 """
 
 
-def walk(cmd: click.Command = main, path: tuple[str, ...] = ("vigie",)) -> Iterator[tuple[str, click.Command]]:
+def walk(
+    cmd: click.Command = main, path: tuple[str, ...] = ("vigie",)
+) -> Iterator[tuple[str, click.Command]]:
     """Every command and group under ``cmd``, depth first, with its full name."""
     yield " ".join(path), cmd
     if isinstance(cmd, click.Group):
