@@ -5,8 +5,9 @@ The virtualenv is cached under ``~/.cache/vigie/`` keyed by the hash of ``pyproj
 (its dependencies); each run reinstalls the freshly built wheel into it without dependencies.
 No box runtime other than ONNX Runtime is there (no OpenVINO, LiteRT or audio stack), and the
 repository is not on the path: the hub runs from the installed wheel, its models from
-``$VIGIE_MODELS`` (the store the hub role fills). ``vigie hub serve`` runs in that venv; the
-clip arrives over HTTP with a device token, and a privacy officer's token exports it.
+``$VIGIE_MODELS`` pointing at the folder the hub role's model tasks wrote (from the test's model
+store, as from a control node's). ``vigie hub serve`` runs in that venv; the clip arrives over
+HTTP with a device token, and a privacy officer's token exports it.
 """
 
 from __future__ import annotations
@@ -83,19 +84,70 @@ def hub_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield python
 
 
+PROBE = """
+import importlib, json, sys
+found = {}
+for name in sys.argv[1:]:
+    try:
+        found[name] = getattr(importlib.import_module(name), "__file__", None) or "namespace"
+    except ModuleNotFoundError as exc:
+        found[name] = None if exc.name == name.split(".")[0] else f"broken: {exc}"
+print(json.dumps(found))
+"""
+
+
 def test_the_venv_holds_the_hub_extra_only(hub_venv: Path, tmp_path: Path) -> None:
-    out = run(hub_venv, "-c", "import central, edge; print(central.__file__); print(edge.__file__)",
-              cwd=tmp_path)
-    assert out.returncode == 0, out.stderr
-    assert all(Path(p).is_relative_to(hub_venv.parent.parent) for p in out.stdout.split()), out.stdout
-    for present in ("onnxruntime", "cv2", "flask", "waitress", "argon2", "edge.privacy.redact"):
-        out = run(hub_venv, "-c", f"import {present}", cwd=tmp_path)
-        assert out.returncode == 0, (present, out.stderr[-2000:])
-    for name in ABSENT:
-        out = run(hub_venv, "-c", f"import {name}", cwd=tmp_path)
-        assert out.returncode != 0 and "ModuleNotFoundError" in out.stderr, (name, out.stderr)
+    present = ("central", "edge", "edge.privacy.redact", "onnxruntime", "cv2", "flask", "waitress",
+               "argon2")
+    out = run(hub_venv, "-c", PROBE, *present, *ABSENT, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    found = json.loads(out.stdout)
+    assert {n: found[n] for n in ABSENT} == dict.fromkeys(ABSENT), found
+    assert all(found[n] and not found[n].startswith("broken") for n in present), found
+    for code in ("central", "edge"):  # the installed wheel, not the checkout
+        assert Path(found[code]).is_relative_to(hub_venv.parent.parent), found[code]
     check = run(hub_venv, "-m", "pip", "check", cwd=tmp_path)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def apply_model_tasks(store: Path, dest: Path, log: Path) -> tuple[int, str]:
+    """The hub role's model tasks (tests/provision/hub_models.yml) from ``store`` into ``dest``."""
+    inventory = kit.write_yaml(log.with_suffix(".hosts.yml"), {"all": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable}}}})
+    extra = kit.write_yaml(log.with_suffix(".vars.yml"), {
+        "hub_model_store": str(store), "hub_models_dir": str(dest), "hub_user": "root",
+        "hub_manage_services": False})
+    return kit.run_playbook(ROOT / "tests/provision/hub_models.yml", inventory, log, "-e", f"@{extra}")
+
+
+@pytest.fixture(scope="module")
+def role_models(model_store: ModelStore, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The models folder the hub role writes, from the test's model store."""
+    work = tmp_path_factory.mktemp("hub-role")
+    dest = work / "hub-models"
+    rc, out = apply_model_tasks(model_store.root, dest, work / "models-role.log")
+    assert rc == 0, out[-5000:]
+    return dest
+
+
+def test_the_hub_role_copies_the_export_models_and_refuses_altered_ones(
+    role_models: Path, model_store: ModelStore, tmp_path: Path,
+) -> None:
+    copied = sorted(p.name for p in role_models.iterdir())
+    assert copied == ["face_detection_yunet_2023mar.onnx", "manifest.toml", "yolox_nano.onnx"]
+    assert (role_models / "manifest.toml").read_bytes() == (ROOT / "models/manifest.toml").read_bytes()
+    for name in ("yolox-nano", "yunet"):
+        assert ModelStore(role_models).path(name).read_bytes() == model_store.path(name).read_bytes()
+    assert oct(role_models.stat().st_mode & 0o777) == "0o750"
+    # a store whose YuNet was altered is refused before anything is copied
+    bad = tmp_path / "bad-store"
+    bad.mkdir()
+    (bad / "yolox_nano.onnx").symlink_to(model_store.path("yolox-nano"))
+    yunet = model_store.path("yunet").read_bytes()
+    (bad / "face_detection_yunet_2023mar.onnx").write_bytes(yunet[:-1] + bytes([yunet[-1] ^ 1]))
+    rc, out = apply_model_tasks(bad, tmp_path / "bad-dest", tmp_path / "bad-role.log")
+    assert rc != 0 and "face_detection_yunet_2023mar.onnx is missing or its sha256 is not" in out, out[-3000:]
+    assert not (tmp_path / "bad-dest").exists()
 
 
 def person_clip(media: Path, dest: Path) -> Path:
@@ -109,7 +161,7 @@ def person_clip(media: Path, dest: Path) -> Path:
 
 
 def test_subject_access_export_on_the_installed_hub(
-    hub_venv: Path, model_store: ModelStore, media: Path, tmp_path: Path,
+    hub_venv: Path, role_models: Path, model_store: ModelStore, media: Path, tmp_path: Path,
 ) -> None:
     port = free_port()
     cfg = tmp_path / "hub.toml"
@@ -120,7 +172,7 @@ def test_subject_access_export_on_the_installed_hub(
     log = (tmp_path / "serve.log").open("wb")
     serve = subprocess.Popen(
         [str(hub_venv), "-m", "edge.cli", "hub", "serve", "--config", str(cfg)], cwd=tmp_path,
-        stdout=log, stderr=subprocess.STDOUT, env={**venv_env(), "VIGIE_MODELS": str(model_store.root)})
+        stdout=log, stderr=subprocess.STDOUT, env={**venv_env(), "VIGIE_MODELS": str(role_models)})
     try:
         assert wait_port(port, 60, serve), (tmp_path / "serve.log").read_text()
         url = f"http://127.0.0.1:{port}"
