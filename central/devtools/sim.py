@@ -389,8 +389,8 @@ class Simulator:
 
     # -- signed ledger digests -----------------------------------------------------
     def _digest(self, cam: _Camera) -> None:
-        """Publish signed digests of the entries not yet digested (as ``edge.outbound.digests`` does)."""
-        from edge.outbound.digests import build_digest
+        """Publish signed digests of the entries not yet digested (as a box's digester does)."""
+        from edge.wire.ledger_digest import build_digest
         from edge.wire.messages import LEDGER_DIGEST_MAX_ENTRIES
 
         pending, cam.undigested = cam.undigested, []  # a digest's own entry waits for the next

@@ -7,16 +7,20 @@ frame (a person box, or a box drawn by hand), and the hub re-renders the stored 
    obscured, which lowers person scores, and a false person only means more blur); the
    requester's track is followed from the marked frame forwards and backwards by box
    overlap (held for a few frames when the detector misses them);
-2. every OTHER person box is replaced by a coarse colour gradient (``edge.privacy.faces.obscure``, the
-   same as the box's face blur), and so is every YuNet face (threshold 0.3, native and 2x
+2. every OTHER person box is replaced by a coarse colour gradient (``edge.privacy.redact.obscure``,
+   the same as the box's face blur), and so is every YuNet face (threshold 0.3, native and 2x
    size, as on the box) whose centre is outside the requester's box;
-3. the result is encoded as WebM (``edge.clips.encode.encode``) and packed into a ZIP with a
+3. the result is encoded as WebM (``edge.privacy.redact.encode``) and packed into a ZIP with a
    ``manifest.json``: what, where, when, which retention applies, who exported it and why.
 
 The stored clip is checked from its headers first (:func:`central.ingest.clipcheck.read_clip`: WebM,
 one VP8/VP9 track, frame size within the hub's limits) and decoded one frame at a time, twice
 (persons, then redaction straight into the encoder): memory holds a few frames, never the clip.
 The export is audited (``subject_access.export``, with its reason). The hub keeps no copy.
+
+The models, the obscuring and the encoder are the box's own, through the hub's one declared
+dependency on box code beyond the wire contract: :mod:`edge.privacy.redact` (installed with the
+``hub`` extra; the hub role puts the models in ``$VIGIE_MODELS``).
 """
 
 from __future__ import annotations
@@ -36,16 +40,13 @@ from typing import Any
 import numpy as np
 
 from central.ingest.clipcheck import ClipInfo, ClipLimits, ClipRefused, frames, read_clip
-from edge.clips.encode import ClipError, encode
-from edge.privacy.faces import FaceFinder, grow, obscure
-from edge.records import Box
+from edge.privacy.redact import Box, ClipError, FaceFinder, RedactionModels, encode, grow, obscure
 
 log = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA = "vigie.subject-access/1"
 TRACK_IOU = 0.3
 HOLD_FRAMES = 5
-PERSON_SCORE = 0.05
 OTHER_IOU = 0.5
 """A person box overlapping the requester's this much is the requester, not someone else."""
 
@@ -234,23 +235,15 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
 
 
 class Redactor:
-    """The models an export needs, loaded once per process (YOLOX persons, YuNet faces)."""
+    """The models an export needs (:class:`edge.privacy.redact.RedactionModels`), loaded once
+    per process, and one export at a time through them."""
 
     _shared: Redactor | None = None
 
     def __init__(self, models_dir: Path | None = None):
-        from edge.config import DetectorConfig
-        from edge.detect import make_detector
-        from edge.modelstore import ModelStore
-
-        store = ModelStore(models_dir)
-        # A stored clip's heads are already obscured, which drops YOLOX's person scores to
-        # 0.05-0.2: a low threshold here errs on the side of blurring more.
-        self.detector = make_detector(
-            DetectorConfig(classes=["person"], score_threshold=PERSON_SCORE), store)
-        self.faces = FaceFinder(store.path("yunet"), 0.3, 2.0)
-        self.models = {self.detector.model_name: self.detector.model_sha256,
-                       "yunet": store.sha256("yunet")}
+        self._models = RedactionModels(models_dir)
+        self.faces = self._models.faces
+        self.models = self._models.models
 
     @classmethod
     def shared(cls, models_dir: Path | None = None) -> Redactor:
@@ -259,7 +252,7 @@ class Redactor:
         return cls._shared
 
     def persons(self, image: np.ndarray) -> list[Box]:
-        return [d.box for d in self.detector.detect(image) if d.label == "person"]
+        return self._models.persons(image)
 
     def render(self, clip: Path, mark: Mark, limits: ClipLimits) -> Rendered:
         with _LOCK:  # one export at a time: the models are not shared between threads

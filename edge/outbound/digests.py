@@ -2,7 +2,8 @@
 
 Every ``interval_s`` (and at shutdown) the digester reads the ledger FILE from just after the
 last digested entry, and for each run of at most ``LEDGER_DIGEST_MAX_ENTRIES`` entries puts a
-``vigie.ledger/1`` message, signed with the box key, into the outbox. The sender publishes it
+``vigie.ledger/1`` message, signed with the box key
+(:func:`edge.wire.ledger_digest.build_digest`), into the outbox. The sender publishes it
 through egress like any other message, so:
 
 - a digest survives broker outages and reboots (it waits in the outbox until PUBACK);
@@ -20,7 +21,6 @@ import json
 import logging
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,16 +30,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.outbound.diskfull import OnceLog
 from edge.outbound.outbox import Outbox, OutboxError
-from edge.wire.keys import sign
+from edge.wire.ledger_digest import build_digest
 from edge.wire.ledger_entries import GENESIS
 from edge.wire.messages import (
     LEDGER_DIGEST_MAX_ENTRIES,
     LEDGER_SCHEMA,
-    LEDGER_SCHEMA_ID,
     MessageError,
-    digest_signed_part,
     parse_json,
-    utc_iso,
 )
 from edge.wire.vitals import vital_thread
 
@@ -132,20 +129,6 @@ def raw_entries_after(ledger_path: Path, seq: int, offset: int = 0) -> list[tupl
                 continue
             out.append((entry, pos))
     return out
-
-
-def build_digest(
-    key: Ed25519PrivateKey, site: str, camera: str, entries: list[dict[str, Any]], head_seq: int,
-    head: str, now: float | None = None,
-) -> dict[str, Any]:
-    """A signed ``vigie.ledger/1`` message (without ``seq``, which egress adds)."""
-    msg: dict[str, Any] = {
-        "schema": LEDGER_SCHEMA_ID, "site": site, "camera": camera,
-        "ts": utc_iso(time.time() if now is None else now),
-        "entries": entries, "head_seq": head_seq, "head": head,
-    }
-    msg["signature"] = sign(key, digest_signed_part(msg))
-    return msg
 
 
 class Digester:
