@@ -36,7 +36,7 @@ from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
 from edge.wire.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
-from edge.wire.vitals import vital_thread
+from edge.wire.periodic import Periodic
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
@@ -104,7 +104,7 @@ class Agent:
         self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
-        self._health_thread = vital_thread("health", self._health_loop)
+        self._health_job = Periodic("health", cfg.health.interval_s, self._health_tick)
         self._health_log = OnceLog(log, "health message")
         self.events_emitted = 0
         self.audio = self._make_audio()
@@ -122,7 +122,8 @@ class Agent:
             self.search.start()
         self.egress.start()
         self.sender.start()
-        self._health_thread.start()
+        self.health()  # first sample for the fps window
+        self._health_job.start()
         if self.digester is not None:
             self.digester.start()
         if self.audio is not None:
@@ -197,11 +198,13 @@ class Agent:
 
     def stop(self) -> None:
         self._stop.set()
+        self._health_job.stop(0)
         self.source.stop()
 
     def shutdown(self, flush_timeout: float = 5.0) -> None:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
+        self._health_job.stop()
         if self.audio is not None:
             self.audio.stop()
         if self.clipflow is not None:
@@ -281,19 +284,17 @@ class Agent:
             out["gate_skips"] = self.gate.skips
         return out
 
-    def _health_loop(self) -> None:
-        self.health()  # first sample for the fps window
-        while not self._stop.wait(self.cfg.health.interval_s):
-            if self.spool.retry():
-                self.sender.wake()
-            try:
-                self.egress.publish("health", self.health())
-            except LedgerError as exc:  # the reserve is used up too: logged once
-                self._health_log.failed(exc)
-            except Exception:
-                log.exception("health message failed")
-            else:
-                self._health_log.ok()
+    def _health_tick(self) -> None:
+        if self.spool.retry():
+            self.sender.wake()
+        try:
+            self.egress.publish("health", self.health())
+        except LedgerError as exc:  # the reserve is used up too: logged once
+            self._health_log.failed(exc)
+        except Exception:
+            log.exception("health message failed")
+        else:
+            self._health_log.ok()
 
     # -- audio ----------------------------------------------------------------------------
     def _make_audio(self) -> AudioListener | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import sqlite_utils
 
 from central.config import HubClips
 from edge.wire.messages import utc_iso, uuid7
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -96,26 +96,22 @@ class Watch:
         self.silent_after_s = silent_after_s
         self.every_s = every_s
         self.clip_deadline_s = clip_deadline_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._job = Periodic("camera-watch", every_s, self._tick)
 
     def start(self) -> None:
-        from edge.wire.vitals import start_vital
-
-        self._thread = start_vital("camera-watch", self._run)
+        self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._job.stop(5)
 
-    def _run(self) -> None:
+    def _tick(self) -> None:
         from central.db import connect
 
-        db = connect(self.database)  # its own connection: sqlite connections are not shared
-        while not self._stop.wait(self.every_s):
-            try:
-                check(db, self.silent_after_s)
-                expire_clips(db, self.clip_deadline_s)
-            except Exception:  # the watch must keep running; the log says what failed
-                log.exception("camera watch failed")
+        if self._db is None:  # its own connection: sqlite connections are not shared
+            self._db = connect(self.database)
+        try:
+            check(self._db, self.silent_after_s)
+            expire_clips(self._db, self.clip_deadline_s)
+        except Exception:  # the watch must keep running; the log says what failed
+            log.exception("camera watch failed")

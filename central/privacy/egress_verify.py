@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ import sqlite_utils
 
 from edge.wire.ledger_entries import REPAIR_KIND, entry_hash
 from edge.wire.messages import utc_iso
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -285,18 +285,13 @@ class Verifier:
         self.grace_s = grace_s
         self.every_s = every_s
         self.window_s = window_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("egress-verify", every_s, self._tick)
 
     def start(self) -> None:
-        from edge.wire.vitals import start_vital
-
-        self._thread = start_vital("egress-verify", self._run)
+        self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._job.stop(10)
 
     def run_once(self) -> int:
         from central import db as hubdb
@@ -310,9 +305,8 @@ class Verifier:
         finally:
             db.conn.close()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:  # next round tries again
-                log.exception("egress verification failed")
+    def _tick(self) -> None:
+        try:
+            self.run_once()
+        except Exception:  # next round tries again
+            log.exception("egress verification failed")

@@ -12,7 +12,6 @@ The audit trail itself is never purged here.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from central import audit
 from central import db as hubdb
 from central.ingest.clipstore import clip_path
 from edge.wire.messages import utc_iso
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -115,33 +115,25 @@ class PurgeJob:
         self.clips_dir = clips_dir
         self.retention_days = retention_days
         self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("retention", interval_s, self._tick, first_run_s=0)
 
     def start(self) -> None:
-        from edge.wire.vitals import start_vital
+        self._job.start()
 
-        self._thread = start_vital("retention", self._run)
-
-    def _run(self) -> None:
-        while True:
+    def _tick(self) -> None:
+        try:
+            db = hubdb.connect(self.database)
             try:
-                db = hubdb.connect(self.database)
-                try:
-                    from central.forensic.searches import purge_results
-                    from central.privacy.inventory import retention_days
+                from central.forensic.searches import purge_results
+                from central.privacy.inventory import retention_days
 
-                    days = retention_days(db, self.retention_days)
-                    purge(db, self.clips_dir, days)
-                    purge_results(db, days)  # search results, previews
-                finally:
-                    db.conn.close()
-            except Exception:  # the next run tries again; the web app keeps serving
-                log.exception("retention purge failed")
-            if self._stop.wait(self.interval_s):
-                return
+                days = retention_days(db, self.retention_days)
+                purge(db, self.clips_dir, days)
+                purge_results(db, days)  # search results, previews
+            finally:
+                db.conn.close()
+        except Exception:  # the next run tries again; the web app keeps serving
+            log.exception("retention purge failed")
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._job.stop(10)

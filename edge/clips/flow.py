@@ -40,7 +40,7 @@ from edge.privacy.faces import Anonymiser, FaceFinder
 from edge.privacy.masks import MaskPainter
 from edge.records import Detection, Event
 from edge.wire.messages import EventMessage
-from edge.wire.vitals import vital_thread
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,9 @@ class ClipFlow:
         self._lock = threading.Lock()
         self._next_try: dict[int, float] = {}
         self.hub_unreachable = False
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = vital_thread("clip-upload", self._run)
+        self._job = Periodic("clip-upload", 0.5, self._upload_round)
         self.recover()
-        self._thread.start()
+        self._job.start()
 
     def _put(self, kind: str, body: dict[str, Any]) -> None:
         if self.spool is not None:
@@ -150,7 +148,7 @@ class ClipFlow:
             with self._lock:
                 latest = self._latest.get(event_id)
             self._put("clip", _upload_row(event_id, clip, latest.to_json() if latest else None))
-            self._wake.set()
+            self._job.run_now()
         try:
             for item in self.outbox.pending(10_000, kinds=("clipjob",)):
                 if item.body["event_id"] == event_id:
@@ -177,21 +175,19 @@ class ClipFlow:
         log.info("clip for event %s: %s%s", event_id, status, f" ({reason})" if reason else "")
 
     # -- uploader ----------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                self.upload_due()
-            except Exception:
-                log.exception("clip uploader error; will retry")
-                self._stop.wait(1.0)
+    def _upload_round(self) -> None:
+        """Every half second or when a clip is ready: upload what is due."""
+        try:
+            self.upload_due()
+        except Exception:
+            log.exception("clip uploader error; will retry")
+            self._job.pause(1.0)
 
     def upload_due(self) -> None:
         """Try every clip row whose backoff has passed."""
         c = self.cfg.clips
         for item in self.outbox.pending(100, kinds=("clip",)):
-            if self._stop.is_set():
+            if self._job.stopping:
                 return
             if time.monotonic() < self._next_try.get(item.id, 0.0):
                 continue
@@ -262,13 +258,11 @@ class ClipFlow:
             if self.hub_unreachable:
                 log.info("hub unreachable: clip uploads stay in the outbox for the next run")
                 break
-            self._wake.set()
+            self._job.run_now()
             time.sleep(0.1)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=10)
+        self._job.stop(10)
         self.maker.stop()
 
 

@@ -38,7 +38,7 @@ from edge.wire.messages import (
     MessageError,
     parse_json,
 )
-from edge.wire.vitals import vital_thread
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -149,23 +149,19 @@ class Digester:
         self.published = 0
         self._log = OnceLog(log, "storing a ledger digest")
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = vital_thread("ledger-digest", self._run)
+        self._job = Periodic("ledger-digest", interval_s, self._tick)
 
     def start(self) -> None:
-        self._thread.start()
+        self._job.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._job.stop(5)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.digest_once()
-            except Exception:  # the next interval tries again
-                log.exception("ledger digest failed")
+    def _tick(self) -> None:
+        try:
+            self.digest_once()
+        except Exception:  # the next interval tries again
+            log.exception("ledger digest failed")
 
     def digest_once(self) -> int:
         """Digest every entry after the cursor; returns the number of digests stored."""

@@ -12,7 +12,7 @@ from edge.outbound.egress import Egress, EgressRefused
 from edge.outbound.ledger import LedgerError
 from edge.outbound.outbox import CLIP_ROW_KINDS, Outbox, OutboxError
 from edge.wire.messages import EventMessage
-from edge.wire.vitals import vital_thread
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -31,26 +31,24 @@ class Sender:
         self.window = window
         self._inflight: dict[int, int] = {}  # mid -> outbox row id
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
         self.acked = 0
         self.ledger_log = OnceLog(log, "ledgering outbox messages")
         self.delete_log = OnceLog(log, "deleting acknowledged outbox rows")
         self._undeleted: set[int] = set()  # acknowledged rows not deleted yet (disk full)
         self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._job = Periodic("sender", 0.5, self._round)
         egress.on_ack = self._on_ack
         egress.on_connection_change = self._on_connection
-        self._thread = vital_thread("sender", self._run)
 
     def start(self) -> None:
-        self._thread.start()
+        self._job.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._job.run_now()
 
     def _on_ack(self, mid: int) -> None:
         self._acks.put(mid)  # called from paho's thread with paho's lock held: queue only
-        self._wake.set()
+        self._job.run_now()
 
     def _process_acks(self) -> None:
         while True:
@@ -80,20 +78,18 @@ class Sender:
         if not up:
             with self._lock:
                 self._inflight.clear()  # unacknowledged rows are sent again after reconnect
-        self._wake.set()
+        self._job.run_now()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                self._process_acks()
-                if not self.egress.connected.is_set():
-                    continue
-                self.drain_once()
-            except Exception:  # keep the sender alive whatever one row does
-                log.exception("sender error; will retry")
-                self._stop.wait(1.0)
+    def _round(self) -> None:
+        """Every half second or when woken: settle acknowledgements, send what is due."""
+        try:
+            self._process_acks()
+            if not self.egress.connected.is_set():
+                return
+            self.drain_once()
+        except Exception:  # keep the sender alive whatever one row does
+            log.exception("sender error; will retry")
+            self._job.pause(1.0)
 
     def drain_once(self) -> None:
         with self._lock:
@@ -133,9 +129,7 @@ class Sender:
                 log.debug("%s", exc)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
+        self._job.stop(5)
 
     def wait_empty(self, timeout: float) -> bool:
         """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
@@ -143,7 +137,7 @@ class Sender:
         while time.monotonic() < deadline:
             if self._messages_left() == 0:
                 return True
-            self._wake.set()
+            self._job.run_now()
             time.sleep(0.05)
         return self._messages_left() == 0
 
