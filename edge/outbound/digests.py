@@ -21,7 +21,8 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.outbound.diskfull import OnceLog
 from edge.outbound.outbox import Outbox, OutboxError
 from edge.wire.keys import sign
-from edge.wire.ledger_entries import GENESIS
+from edge.wire.ledger_entries import GENESIS, LedgerEntry
 from edge.wire.messages import (
     LEDGER_DIGEST_MAX_ENTRIES,
     LEDGER_SCHEMA,
-    LEDGER_SCHEMA_ID,
+    LedgerDigest,
     MessageError,
-    digest_signed_part,
     parse_json,
     utc_iso,
 )
@@ -135,17 +135,16 @@ def raw_entries_after(ledger_path: Path, seq: int, offset: int = 0) -> list[tupl
 
 
 def build_digest(
-    key: Ed25519PrivateKey, site: str, camera: str, entries: list[dict[str, Any]], head_seq: int,
-    head: str, now: float | None = None,
-) -> dict[str, Any]:
-    """A signed ``vigie.ledger/1`` message (without ``seq``, which egress adds)."""
-    msg: dict[str, Any] = {
-        "schema": LEDGER_SCHEMA_ID, "site": site, "camera": camera,
-        "ts": utc_iso(time.time() if now is None else now),
-        "entries": entries, "head_seq": head_seq, "head": head,
-    }
-    msg["signature"] = sign(key, digest_signed_part(msg))
-    return msg
+    key: Ed25519PrivateKey, site: str, camera: str,
+    entries: Sequence[dict[str, Any] | LedgerEntry], head_seq: int, head: str,
+    now: float | None = None,
+) -> LedgerDigest:
+    """A signed ``vigie.ledger/1`` digest of ``entries`` (ledger lines or entries)."""
+    digest = LedgerDigest(
+        site=site, camera=camera, ts=utc_iso(time.time() if now is None else now),
+        entries=tuple(e if isinstance(e, LedgerEntry) else LedgerEntry(**e) for e in entries),
+        head_seq=head_seq, head=head, signature="")
+    return replace(digest, signature=sign(key, digest.signed_part()))
 
 
 class Digester:
@@ -200,7 +199,7 @@ class Digester:
                 head = str(last.get("hash", cursor.hash))
                 msg = build_digest(self.key, self.site, self.camera, chunk, head_seq, head)
                 try:
-                    if not self.outbox.put("ledger", msg):
+                    if not self.outbox.put("ledger", msg.body()):
                         log.error("outbox refused a ledger digest; retrying next interval")
                         return n
                     cursor = Cursor(head_seq, head, end)

@@ -23,6 +23,7 @@ from central import create_app
 from central.config import ApiToken, HubBroker, HubConfig
 from central.devtools.broker import LocalBroker
 from central.forensic.fanout import SearchFanout
+from central.ingest.received import Delivery
 from central.ingest.subscriber import Ingest
 from edge.wire import keys
 from edge.wire.messages import encode, utc_iso, uuid7
@@ -128,7 +129,7 @@ def quarantine_count(db: Any) -> int:
 def run_ingest(ing: Ingest, batch: list[tuple[str, bytes]]) -> list[str]:
     before = quarantine_count(ing.db)
     receipts = ing.db.execute("SELECT COUNT(*) FROM receipts").fetchone()[0]
-    outcomes = ing.process_batch(batch)
+    outcomes = ing.process_batch([Delivery(t, p) for t, p in batch])
     assert len(outcomes) == len(batch) and set(outcomes) <= OUTCOMES
     assert quarantine_count(ing.db) - before == outcomes.count("rejected")
     assert ing.db.execute("SELECT COUNT(*) FROM receipts").fetchone()[0] - receipts == len(batch)
@@ -142,7 +143,7 @@ def run_answers(fo: SearchFanout, batch: list[tuple[str, bytes]]) -> list[str]:
     fo.db.execute("UPDATE search_cameras SET state = 'asked', results = 0, parts = 0, "
                   "last_part = NULL")
     before = quarantine_count(fo.db)
-    outcomes = fo.store(batch)
+    outcomes = fo.store([Delivery(t, p) for t, p in batch])
     assert len(outcomes) == len(batch) and set(outcomes) <= {"stored", "rejected"}
     assert quarantine_count(fo.db) - before >= outcomes.count("rejected")
     return outcomes
