@@ -43,6 +43,7 @@ from central.ingest.receipts import note_receipt, store_digest
 from central.ingest.received import Delivery, Received, receive
 from central.web.health import start_vital
 from edge.wire.messages import (
+    KINDS,
     TOPIC_ROOT,
     EventMessage,
     HealthMessage,
@@ -54,13 +55,15 @@ from edge.wire.messages import (
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
-INGESTED_SUFFIXES = ("event", "state", "health", "stats", "ledger")
 RECEIPT_ONLY_SUFFIXES = ("search/resp",)
 """Box messages another hub component stores (central.forensic.fanout): ingest only checks them and
 keeps their receipt for the egress-ledger verification."""
-ACCEPTED_SUFFIXES = INGESTED_SUFFIXES + RECEIPT_ONLY_SUFFIXES
-HUB_TO_BOX_SUFFIXES = ("config", "search/req")
-"""Topics the hub itself publishes under a box prefix: no receipt is kept for them."""
+ACCEPTED_SUFFIXES = tuple(k.suffix for k in KINDS if k.sender == "box")
+"""Every kind a box sends (the contract's registry)."""
+INGESTED_SUFFIXES = tuple(s for s in ACCEPTED_SUFFIXES if s not in RECEIPT_ONLY_SUFFIXES)
+HUB_TO_BOX_SUFFIXES = ("config", *(k.suffix for k in KINDS if k.sender == "hub"))
+"""Topics the hub itself publishes under a box prefix (``config`` is reserved for it by the
+broker ACL): no receipt is kept for them."""
 
 
 class Ingest:

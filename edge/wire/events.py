@@ -132,6 +132,11 @@ class EventMessage:
     def from_wire(cls, d: dict[str, Any]) -> EventMessage:
         """The event of a received JSON object; MessageError when it is not a valid one."""
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> EventMessage:
+        """The message of a JSON object already valid against its schema."""
         return cls(
             id=d["id"], site=d["site"], camera=d["camera"], type=d["type"], state=d["state"],
             severity=d["severity"], started_at=d["started_at"], ended_at=d["ended_at"],

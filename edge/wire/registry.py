@@ -117,9 +117,9 @@ def validate(name: str, message: Any) -> None:
     check(schema, message)
 
 
-def read(name: str, payload: bytes, expected_site: str, expected_camera: str) -> tuple[Any, Message]:
+def decode(name: str, payload: bytes, expected_site: str, expected_camera: str) -> Any:
     """Parse and validate a received payload of kind ``name`` for the camera its topic names:
-    the JSON object (``state``: the bare string ``online``/``offline``) and its dataclass.
+    the JSON object (``state``: the bare string ``online``/``offline``).
 
     The object's ``site``/``camera`` (a search request: one of its ``cameras``) must match the
     topic; MessageError says why anything is refused."""
@@ -127,23 +127,25 @@ def read(name: str, payload: bytes, expected_site: str, expected_camera: str) ->
         raise MessageError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if name == "state":
         text = payload.decode("ascii", errors="replace")
-        return text, StateMessage.from_wire(text, expected_site, expected_camera)
-    body = parse_json(payload)
-    if name not in SCHEMAS:
-        raise MessageError(f"no schema for message kind {name!r}")
-    message: Message = kind(name).message.from_wire(body)  # type: ignore[call-arg]
-    if "site" not in body:  # a search request names its cameras instead
-        if {"site": expected_site, "camera": expected_camera} not in body["cameras"]:
+        return StateMessage.from_wire(text, expected_site, expected_camera).to_wire()
+    message = parse_json(payload)
+    validate(name, message)
+    if "site" not in message:  # a search request names its cameras instead
+        if {"site": expected_site, "camera": expected_camera} not in message.get("cameras", []):
             raise MessageError(f"{name} does not name {expected_site}/{expected_camera}, "
                                "under whose topic it was published")
-    elif (body["site"], body["camera"]) != (expected_site, expected_camera):
+    elif (message["site"], message["camera"]) != (expected_site, expected_camera):
         raise MessageError(
-            f"payload names {body['site']}/{body['camera']} but was published under "
+            f"payload names {message['site']}/{message['camera']} but was published under "
             f"{expected_site}/{expected_camera}"
         )
+    return message
+
+
+def read(name: str, payload: bytes, expected_site: str, expected_camera: str) -> tuple[Any, Message]:
+    """What :func:`decode` accepts, with its dataclass: ``(JSON object, message)``."""
+    body = decode(name, payload, expected_site, expected_camera)
+    if name == "state":
+        return body, StateMessage.from_wire(body, expected_site, expected_camera)
+    message: Message = kind(name).message.from_valid(body)  # type: ignore[union-attr]
     return body, message
-
-
-def decode(name: str, payload: bytes, expected_site: str, expected_camera: str) -> Any:
-    """The JSON object of a received payload that :func:`read` accepts."""
-    return read(name, payload, expected_site, expected_camera)[0]

@@ -110,6 +110,11 @@ class HealthMessage:
     def from_wire(cls, d: dict[str, Any]) -> HealthMessage:
         """The health of a received JSON object; MessageError when it is not a valid one."""
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> HealthMessage:
+        """The message of a JSON object already valid against its schema."""
         detector, audio, dropped = d.get("detector"), d.get("audio"), d.get("outbox_dropped")
         return cls(
             d["site"], d["camera"], d["ts"], d["fps_in"], d["fps_processed"],
@@ -176,6 +181,11 @@ class StatsMessage:
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> StatsMessage:
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> StatsMessage:
+        """The message of a JSON object already valid against its schema."""
         return cls(
             d["site"], d["camera"], d["interval_start"], d["interval_end"],
             tuple(LineCount(ln["line"], ln["class"], ln["forward"], ln["backward"])
@@ -226,5 +236,10 @@ class LedgerDigest:
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> LedgerDigest:
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> LedgerDigest:
+        """The message of a JSON object already valid against its schema."""
         return cls(d["site"], d["camera"], d["ts"], tuple(LedgerEntry(**e) for e in d["entries"]),
                    d["head_seq"], d["head"], d["signature"])

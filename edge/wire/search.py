@@ -80,6 +80,11 @@ class SearchRequest:
     def from_wire(cls, d: dict[str, Any]) -> SearchRequest:
         """The request of a received JSON object; MessageError when it is not a valid one."""
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> SearchRequest:
+        """The message of a JSON object already valid against its schema."""
         return cls(
             d["id"], d["requester"], d["case"], d["reason"], d["issued_at"], d["expires_at"],
             d["window"]["start"], d["window"]["end"], SearchQuery.from_wire(d["query"]),
@@ -144,5 +149,10 @@ class SearchAnswer:
     def from_wire(cls, d: dict[str, Any]) -> SearchAnswer:
         """The answer part of a received JSON object; MessageError when it is not a valid one."""
         check(cls.SCHEMA, d)
+        return cls.from_valid(d)
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> SearchAnswer:
+        """The message of a JSON object already valid against its schema."""
         return cls(d["site"], d["camera"], d["request_id"], d["status"], d["reason"], d["part"],
                    d["last"], tuple(SearchResult.from_wire(r) for r in d["results"]))

@@ -237,11 +237,13 @@ def test_extremes_over_a_real_broker(tmp_path: Path, broker: LocalBroker) -> Non
     check_api(database)
 
 
-def schema_gap(kind: str, payload: bytes, site: str, camera: str) -> Any:
-    """A decoder with the schemas' bounds missing: JSON only (as the hub was before them)."""
-    from edge.wire.messages import parse_json
+def schema_gap(name: str, payload: bytes, site: str, camera: str) -> tuple[Any, Any]:
+    """A reader with the schemas' bounds missing: JSON only (as the hub was before them),
+    then the message dataclass of whatever parsed."""
+    from edge.wire.messages import kind, parse_json
 
-    return parse_json(payload)
+    body = parse_json(payload)
+    return body, kind(name).message.from_valid(body)  # type: ignore[union-attr]
 
 
 def test_storage_survives_what_a_schema_gap_lets_through(
@@ -250,8 +252,7 @@ def test_storage_survives_what_a_schema_gap_lets_through(
     """The schemas refuse 2^63 today; if one ever lets such a value through, storing it fails
     with OverflowError, and that message alone is quarantined as unstorable."""
     ing, fo = hub_db
-    monkeypatch.setattr("central.ingest.subscriber.decode", schema_gap)
-    monkeypatch.setattr("central.forensic.fanout.decode", schema_gap)
+    monkeypatch.setattr("central.ingest.received.read", schema_gap)  # ingest and search answers
     topic = "vigie/v1/marseille/cam-042/event"
     poison = with_raw(fresh_event(), "seq", str(2**63))
     good = encode(fresh_event())
