@@ -96,7 +96,7 @@ def test_the_registry_gives_what_a_box_may_publish_and_subscribe_to() -> None:
     assert SUBSCRIBE_SUFFIXES == ("search/req",)
     assert set(RESERVED_SUFFIXES) == {"health", "state"}
     assert {k.name for k in KINDS} == set(SCHEMAS) | {"state"}
-    assert all(k.message.KIND == k.name for k in KINDS)
+    assert all(k.name == k.message.KIND for k in KINDS)
 
 
 def test_a_digest_signature_checks_over_the_wire_form_and_the_dataclass() -> None:
