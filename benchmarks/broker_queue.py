@@ -95,11 +95,11 @@ def camera_hour(camera: str, events_per_hour: int, key: Ed25519PrivateKey) -> Mi
             send("event", {k: v for k, v in end.to_wire(0).items() if k != "seq"})
         stats = StatsRecord(now, now + 60, lines=(("entree", "person", 14, 9), ("entree", "car", 3, 0)),
                             zones=(("parvis-nord", "person", 7, 2.431), ("parvis-nord", "car", 1, 0.2)))
-        send("stats", stats.to_message(SITE, camera))
+        send("stats", stats.to_message(SITE, camera).body())
         entries, minute_entries[:] = list(minute_entries), []
         digest = build_digest(key, SITE, camera, entries, int(str(entries[-1]["seq"])),
                               str(entries[-1]["hash"]), now)
-        send("ledger", digest)
+        send("ledger", digest.body())
     return Mix(out)
 
 

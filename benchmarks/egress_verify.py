@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import central.ingest.subscriber as ingest_mod
 from central.config import HubConfig
 from central.ingest.receipts import enrol_device
+from central.ingest.received import Delivery
 from central.ingest.subscriber import Ingest
 from central.privacy.egress_verify import verify_camera
 from edge.config import BrokerConfig
@@ -80,7 +81,7 @@ def run(tmp: Path, msgs: list[tuple[str, bytes]], key: Any, receipts: bool) -> t
     try:
         t0 = time.perf_counter()
         for i in range(0, len(msgs), 500):
-            ing.process_batch(msgs[i:i + 500])
+            ing.process_batch([Delivery(t, p) for t, p in msgs[i:i + 500]])
         dt = time.perf_counter() - t0
     finally:
         ingest_mod.note_receipt = saved

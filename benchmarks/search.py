@@ -144,7 +144,7 @@ def per_box(tmp: Path, args: argparse.Namespace) -> tuple[list[str], Path, Path,
         payload = encode(sign_for(key, request(QUESTIONS[name], start, start + 3600), "bench",
                                   "cam-0000"))
         t = time.perf_counter()
-        parts = r.respond(payload)
+        parts = [p.body() for p in r.respond(payload)]
         times[name].append((time.perf_counter() - t) * 1000)
         assert parts and parts[0]["status"] == "results", parts[:1]
         rows[name].append(sum(len(p["results"]) for p in parts))
@@ -197,8 +197,8 @@ def serve_boxes(port: int, boxes: range, index: Path, pub: Path, retention: int,
                 req = json.loads(m.payload)
                 key = json.dumps(req["query"], sort_keys=True)
                 if key not in cache:
-                    cache[key] = [encode({**p, "request_id": PLACEHOLDER_ID, "camera": "x-cam",
-                                          "seq": 0})
+                    cache[key] = [encode({**p.to_wire(0), "request_id": PLACEHOLDER_ID,
+                                          "camera": "x-cam"})
                                   for p in responder.respond(bytes(m.payload))]
                 for tpl in cache[key]:
                     data = tpl.replace(PLACEHOLDER_ID.encode(), req["id"].encode(), 1).replace(
@@ -206,8 +206,8 @@ def serve_boxes(port: int, boxes: range, index: Path, pub: Path, retention: int,
                     cl.publish(topic("bench", name, "search/resp"), data, qos=1)
                 answered[0] += 1
                 return
-            for part in responder.respond(bytes(m.payload)):
-                part["seq"] = 0
+            for answer in responder.respond(bytes(m.payload)):
+                part = answer.to_wire(0)
                 validate("search/resp", part)  # what egress checks before anything leaves
                 cl.publish(topic("bench", name, "search/resp"), encode(part), qos=1)
             answered[0] += 1

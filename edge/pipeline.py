@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,7 +35,16 @@ from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
-from edge.wire.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
+from edge.wire.messages import (
+    ABSENT,
+    AudioHealth,
+    DetectorHealth,
+    EventMessage,
+    HealthMessage,
+    ObjectRef,
+    OutboxDropped,
+    utc_iso,
+)
 from edge.wire.periodic import Periodic
 
 if TYPE_CHECKING:
@@ -59,7 +68,7 @@ def to_message(ev: Event, site: str, camera: str, detector: Detector) -> EventMe
         ended_at=utc_iso(ev.ended_wall) if ev.ended_wall is not None else None,
         zone=ev.zone,
         objects=tuple(
-            ObjectRef(t.label, t.score, normalise_box(t.box, ev.frame_w, ev.frame_h))
+            ObjectRef.measured(t.label, t.score, normalise_box(t.box, ev.frame_w, ev.frame_h))
             for t in ev.objects[:64]
         ),
         measure=ev.measure,
@@ -178,7 +187,7 @@ class Agent:
     def _emit_stats(self, record: StatsRecord | None) -> None:
         if record is None:
             return
-        self.spool.put("stats", record.to_message(self.cfg.site, self.cfg.camera))
+        self.spool.put("stats", record.to_message(self.cfg.site, self.cfg.camera).body())
         self.sender.wake()
 
     def _emit(self, events: list[Event], model: tuple[str, str] | None = None) -> None:
@@ -230,7 +239,7 @@ class Agent:
         self.outbox.close()
 
     # -- health ---------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthMessage:
         now = time.monotonic()
         self.stats.window.append((now, self.source.frames_in, self.stats.frames_processed))
         t_old, in_old, proc_old = self.stats.window[0]
@@ -242,30 +251,30 @@ class Agent:
             disk = shutil.disk_usage(self.cfg.data_dir).free
         except OSError:
             disk = None
-        return {
-            "schema": HEALTH_SCHEMA_ID,
-            "site": self.cfg.site,
-            "camera": self.cfg.camera,
-            "ts": utc_iso(time.time()),
-            "fps_in": round(fps_in, 2),
-            "fps_processed": round(fps_proc, 2),
-            "inference_ms_p50": round(float(np.percentile(inf, 50)), 2) if inf is not None else None,
-            "inference_ms_p95": round(float(np.percentile(inf, 95)), 2) if inf is not None else None,
-            "outbox_depth": self.outbox.depth(),
-            "uptime_s": round(now - self.stats.started, 1),
-            "cpu_percent": round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
-            "disk_free_bytes": disk,
-            "source_ok": bool(self.source.connected),
-            "detector": self._detector_health(),
-            "audio": {
-                "enabled": self.audio is not None and self.audio.listening,
-                "legal_basis": self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
-            },
-            "outbox_dropped": self.spool.dropped(),
-            "outbox_error": self.spool.error,
-            "outbox_memory_queue": self.spool.queued,
-            "disk_full": self.disk_full(disk),
-        }
+        dropped = self.spool.dropped()
+        return HealthMessage(
+            site=self.cfg.site,
+            camera=self.cfg.camera,
+            ts=utc_iso(time.time()),
+            fps_in=round(fps_in, 2),
+            fps_processed=round(fps_proc, 2),
+            inference_ms_p50=round(float(np.percentile(inf, 50)), 2) if inf is not None else None,
+            inference_ms_p95=round(float(np.percentile(inf, 95)), 2) if inf is not None else None,
+            outbox_depth=self.outbox.depth(),
+            uptime_s=round(now - self.stats.started, 1),
+            cpu_percent=round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
+            disk_free_bytes=disk,
+            source_ok=bool(self.source.connected),
+            detector=self._detector_health(),
+            audio=AudioHealth(
+                enabled=self.audio is not None and self.audio.listening,
+                legal_basis=self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
+            ),
+            outbox_dropped=OutboxDropped(stats=dropped["stats"], event=dropped["event"]),
+            outbox_error=self.spool.error,
+            outbox_memory_queue=self.spool.queued,
+            disk_full=self.disk_full(disk),
+        )
 
     def disk_full(self, free: int | None) -> bool:
         """Whether the data disk is full: less free than the ledger's reserve, the reserve
@@ -274,15 +283,15 @@ class Agent:
         return (self.ledger.disk_full or (free is not None and free < self.ledger.reserve_bytes)
                 or (error is not None and no_space(Exception(error))))
 
-    def _detector_health(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}
+    def _detector_health(self) -> DetectorHealth:
         timings = getattr(self.detector, "timings_ms", None)
-        if timings:
-            out["timings_ms"] = dict(timings)
-        if self.cfg.motion.enabled:
-            out["gate_runs"] = self.gate.runs
-            out["gate_skips"] = self.gate.skips
-        return out
+        gating = self.cfg.motion.enabled
+        return DetectorHealth(
+            model=self.detector.model_name, backend=self.detector.backend,
+            timings_ms=dict(timings) if timings else ABSENT,
+            gate_runs=self.gate.runs if gating else ABSENT,
+            gate_skips=self.gate.skips if gating else ABSENT,
+        )
 
     def _health_tick(self) -> None:
         if self.spool.retry():

@@ -27,7 +27,7 @@ import logging
 import random
 import selectors
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -36,11 +36,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.wire.ledger_entries import make_entry
 from edge.wire.messages import (
     EVENT_TYPES,
-    HEALTH_SCHEMA_ID,
-    STATS_SCHEMA_ID,
     EventMessage,
+    HealthMessage,
+    LineCount,
     MessageError,
     ObjectRef,
+    StatsMessage,
+    ZoneCount,
     encode,
     topic,
     utc_iso,
@@ -259,27 +261,25 @@ class Simulator:
         if self.on_publish is not None:
             self.on_publish(kind, message, time.monotonic())
 
-    def _health(self, cam: _Camera, now: float) -> dict[str, Any]:
-        return {
-            "schema": HEALTH_SCHEMA_ID, "site": self.s.site, "camera": cam.name,
-            "ts": utc_iso(now), "fps_in": 10.0, "fps_processed": round(self.rng.uniform(4, 6), 2),
-            "inference_ms_p50": round(self.rng.uniform(40, 60), 1),
-            "inference_ms_p95": round(self.rng.uniform(70, 110), 1),
-            "outbox_depth": 0, "uptime_s": round(now - self._started, 1),
-            "cpu_percent": round(self.rng.uniform(20, 80), 1), "source_ok": True,
-            "seq": cam.next_seq(),
-        }
+    def _health(self, cam: _Camera, now: float) -> HealthMessage:
+        return HealthMessage(
+            site=self.s.site, camera=cam.name, ts=utc_iso(now), fps_in=10.0,
+            fps_processed=round(self.rng.uniform(4, 6), 2),
+            inference_ms_p50=round(self.rng.uniform(40, 60), 1),
+            inference_ms_p95=round(self.rng.uniform(70, 110), 1),
+            outbox_depth=0, uptime_s=round(now - self._started, 1),
+            cpu_percent=round(self.rng.uniform(20, 80), 1), source_ok=True,
+        )
 
-    def _stats(self, cam: _Camera, start: float, end: float) -> dict[str, Any]:
-        return {
-            "schema": STATS_SCHEMA_ID, "site": self.s.site, "camera": cam.name,
-            "interval_start": utc_iso(start), "interval_end": utc_iso(end),
-            "lines": [{"line": "entrance", "class": "person",
-                       "forward": self.rng.randint(0, 30), "backward": self.rng.randint(0, 30)}],
-            "zones": [{"zone": "plaza", "class": "person", "max": self.rng.randint(0, 12),
-                       "mean": round(self.rng.uniform(0, 5), 2)}],
-            "seq": cam.next_seq(),
-        }
+    def _stats(self, cam: _Camera, start: float, end: float) -> StatsMessage:
+        return StatsMessage(
+            site=self.s.site, camera=cam.name,
+            interval_start=utc_iso(start), interval_end=utc_iso(end),
+            lines=(LineCount("entrance", "person", self.rng.randint(0, 30),
+                             self.rng.randint(0, 30)),),
+            zones=(ZoneCount("plaza", "person", self.rng.randint(0, 12),
+                             round(self.rng.uniform(0, 5), 2)),),
+        )
 
     def _event_start(self, cam: _Camera, now: float) -> EventMessage:
         x, y = self.rng.uniform(0, 0.7), self.rng.uniform(0, 0.6)
@@ -329,10 +329,11 @@ class Simulator:
                     continue
                 now = time.time()
                 if kind == "health":
-                    self._send(cam, "health", self._health(cam, now), qos=0)
+                    self._send(cam, "health", self._health(cam, now).to_wire(cam.next_seq()), qos=0)
                     heapq.heappush(heap, (now_m + HEALTH_EVERY_S, next(tie), "health", i, ""))
                 elif kind == "stats":
-                    self._send(cam, "stats", self._stats(cam, last_stats[i], now), qos=1)
+                    self._send(cam, "stats", self._stats(cam, last_stats[i], now).to_wire(cam.next_seq()),
+                               qos=1)
                     last_stats[i] = now
                     heapq.heappush(heap, (now_m + STATS_EVERY_S, next(tie), "stats", i, ""))
                 elif kind == "ledger":
@@ -366,7 +367,7 @@ class Simulator:
         ev = cam.open_events.pop(ev_id, None)
         if ev is None:
             return
-        end = EventMessage(**{**ev.__dict__, "state": "end", "ended_at": utc_iso(now)})
+        end = replace(ev, state="end", ended_at=utc_iso(now))
         self._send(cam, "event", end.to_wire(cam.next_seq()), qos=1)
 
     def close(self, drain_s: float = 10.0) -> None:
@@ -398,7 +399,7 @@ class Simulator:
             chunk = pending[i:i + LEDGER_DIGEST_MAX_ENTRIES]
             msg = build_digest(cam.key, self.s.site, cam.name, chunk, chunk[-1]["seq"],
                                chunk[-1]["hash"])
-            self._send(cam, "ledger", {**msg, "seq": cam.next_seq()}, qos=1)
+            self._send(cam, "ledger", msg.to_wire(cam.next_seq()), qos=1)
 
     def public_keys(self) -> dict[str, str]:
         """``site/camera`` -> ``ed25519:<base64>`` of every simulated box."""

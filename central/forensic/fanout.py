@@ -20,6 +20,8 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,9 @@ from central import db as hubdb
 from central.config import HubBroker
 from central.ingest import quarantine
 from central.ingest.quarantine import Refused, guarded, run_batch, store_until_done
+from central.ingest.received import Delivery, receive
 from edge.wire.keys import sign
-from edge.wire.messages import TOPIC_ROOT, MessageError, decode, encode, parse_topic, topic
+from edge.wire.messages import TOPIC_ROOT, SearchAnswer, SearchRequest, encode, topic
 from edge.wire.vitals import start_vital
 
 log = logging.getLogger(__name__)
@@ -49,10 +52,18 @@ class FanoutError(Exception):
 
 
 def sign_for(key: Ed25519PrivateKey, body: dict[str, Any], site: str, camera: str) -> dict[str, Any]:
-    """The request for one camera: ``cameras`` is that camera only, then the signature."""
+    """Any request body (valid or not) for one camera: ``cameras`` is that camera only, then
+    the signature."""
     req = {**body, "cameras": [{"site": site, "camera": camera}]}
     req["signature"] = sign(key, req)
     return req
+
+
+def signed_request(key: Ed25519PrivateKey, req: SearchRequest, site: str,
+                   camera: str) -> SearchRequest:
+    """The request for one camera: ``cameras`` is that camera only, signed over the rest."""
+    one = replace(req, cameras=((site, camera),), signature=None)
+    return replace(one, signature=sign(key, one.unsigned()))
 
 
 class SearchFanout:
@@ -66,7 +77,7 @@ class SearchFanout:
         self.db = hubdb.connect(database)
         self.connected = threading.Event()
         self.counts = {"stored": 0, "rejected": 0}
-        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue()
+        self._queue: queue.Queue[Delivery] = queue.Queue()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
@@ -108,17 +119,18 @@ class SearchFanout:
         self.client.loop_stop()
         self.db.conn.close()
 
-    def publish(self, body: dict[str, Any], cameras: list[tuple[str, str]]) -> int:
-        """Sign ``body`` for each camera and publish it (QoS 1); returns how many were sent."""
+    def publish(self, req: SearchRequest, cameras: list[tuple[str, str]]) -> int:
+        """Sign ``req`` for each camera and publish it (QoS 1); returns how many were sent."""
         self.start()
         sent = 0
         for site, camera in cameras:
-            req = sign_for(self.key, body, site, camera)
-            info = self.client.publish(topic(site, camera, "search/req"), encode(req), qos=1)
+            one = signed_request(self.key, req, site, camera)
+            info = self.client.publish(topic(site, camera, "search/req"), encode(one.to_wire()),
+                                       qos=1)
             if info.rc == mqtt.MQTT_ERR_SUCCESS:
                 sent += 1
             else:
-                log.warning("search %s: publish to %s/%s failed (%s)", body["id"], site, camera,
+                log.warning("search %s: publish to %s/%s failed (%s)", req.id, site, camera,
                             info.rc)
         return sent
 
@@ -128,7 +140,8 @@ class SearchFanout:
             name = msg.topic
         except UnicodeDecodeError:  # the broker checks UTF-8; never let paho's thread die
             name = msg._topic.decode("utf-8", errors="replace")
-        self._queue.put((name, bytes(msg.payload)))
+        self._queue.put(Delivery(name, bytes(msg.payload), msg.mid, msg.qos, dup=bool(msg.dup),
+                                 retained=bool(msg.retain)))
 
     def _write_loop(self) -> None:
         while not self._stop.is_set():
@@ -144,7 +157,7 @@ class SearchFanout:
             store_until_done(partial(self.store, batch), f"{len(batch)} search answer(s)",
                              self._stop.is_set)
 
-    def store(self, batch: list[tuple[str, bytes]]) -> list[str]:
+    def store(self, batch: Sequence[Delivery]) -> list[str]:
         """Validate and store answers in one transaction; one outcome per answer ("stored" or
         "rejected": refused or unstorable, then quarantined). Only a database-wide fault
         raises (sqlite3.Error), and then nothing is stored."""
@@ -152,8 +165,8 @@ class SearchFanout:
 
         def run() -> None:
             outcomes.clear()
-            for name, payload in batch:
-                outcome, _ = guarded(self.db, name, payload, partial(self._apply, name, payload))
+            for d in batch:
+                outcome, _ = guarded(self.db, d.topic, d.raw, partial(self._apply, d))
                 outcomes.append(outcome)
 
         run_batch(self.db, run)
@@ -161,72 +174,66 @@ class SearchFanout:
             self.counts[outcome] += 1
         return outcomes
 
-    def _apply(self, name: str, payload: bytes) -> str:
-        where = parse_topic(name)
-        if where.suffix != "search/resp":
-            raise MessageError(f"topic suffix {where.suffix!r} is not a search answer")
-        msg = decode("search/resp", payload, where.site, where.camera)
+    def _apply(self, d: Delivery) -> str:
+        msg = receive(d, ("search/resp",), "a search answer").message_as(SearchAnswer)
         dropped = store_answer(self.db, msg)
         if dropped:
-            reason = (f"search: {dropped} result(s) of part {msg['part']} beyond the request's "
+            reason = (f"search: {dropped} result(s) of part {msg.part} beyond the request's "
                       f"limit not stored")
-            log.warning("search answer on %s: %s", name[:200], reason)
-            quarantine.record(self.db, name, payload, reason, "search")
+            log.warning("search answer on %s: %s", d.topic[:200], reason)
+            quarantine.record(self.db, d.topic, d.raw, reason, "search")
         return "stored"
 
 
-def _refuse(msg: dict[str, Any], why: str) -> Refused:
-    return Refused(f"search: part {msg['part']} of the answer of {msg['site']}/{msg['camera']} "
-                   f"to search {msg['request_id']} {why}", "search")
+def _refuse(msg: SearchAnswer, why: str) -> Refused:
+    return Refused(f"search: part {msg.part} of the answer of {msg.site}/{msg.camera} "
+                   f"to search {msg.request_id} {why}", "search")
 
 
-def store_answer(db: Any, msg: dict[str, Any]) -> int:
+def store_answer(db: Any, msg: SearchAnswer) -> int:
     """Store one validated ``vigie.search.resp/1`` part (inside a transaction).
 
     Refuses (:class:`Refused`, category ``search``) an answer from a camera the search did not
     ask, a part already received, a part after the one marked ``last`` and anything after a
     refusal; stores at most the request's ``limit`` results per camera. Returns how many
     results of this part were beyond the limit (not stored)."""
+    who = [msg.request_id, msg.site, msg.camera]
     row = db.execute(
         "SELECT c.state, c.results, c.last_part, s.result_limit FROM search_cameras c "
         "JOIN searches s ON s.id = c.search_id WHERE c.search_id = ? AND c.site = ? AND "
-        "c.camera = ?", [msg["request_id"], msg["site"], msg["camera"]]).fetchone()
+        "c.camera = ?", who).fetchone()
     if row is None:
-        raise Refused(f"search: answer to search {msg['request_id']} that did not ask "
-                      f"{msg['site']}/{msg['camera']}", "search")
+        raise Refused(f"search: answer to search {msg.request_id} that did not ask "
+                      f"{msg.site}/{msg.camera}", "search")
     state, stored, last_part, limit = row
     if state == "refused":
         raise _refuse(msg, "arrived after the camera refused the search")
     now = time.time()
     cur = db.execute("INSERT OR IGNORE INTO search_parts (search_id, site, camera, part, "
-                     "received_at) VALUES (?, ?, ?, ?, ?)",
-                     [msg["request_id"], msg["site"], msg["camera"], msg["part"], now])
+                     "received_at) VALUES (?, ?, ?, ?, ?)", [*who, msg.part, now])
     if not cur.rowcount:
         raise _refuse(msg, "was already received (duplicate part)")
-    if last_part is not None and (msg["part"] > last_part or msg["last"]):
+    if last_part is not None and (msg.part > last_part or msg.last):
         raise _refuse(msg, f"arrived after its last part ({last_part})")
     room = max(0, (limit or MAX_SEARCH_LIMIT) - stored)
     kept = 0
-    for r in msg["results"][:room]:
-        preview = base64.b64decode(r["preview"]) if r["preview"] else None
+    for r in msg.results[:room]:
+        preview = base64.b64decode(r.preview) if r.preview else None
         kept += db.execute(
             "INSERT OR IGNORE INTO search_results (search_id, site, camera, row, class, first_seen,"
             " last_seen, zones, direction, colour, colour_confidence, preview) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [msg["request_id"], msg["site"], msg["camera"], r["row"], r["class"], r["first_seen"],
-             r["last_seen"], json.dumps(r["zones"]), r["direction"], r["colour"],
-             r["colour_confidence"], preview],
+            [*who, r.row, r.cls, r.first_seen, r.last_seen, json.dumps(list(r.zones)),
+             r.direction, r.colour, r.colour_confidence, preview],
         ).rowcount
-    if msg["status"] == "refused":
+    if msg.status == "refused":
         db.execute("UPDATE search_cameras SET state = 'refused', reason = ?, answered_at = ? "
-                   "WHERE search_id = ? AND site = ? AND camera = ?",
-                   [msg["reason"], now, msg["request_id"], msg["site"], msg["camera"]])
+                   "WHERE search_id = ? AND site = ? AND camera = ?", [msg.reason, now, *who])
     else:
         db.execute("UPDATE search_cameras SET results = results + ?, parts = parts + 1 "
-                   "WHERE search_id = ? AND site = ? AND camera = ?",
-                   [kept, msg["request_id"], msg["site"], msg["camera"]])
-        if msg["last"]:
+                   "WHERE search_id = ? AND site = ? AND camera = ?", [kept, *who])
+        if msg.last:
             db.execute("UPDATE search_cameras SET state = 'answered', answered_at = ?, "
                        "last_part = ? WHERE search_id = ? AND site = ? AND camera = ?",
-                       [now, msg["part"], msg["request_id"], msg["site"], msg["camera"]])
-    return len(msg["results"]) - min(room, len(msg["results"]))
+                       [now, msg.part, *who])
+    return len(msg.results) - min(room, len(msg.results))

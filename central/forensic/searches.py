@@ -30,7 +30,8 @@ from edge.wire.messages import (
     SEARCH_CLASSES,
     SEARCH_COLOURS,
     SEARCH_DIRECTIONS,
-    SEARCH_REQ_SCHEMA_ID,
+    SearchQuery,
+    SearchRequest,
     utc_iso,
     uuid7,
 )
@@ -128,14 +129,12 @@ def start_search(db: Any, fanout: SearchFanout, requester: str, q: dict[str, Any
     """Record a checked question, publish it to its cameras; returns the search id."""
     sid = uuid7()
     now = time.time()
-    body = {
-        "schema": SEARCH_REQ_SCHEMA_ID, "id": sid, "requester": requester, "case": q["case"],
-        "reason": q["reason"], "issued_at": utc_iso(now), "expires_at": utc_iso(now + expiry_s),
-        "window": {"start": utc_iso(q["start"]), "end": utc_iso(q["end"])},
-        "query": {"class": q["class"], "colour": q["colour"], "zone": q["zone"],
-                  "direction": q["direction"]},
-        "limit": q["limit"],
-    }
+    req = SearchRequest(
+        id=sid, requester=requester, case=q["case"], reason=q["reason"],
+        issued_at=utc_iso(now), expires_at=utc_iso(now + expiry_s),
+        window_start=utc_iso(q["start"]), window_end=utc_iso(q["end"]),
+        query=SearchQuery(q["class"], q["colour"], q["zone"], q["direction"]), limit=q["limit"],
+    )
     offline = {(r[0], r[1]) for r in db.execute("SELECT site, camera FROM cameras WHERE state = "
                                                 "'offline'")}
     with db.conn:
@@ -145,7 +144,7 @@ def start_search(db: Any, fanout: SearchFanout, requester: str, q: dict[str, Any
             " window_start, window_end, query, asked, result_limit) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [sid, requester, q["case"], q["reason"], now, now + timeout_s, now + expiry_s,
-             body["window"]["start"], body["window"]["end"], json.dumps(body["query"]),
+             req.window_start, req.window_end, json.dumps(req.query.to_wire()),
              len(q["cameras"]), q["limit"]],
         )
         db.conn.executemany(
@@ -154,7 +153,7 @@ def start_search(db: Any, fanout: SearchFanout, requester: str, q: dict[str, Any
         )
     audit.record(db, requester, "search", f"search {sid}",
                  f"case {q['case']}: {q['reason']}"[:500])
-    fanout.publish(body, q["cameras"])
+    fanout.publish(req, q["cameras"])
     log.info("search %s by %s (case %s) sent to %d camera(s)", sid, requester, q["case"],
              len(q["cameras"]))
     return sid

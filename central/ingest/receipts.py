@@ -12,12 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from typing import Any
 
 import sqlite_utils
 
 from edge.wire.keys import KeyFileError, parse_public, verify
-from edge.wire.messages import NAME_PATTERN, MessageError, digest_signed_part, parse_json, parse_topic
+from edge.wire.messages import NAME_PATTERN, LedgerDigest, MessageError, parse_json, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -109,33 +108,33 @@ def note_upload(db: sqlite_utils.Database, site: str, camera: str, path: str, da
         )
 
 
-def store_digest(db: sqlite_utils.Database, msg: dict[str, Any], payload: bytes) -> bool:
-    """Keep a validated digest and its entries (call inside a transaction). Returns False for
-    a digest already stored (same bytes: a redelivery)."""
+def store_digest(db: sqlite_utils.Database, digest: LedgerDigest, seq: int, payload: bytes) -> bool:
+    """Keep a validated digest (``seq``: its own egress-ledger number) and its entries (call
+    inside a transaction). Returns False for a digest already stored (same bytes: a
+    redelivery)."""
     sha = hashlib.sha256(payload).hexdigest()
     if db.execute("SELECT 1 FROM digests WHERE sha256 = ?", [sha]).fetchone():
         return False
-    site, camera = msg["site"], msg["camera"]
+    site, camera, entries = digest.site, digest.camera, digest.entries
     pub_text = device_key(db, site, camera)
     sig_ok: int | None = None
     if pub_text is not None:
-        sig_ok = int(verify(parse_public(pub_text), digest_signed_part(msg), msg["signature"]))
-    entries = msg["entries"]
+        sig_ok = int(verify(parse_public(pub_text), digest.signed_part(), digest.signature))
     cur = db.execute(
         "INSERT INTO digests (site, camera, sha256, ts, received_at, first_seq, head_seq, head, n, "
         "seq, sig_ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [site, camera, sha, msg["ts"], time.time(), entries[0]["seq"] if entries else None,
-         msg["head_seq"], msg["head"], len(entries), msg["seq"], sig_ok],
+        [site, camera, sha, digest.ts, time.time(), entries[0].seq if entries else None,
+         digest.head_seq, digest.head, len(entries), seq, sig_ok],
     )
     digest_id = cur.lastrowid
     for pos, e in enumerate(entries):
         db.execute(
             "INSERT INTO ledger_entries (site, camera, digest_id, pos, seq, ts, kind, dest, bytes, "
             "sha256, prev, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [site, camera, digest_id, pos, e["seq"], e["ts"], e["kind"], e["dest"], e["bytes"],
-             e["sha256"], e["prev"], e["hash"]],
+            [site, camera, digest_id, pos, e.seq, e.ts, e.kind, e.dest, e.bytes, e.sha256, e.prev,
+             e.hash],
         )
     if sig_ok == 0:
         log.error("ledger digest from %s/%s (seq %s..%s) has a BAD SIGNATURE", site, camera,
-                  entries[0]["seq"] if entries else "-", msg["head_seq"])
+                  entries[0].seq if entries else "-", digest.head_seq)
     return True

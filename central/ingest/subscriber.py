@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -39,19 +40,30 @@ from central.ingest.quarantine import (
     store_until_done,
 )
 from central.ingest.receipts import note_receipt, store_digest
-from edge.wire.messages import TOPIC_ROOT, MessageError, decode, parse_topic
+from central.ingest.received import Delivery, Received, receive
+from edge.wire.messages import (
+    KINDS,
+    TOPIC_ROOT,
+    EventMessage,
+    HealthMessage,
+    LedgerDigest,
+    StateMessage,
+    StatsMessage,
+)
 from edge.wire.vitals import start_vital
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION = f"{TOPIC_ROOT}/+/+/#"
-INGESTED_SUFFIXES = ("event", "state", "health", "stats", "ledger")
 RECEIPT_ONLY_SUFFIXES = ("search/resp",)
 """Box messages another hub component stores (central.forensic.fanout): ingest only checks them and
 keeps their receipt for the egress-ledger verification."""
-ACCEPTED_SUFFIXES = INGESTED_SUFFIXES + RECEIPT_ONLY_SUFFIXES
-HUB_TO_BOX_SUFFIXES = ("config", "search/req")
-"""Topics the hub itself publishes under a box prefix: no receipt is kept for them."""
+ACCEPTED_SUFFIXES = tuple(k.suffix for k in KINDS if k.sender == "box")
+"""Every kind a box sends (the contract's registry)."""
+INGESTED_SUFFIXES = tuple(s for s in ACCEPTED_SUFFIXES if s not in RECEIPT_ONLY_SUFFIXES)
+HUB_TO_BOX_SUFFIXES = ("config", *(k.suffix for k in KINDS if k.sender == "hub"))
+"""Topics the hub itself publishes under a box prefix (``config`` is reserved for it by the
+broker ACL): no receipt is kept for them."""
 
 
 class Ingest:
@@ -68,7 +80,7 @@ class Ingest:
         self.counts = {"stored": 0, "duplicate": 0, "rejected": 0, "receipted": 0}
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self._queue: queue.Queue[tuple[str, bytes, int, int, int]] = queue.Queue()
+        self._queue: queue.Queue[Delivery] = queue.Queue()
         self._stop = threading.Event()
         self._writer: threading.Thread | None = None
         self._skew_seen: tuple[str, str, float, float] | None = None
@@ -108,10 +120,10 @@ class Ingest:
             if msg.qos > 0:
                 client.ack(msg.mid, msg.qos)
             return
-        flags = (1 if msg.dup else 0) | (2 if msg.retain else 0)
-        self._queue.put((name, bytes(msg.payload), msg.mid, msg.qos, flags))
+        self._queue.put(Delivery(name, bytes(msg.payload), msg.mid, msg.qos, dup=bool(msg.dup),
+                                 retained=bool(msg.retain)))
 
-    def _next_batch(self) -> list[tuple[str, bytes, int, int, int]]:
+    def _next_batch(self) -> list[Delivery]:
         try:
             batch = [self._queue.get(timeout=0.2)]
         except queue.Empty:
@@ -133,36 +145,31 @@ class Ingest:
             batch = self._next_batch()
             if not batch:
                 continue
-            items = [(t, p, f) for t, p, _, _, f in batch]
-            if not store_until_done(partial(self.process_batch, items),
+            if not store_until_done(partial(self.process_batch, batch),
                                     f"{len(batch)} message(s)", self._stop.is_set):
                 return  # stopping: the broker delivers the unacknowledged batch again
-            for _, _, mid, qos, _ in batch:
-                if qos > 0:
-                    self.client.ack(mid, qos)
+            for d in batch:
+                if d.qos > 0:
+                    self.client.ack(d.mid, d.qos)
 
-    def process_batch(self, batch: list[tuple[str, bytes]] | list[tuple[str, bytes, int]]) -> list[str]:
+    def process_batch(self, batch: Sequence[Delivery]) -> list[str]:
         """Validate and store messages in one transaction; one outcome per message.
 
-        Items are ``(topic, payload)`` or ``(topic, payload, flags)`` with flags bit 1 = MQTT
-        DUP (a redelivery) and bit 2 = retained copy; every message's hash is kept as a
-        receipt for the egress-ledger verification (central.privacy.egress_verify). A message that is
-        refused or cannot be stored is quarantined (central.ingest.quarantine) and the others are
+        Every message's hash is kept as a receipt (with its DUP and retained flags) for the
+        egress-ledger verification (central.privacy.egress_verify). A message that is refused
+        or cannot be stored is quarantined (central.ingest.quarantine) and the others are
         stored; only a database-wide fault raises (sqlite3.Error), and then nothing is."""
         outcomes: list[str] = []
 
         def store() -> None:
             outcomes.clear()
-            for item in batch:
-                topic, payload = item[0], item[1]
-                flags = item[2] if len(item) > 2 else 0
+            for d in batch:
                 self._skew_seen = None
-                outcome, reason = guarded(self.db, topic, payload,
-                                          partial(self._apply, topic, payload))
+                outcome, reason = guarded(self.db, d.topic, d.raw, partial(self._apply, d))
                 if outcome == "rejected" and self._skew_seen is not None:
                     self._note_skew(*self._skew_seen)
                 outcomes.append(outcome)
-                self._receipt(topic, payload, outcome != "rejected", reason, flags)
+                self._receipt(d, outcome != "rejected", reason)
 
         run_batch(self.db, store)
         for outcome in outcomes:
@@ -171,19 +178,17 @@ class Ingest:
 
     def handle(self, topic: str, payload: bytes) -> str:
         """Validate and store one message. Returns 'stored', 'duplicate' or 'rejected'."""
-        return self.process_batch([(topic, payload)])[0]
+        return self.process_batch([Delivery(topic, payload)])[0]
 
-    def _receipt(self, topic: str, payload: bytes, valid: bool, reason: str | None,
-                 flags: int) -> None:
-        if topic.endswith(HUB_TO_BOX_SUFFIXES):
+    def _receipt(self, d: Delivery, valid: bool, reason: str | None) -> None:
+        if d.topic.endswith(HUB_TO_BOX_SUFFIXES):
             return
         try:
-            note_receipt(self.db, topic, payload, valid, reason, dup=bool(flags & 1),
-                         retained=bool(flags & 2))
+            note_receipt(self.db, d.topic, d.raw, valid, reason, dup=d.dup, retained=d.retained)
         except Exception as exc:  # one INSERT: nothing half-done to undo
             if fault_of(exc) != "message":
                 raise
-            log.exception("cannot keep the receipt of a message on %s", topic[:200])
+            log.exception("cannot keep the receipt of a message on %s", d.topic[:200])
 
     def _note_skew(self, site: str, camera: str, skew_s: float, at: float) -> None:
         """Keep the clock skew measured on a refused health message (the camera's clock is
@@ -196,40 +201,51 @@ class Ingest:
                 raise
             log.exception("cannot note the clock skew of %s/%s", site, camera)
 
-    def _apply(self, topic: str, payload: bytes) -> str:
-        where = parse_topic(topic)
-        if where.suffix not in ACCEPTED_SUFFIXES:
-            raise MessageError(f"topic suffix {where.suffix!r} is not ingested")
-        message = decode(where.suffix, payload, where.site, where.camera)
-        now = time.time()
-        skew = self.cfg.max_clock_skew_s
-        if where.suffix in RECEIPT_ONLY_SUFFIXES:
+    def _apply(self, delivery: Delivery) -> str:
+        r = receive(delivery, ACCEPTED_SUFFIXES)
+        if r.kind in RECEIPT_ONLY_SUFFIXES:
             return "receipted"
-        if where.suffix == "event":
-            check_not_future({"started_at": message["started_at"],
-                              "ended_at": message["ended_at"]}, skew, now)
-            changed = hubdb.upsert_event(self.db, message, payload.decode("utf-8"))
-            hubdb.camera_seen(self.db, where.site, where.camera)
-            if changed:
-                log.debug("event %s %s %s from %s/%s", message["type"], message["state"],
-                          message["id"], where.site, where.camera)
-            return "stored" if changed else "duplicate"
-        if where.suffix == "stats":
-            check_not_future({"interval_start": message["interval_start"],
-                              "interval_end": message["interval_end"]}, skew, now)
-            changed = hubdb.insert_stats(self.db, message)
-            hubdb.camera_seen(self.db, where.site, where.camera)
-            return "stored" if changed else "duplicate"
-        if where.suffix == "ledger":
-            check_not_future({"ts": message["ts"]}, skew, now)
-            return "stored" if store_digest(self.db, message, payload) else "duplicate"
-        if where.suffix == "state":
-            hubdb.camera_seen(self.db, where.site, where.camera, state=message, state_at=now)
-            return "stored"
-        measured = epoch_of(message["ts"]) - now
-        self._skew_seen = (where.site, where.camera, measured, now)
-        check_not_future({"ts": message["ts"]}, skew, now)
-        hubdb.camera_seen(self.db, where.site, where.camera, health=json.dumps(message),
+        store = {"event": self._store_event, "stats": self._store_stats,
+                 "ledger": self._store_digest, "state": self._store_state,
+                 "health": self._store_health}[r.kind]
+        return store(r)
+
+    def _store_event(self, r: Received) -> str:
+        ev = r.message_as(EventMessage)
+        check_not_future({"started_at": ev.started_at, "ended_at": ev.ended_at},
+                         self.cfg.max_clock_skew_s, r.received_at)
+        changed = hubdb.upsert_event(self.db, r.body, r.raw.decode("utf-8"))
+        hubdb.camera_seen(self.db, r.site, r.camera)
+        if changed:
+            log.debug("event %s %s %s from %s/%s", ev.type, ev.state, ev.id, r.site, r.camera)
+        return "stored" if changed else "duplicate"
+
+    def _store_stats(self, r: Received) -> str:
+        stats = r.message_as(StatsMessage)
+        check_not_future({"interval_start": stats.interval_start,
+                          "interval_end": stats.interval_end},
+                         self.cfg.max_clock_skew_s, r.received_at)
+        changed = hubdb.insert_stats(self.db, r.body)
+        hubdb.camera_seen(self.db, r.site, r.camera)
+        return "stored" if changed else "duplicate"
+
+    def _store_digest(self, r: Received) -> str:
+        digest = r.message_as(LedgerDigest)
+        check_not_future({"ts": digest.ts}, self.cfg.max_clock_skew_s, r.received_at)
+        return "stored" if store_digest(self.db, digest, r.seq or 0, r.raw) else "duplicate"
+
+    def _store_state(self, r: Received) -> str:
+        state = r.message_as(StateMessage)
+        hubdb.camera_seen(self.db, r.site, r.camera, state=state.state, state_at=r.received_at)
+        return "stored"
+
+    def _store_health(self, r: Received) -> str:
+        health = r.message_as(HealthMessage)
+        now = r.received_at
+        measured = epoch_of(health.ts) - now
+        self._skew_seen = (r.site, r.camera, measured, now)
+        check_not_future({"ts": health.ts}, self.cfg.max_clock_skew_s, now)
+        hubdb.camera_seen(self.db, r.site, r.camera, health=json.dumps(r.body),
                           clock_skew_s=round(measured, 1), clock_skew_at=now)
         return "stored"
 

@@ -179,7 +179,7 @@ class Digester:
                 head = str(last.get("hash", cursor.hash))
                 msg = build_digest(self.key, self.site, self.camera, chunk, head_seq, head)
                 try:
-                    if not self.outbox.put("ledger", msg):
+                    if not self.outbox.put("ledger", msg.body()):
                         log.error("outbox refused a ledger digest; retrying next interval")
                         return n
                     cursor = Cursor(head_seq, head, end)

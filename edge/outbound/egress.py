@@ -22,16 +22,25 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import BrokerConfig
 from edge.outbound.ledger import Ledger, LedgerError
-from edge.wire.messages import MAX_PAYLOAD_BYTES, STATE_PAYLOADS, MessageError, encode, topic, validate
+from edge.wire.messages import (
+    KINDS,
+    MAX_PAYLOAD_BYTES,
+    STATE_PAYLOADS,
+    Message,
+    MessageError,
+    StateMessage,
+    encode,
+    topic,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
-ALLOWED_SUFFIXES = {"event": 1, "health": 0, "state": 1, "stats": 1, "ledger": 1}
-"""Topic suffix -> QoS for everything a box may publish (MQTT contract v1)."""
-ALLOWED_SUFFIXES["search/resp"] = 1  # answers to signed search requests
-SUBSCRIBE_SUFFIXES = ("search/req",)
+ALLOWED_SUFFIXES = {k.suffix: k.qos for k in KINDS if k.sender == "box"}
+"""Topic suffix -> QoS for everything a box may publish (the contract's registry of kinds)."""
+SUBSCRIBE_SUFFIXES = tuple(k.suffix for k in KINDS if k.sender == "hub")
 """What a box may subscribe to, under its own prefix only (the broker ACL agrees)."""
-RESERVED_SUFFIXES = ("health", "state")
+RESERVED_SUFFIXES = tuple(k.suffix for k in KINDS if k.reserved)
 """What may use the ledger's space reserve on a full disk: what tells the hub about it."""
 STATISTICS_MODE_REFUSED = {"event", "clip"}
 """What a box in ``mode = "statistics"`` may never send: alerts and their clips."""
@@ -150,13 +159,20 @@ class Egress:
             raise EgressRefused(f"topic suffix {suffix!r} is not one a box may publish")
         if suffix in STATISTICS_MODE_REFUSED and self.mode == "statistics":
             raise EgressRefused(f"{suffix} messages may not leave a box in statistics mode")
+        if isinstance(message, StateMessage):
+            message = message.to_wire()
         if suffix == "state":
             if message not in STATE_PAYLOADS:
                 raise EgressRefused(f"state must be one of {STATE_PAYLOADS}")
             return encode(message)
+        seq = seq if seq is not None else 0
+        if hasattr(message, "KIND"):  # a message dataclass of the contract
+            if suffix != message.KIND:
+                raise EgressRefused(f"a {message.KIND} message may not go out as {suffix}")
+            message = message.to_wire(seq)
         if not isinstance(message, dict):
             raise EgressRefused(f"{suffix} message must be a JSON object")
-        message = {**message, "seq": seq if seq is not None else 0}
+        message = {**message, "seq": seq}
         try:
             validate(suffix, message)
         except MessageError as exc:
@@ -171,8 +187,10 @@ class Egress:
             raise EgressRefused(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
         return payload
 
-    def publish(self, suffix: str, message: Any, retain: bool = False) -> mqtt.MQTTMessageInfo | None:
-        """Validate, ledger and publish one message under this box's prefix.
+    def publish(self, suffix: str, message: Message | dict[str, Any] | str,
+                retain: bool = False) -> mqtt.MQTTMessageInfo | None:
+        """Validate, ledger and publish one message (a dataclass of the contract, or its JSON
+        object without ``seq``) under this box's prefix.
 
         JSON messages get their ``seq`` from the ledger. Returns paho's message info (whose
         ``mid`` the PUBACK will name), or None when not connected (nothing is ledgered

@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -51,12 +51,13 @@ from edge.wire.keys import HUB_PUBLIC_KEY, KeyFileError, keys_dir, load_public, 
 from edge.wire.messages import (
     MAX_PREVIEW_B64,
     SEARCH_REQ_SCHEMA_ID,
-    SEARCH_RESP_SCHEMA_ID,
     MessageError,
+    SearchAnswer,
+    SearchRequest,
+    SearchResult,
     encode,
     parse_json,
     utc_iso,
-    validate,
 )
 from edge.wire.vitals import vital_thread
 
@@ -79,16 +80,13 @@ def parse_ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-def _when(req: dict[str, Any], *path: str) -> float:
-    """The timestamp at ``path`` of a schema-valid request; :class:`Refused` when the schema's
+def _when(value: str, what: str) -> float:
+    """The timestamp ``what`` of a schema-valid request; :class:`Refused` when the schema's
     pattern admits it but the calendar does not (``2026-13-45T99:00:00Z``)."""
-    value: Any = req
-    for key in path:
-        value = value[key]
     try:
         return parse_ts(value)
     except (ValueError, OverflowError):
-        raise Refused(f"malformed request: {'/'.join(path)} {value!r} is not a date") from None
+        raise Refused(f"malformed request: {what} {value!r} is not a date") from None
 
 
 def unsigned_body(req: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +119,7 @@ class Responder:
         self.answered = 0
         self.refused = 0
 
-    def respond(self, payload: bytes, now: float | None = None) -> list[dict[str, Any]]:
+    def respond(self, payload: bytes, now: float | None = None) -> list[SearchAnswer]:
         """The parts answering one request payload (empty when it has no usable id)."""
         now = time.time() if now is None else now
         try:
@@ -144,7 +142,7 @@ class Responder:
         rows = self.index.query(query)
         self.answered += 1
         log.info("search %s from %s (reason %r): %d track(s) answered", rid, who,
-                 str(req["reason"])[:300], len(rows))
+                 req["reason"][:300], len(rows))
         return self.parts(rid, rows)
 
     def hub_key(self) -> Ed25519PublicKey:
@@ -167,39 +165,45 @@ class Responder:
         if not isinstance(sig, str) or not verify(hub_key, unsigned_body(req), sig):
             raise Refused("bad signature: the request was not signed by this box's hub key "
                           "or was altered after signing")
+        return self.query_of(self.typed(req), now)
+
+    @staticmethod
+    def typed(req: dict[str, Any]) -> SearchRequest:
+        """The request once it is known to be valid against ``vigie.search.req/1``."""
         try:
-            validate("search/req", req)
+            return SearchRequest.from_wire(req)
         except MessageError as exc:
             raise Refused(f"malformed request ({SEARCH_REQ_SCHEMA_ID}): {exc}") from None
+
+    def query_of(self, req: SearchRequest, now: float) -> IndexQuery:
+        """The index query of a signed, valid request, or :class:`Refused` with the reason."""
         expires_at = self.check_dates(req, now)
-        self.check_replay(req["id"], expires_at, now)
-        me = {"site": self.site, "camera": self.camera}
-        if me not in req["cameras"]:
+        self.check_replay(req.id, expires_at, now)
+        if (self.site, self.camera) not in req.cameras:
             raise Refused(f"request names other cameras; this box is {self.site}/{self.camera} "
                           "and answers only for itself")
-        start, end = _when(req, "window", "start"), _when(req, "window", "end")
+        start, end = _when(req.window_start, "window/start"), _when(req.window_end, "window/end")
         if end < start:
             raise Refused("time window ends before it starts")
         if start < now - self.retention_days * 86400:
             raise Refused(f"time window starts before this box's retention "
                           f"({self.retention_days} days): nothing that old is kept")
-        q = req["query"]
-        if q["class"] == "person" and q["colour"] is not None:
+        q = req.query
+        if q.cls == "person" and q.colour is not None:
             raise Refused("person attribute asked: persons are searched by class, time, zone "
                           "and direction only (no colour, no appearance)")
-        if q["zone"] is not None and q["zone"] not in self.zones:
-            log.info("search %s names zone %r, not one of this camera's", req["id"], q["zone"])
-        return IndexQuery(start=start, end=end, label=q["class"], colour=q["colour"],
-                          zone=q["zone"], direction=q["direction"],
-                          limit=min(int(req["limit"]), self.max_results))
+        if q.zone is not None and q.zone not in self.zones:
+            log.info("search %s names zone %r, not one of this camera's", req.id, q.zone)
+        return IndexQuery(start=start, end=end, label=q.cls, colour=q.colour, zone=q.zone,
+                          direction=q.direction, limit=min(req.limit, self.max_results))
 
-    def check_dates(self, req: dict[str, Any], now: float) -> float:
+    def check_dates(self, req: SearchRequest, now: float) -> float:
         """The request's expiry, once it is known to be current and short-lived."""
-        issued_at, expires_at = _when(req, "issued_at"), _when(req, "expires_at")
+        issued_at, expires_at = _when(req.issued_at, "issued_at"), _when(req.expires_at, "expires_at")
         if expires_at < now:
-            raise Refused(f"expired request (expired at {req['expires_at']})")
+            raise Refused(f"expired request (expired at {req.expires_at})")
         if issued_at > now + self.clock_skew_s:
-            raise Refused(f"request issued in the future ({req['issued_at']}, more than "
+            raise Refused(f"request issued in the future ({req.issued_at}, more than "
                           f"{self.clock_skew_s:g} s ahead of this box's clock)")
         if expires_at < issued_at:
             raise Refused("request expires before it is issued")
@@ -220,20 +224,19 @@ class Responder:
         if not first:
             raise Refused("replayed request: this request id was already answered or refused")
 
-    def _part(self, rid: str, status: str, reason: str | None, part: int, last: bool,
-              results: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"schema": SEARCH_RESP_SCHEMA_ID, "site": self.site, "camera": self.camera,
-                "request_id": rid, "status": status, "reason": reason, "part": part, "last": last,
-                "results": results}
+    def _part(self, rid: str, status: Literal["results", "refused"], reason: str | None,
+              part: int, last: bool, results: list[SearchResult]) -> SearchAnswer:
+        return SearchAnswer(self.site, self.camera, rid, status, reason, part, last,
+                            tuple(results))
 
-    def parts(self, rid: str, rows: list[IndexRow]) -> list[dict[str, Any]]:
+    def parts(self, rid: str, rows: list[IndexRow]) -> list[SearchAnswer]:
         """The answer to a request, split into parts that each fit :data:`PART_BYTES`."""
-        parts: list[dict[str, Any]] = []
-        chunk: list[dict[str, Any]] = []
+        parts: list[SearchAnswer] = []
+        chunk: list[SearchResult] = []
         size = 0
         for row in rows:
             item = result_of(row)
-            n = len(encode(item)) + 1
+            n = len(encode(item.to_wire())) + 1
             if chunk and (size + n > PART_BYTES or len(chunk) >= PART_ROWS):
                 parts.append(self._part(rid, "results", None, len(parts), False, chunk))
                 chunk, size = [], 0
@@ -309,35 +312,35 @@ class BoxSearch:
             except Exception:  # nothing a request holds may stop the worker
                 log.exception("search: internal error")
 
-    def handle(self, payload: bytes, now: float | None = None) -> list[dict[str, Any]]:
+    def handle(self, payload: bytes, now: float | None = None) -> list[SearchAnswer]:
         """Check one request and publish its refusal or its answer; returns what was sent."""
         return self._send(self.responder.respond(payload, now))
 
-    def _send(self, parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _send(self, parts: list[SearchAnswer]) -> list[SearchAnswer]:
         for p in parts:
             try:
                 if self.egress.publish("search/resp", p) is None:
                     log.warning("search %s: not connected to the broker; answer not sent",
-                                p["request_id"])
+                                p.request_id)
                     return parts
             except EgressRefused as exc:
-                log.error("search %s: answer refused by egress: %s", p["request_id"], exc)
+                log.error("search %s: answer refused by egress: %s", p.request_id, exc)
                 return parts
         return parts
 
 
-def result_of(row: IndexRow) -> dict[str, Any]:
+def result_of(row: IndexRow) -> SearchResult:
     """One index row as a ``vigie.search.resp/1`` result (persons: no colour, no preview)."""
     vehicle = row.label != "person"
     preview = None
     if vehicle and row.preview is not None:
         text = base64.b64encode(row.preview).decode()
         preview = text if len(text) <= MAX_PREVIEW_B64 else None
-    return {
-        "row": int(row.id or 0), "class": row.label,
-        "first_seen": utc_iso(row.first_seen), "last_seen": utc_iso(row.last_seen),
-        "zones": list(row.zones)[:32], "direction": row.direction,
-        "colour": row.colour if vehicle else None,
-        "colour_confidence": row.colour_confidence if vehicle else None,
-        "preview": preview,
-    }
+    return SearchResult(
+        row=int(row.id or 0), cls=row.label,
+        first_seen=utc_iso(row.first_seen), last_seen=utc_iso(row.last_seen),
+        zones=tuple(row.zones)[:32], direction=row.direction,
+        colour=row.colour if vehicle else None,
+        colour_confidence=row.colour_confidence if vehicle else None,
+        preview=preview,
+    )

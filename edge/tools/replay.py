@@ -100,7 +100,7 @@ def replay(
                 for rule in rules:
                     handle(rule.update(frame, tracks))
                 if counts is not None and (rec := counts.update(frame, tracks)) is not None:
-                    emit(rec.to_message(cfg.site, cfg.camera))
+                    emit(rec.to_message(cfg.site, cfg.camera).body())
                 _count_lines(cfg, frame.width, frame.height, tracks, last_feet, line_totals)
                 if out is not None:
                     if writer is None:
@@ -119,7 +119,7 @@ def replay(
                 for rule in rules:
                     handle(rule.close(last))
                 if counts is not None and (rec := counts.flush(last)) is not None:
-                    emit(rec.to_message(cfg.site, cfg.camera))
+                    emit(rec.to_message(cfg.site, cfg.camera).body())
         finally:
             source.stop()
             if writer is not None:

@@ -91,7 +91,7 @@ def test_audio_is_off_by_default_and_health_says_so(
     agent = Agent(box_config(tmp_path, media, model_store, 1883, ""), model_store)
     try:
         assert agent.audio is None
-        health = agent.health()
+        health = agent.health().body()
         messages.validate("health", {**health, "seq": 0})
         assert health["audio"] == {"enabled": False, "legal_basis": None}
     finally:

@@ -127,7 +127,7 @@ def test_gated_agent_raises_the_same_intrusion_as_ungated(model_store: ModelStor
         for i, image in enumerate(frames):
             for ev in agent.process(Frame(i, i / fps, 1.7e9 + i / fps, image)):
                 (starts if ev.state == "start" else ends)[gating].append(i)
-        health = agent.health()
+        health = agent.health().body()
         health["seq"] = 0
         validate("health", health)
         if gating:

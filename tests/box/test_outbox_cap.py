@@ -154,7 +154,7 @@ def test_agent_reports_a_full_outbox_in_health_and_recovers(
     cfg = box_config(tmp_path, media, model_store, 1883, "")
     agent = Agent(cfg, model_store)
     try:
-        health = agent.health()
+        health = agent.health().body()
         validate("health", {**health, "seq": 0})
         assert health["outbox_error"] is None and health["outbox_dropped"] == {"stats": 0, "event": 0}
         pages = fill_disk(agent.outbox)
@@ -163,7 +163,7 @@ def test_agent_reports_a_full_outbox_in_health_and_recovers(
                         severity="warning", started_wall=now, ended_wall=None, zone=None,
                         objects=(), measure={}, frame_w=640, frame_h=480) for n in range(40)]
         agent._emit(events)  # must not raise
-        health = agent.health()
+        health = agent.health().body()
         validate("health", {**health, "seq": 1})
         assert health["outbox_error"] and "full" in health["outbox_error"]
         assert health["outbox_memory_queue"] > 0
@@ -171,7 +171,7 @@ def test_agent_reports_a_full_outbox_in_health_and_recovers(
 
         agent.outbox._db.execute(f"PRAGMA max_page_count = {pages * 1000}")
         assert agent.spool.retry() > 0
-        health = agent.health()
+        health = agent.health().body()
         validate("health", {**health, "seq": 2})
         assert health["outbox_error"] is None and health["outbox_memory_queue"] == 0
         ids = [json.loads(json.dumps(i.body))["id"] for i in agent.outbox.pending(100)]

@@ -280,7 +280,7 @@ def test_responder_parts_respect_limit_property(
     index.add_many(cars(rows, big_preview() if with_previews else None))
     responder = Responder("test", "cam-01", index, tmp / "hub.pub", 10, max_results)
     req = signed(key, {**request(class_="car"), "limit": limit})
-    parts = responder.respond(encode(req))
+    parts = [p.body() for p in responder.respond(encode(req))]
     index.close()
     assert sum(len(p["results"]) for p in parts) == min(rows, limit, max_results)
     assert [p["last"] for p in parts] == [False] * (len(parts) - 1) + [True]

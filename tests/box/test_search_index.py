@@ -58,7 +58,7 @@ def test_persons_get_no_attributes(tmp_path: Path) -> None:
     assert idx.count() == 0
     # even a row that got there would leave without them: result_of drops them
     row = IndexRow("person", T0, T0 + 1, (), "up", "red", 0.5, b"\xff\xd8", id=3)
-    res = result_of(row)
+    res = result_of(row).to_wire()
     assert res["colour"] is None and res["preview"] is None and res["colour_confidence"] is None
 
 

@@ -236,8 +236,7 @@ def test_every_tamper_is_detected_with_camera_and_seq(rig: Rig) -> None:
                       "dest": topic(SITE, CAM, "event"), "bytes": 10, "sha256": "a" * 64,
                       "prev": "b" * 64, "hash": "c" * 64}
         forged = build_digest(Ed25519PrivateKey.generate(), SITE, CAM, [fake_entry], forged_seq,
-                              "c" * 64)
-        forged["seq"] = 4999
+                              "c" * 64).to_wire(4999)
         validate("ledger", forged)
         publish_raw(raw, "ledger", json.dumps(forged).encode())
         rig.settle()

@@ -23,6 +23,7 @@ from central import create_app
 from central.config import ApiToken, HubBroker, HubConfig
 from central.devtools.broker import LocalBroker
 from central.forensic.fanout import SearchFanout
+from central.ingest.received import Delivery
 from central.ingest.subscriber import Ingest
 from edge.wire import keys
 from edge.wire.messages import encode, utc_iso, uuid7
@@ -128,7 +129,7 @@ def quarantine_count(db: Any) -> int:
 def run_ingest(ing: Ingest, batch: list[tuple[str, bytes]]) -> list[str]:
     before = quarantine_count(ing.db)
     receipts = ing.db.execute("SELECT COUNT(*) FROM receipts").fetchone()[0]
-    outcomes = ing.process_batch(batch)
+    outcomes = ing.process_batch([Delivery(t, p) for t, p in batch])
     assert len(outcomes) == len(batch) and set(outcomes) <= OUTCOMES
     assert quarantine_count(ing.db) - before == outcomes.count("rejected")
     assert ing.db.execute("SELECT COUNT(*) FROM receipts").fetchone()[0] - receipts == len(batch)
@@ -142,7 +143,7 @@ def run_answers(fo: SearchFanout, batch: list[tuple[str, bytes]]) -> list[str]:
     fo.db.execute("UPDATE search_cameras SET state = 'asked', results = 0, parts = 0, "
                   "last_part = NULL")
     before = quarantine_count(fo.db)
-    outcomes = fo.store(batch)
+    outcomes = fo.store([Delivery(t, p) for t, p in batch])
     assert len(outcomes) == len(batch) and set(outcomes) <= {"stored", "rejected"}
     assert quarantine_count(fo.db) - before >= outcomes.count("rejected")
     return outcomes
@@ -236,11 +237,13 @@ def test_extremes_over_a_real_broker(tmp_path: Path, broker: LocalBroker) -> Non
     check_api(database)
 
 
-def schema_gap(kind: str, payload: bytes, site: str, camera: str) -> Any:
-    """A decoder with the schemas' bounds missing: JSON only (as the hub was before them)."""
-    from edge.wire.messages import parse_json
+def schema_gap(name: str, payload: bytes, site: str, camera: str) -> tuple[Any, Any]:
+    """A reader with the schemas' bounds missing: JSON only (as the hub was before them),
+    then the message dataclass of whatever parsed."""
+    from edge.wire.messages import kind, parse_json
 
-    return parse_json(payload)
+    body = parse_json(payload)
+    return body, kind(name).message.from_valid(body)  # type: ignore[union-attr]
 
 
 def test_storage_survives_what_a_schema_gap_lets_through(
@@ -249,8 +252,7 @@ def test_storage_survives_what_a_schema_gap_lets_through(
     """The schemas refuse 2^63 today; if one ever lets such a value through, storing it fails
     with OverflowError, and that message alone is quarantined as unstorable."""
     ing, fo = hub_db
-    monkeypatch.setattr("central.ingest.subscriber.decode", schema_gap)
-    monkeypatch.setattr("central.forensic.fanout.decode", schema_gap)
+    monkeypatch.setattr("central.ingest.received.read", schema_gap)  # ingest and search answers
     topic = "vigie/v1/marseille/cam-042/event"
     poison = with_raw(fresh_event(), "seq", str(2**63))
     good = encode(fresh_event())

@@ -13,6 +13,7 @@ import pytest
 
 from central import db as hubdb
 from central.config import HubConfig
+from central.ingest.received import Delivery
 from central.ingest.subscriber import Ingest
 from central.privacy.retention import DAY_S, purge
 from edge.wire.messages import encode, utc_iso, uuid7
@@ -75,7 +76,7 @@ def test_future_dates_are_quarantined_and_the_skew_is_measured(tmp_path: Path) -
         (A + "health", {**sample_health(), "ts": utc_iso(now + 600)}),
         (A + "event", sample_event(id=uuid7(), started_at="2026-13-45T99:00:00Z")),
     ]
-    assert ing.process_batch([(t, encode(m)) for t, m in future]) == ["rejected"] * 5
+    assert ing.process_batch([Delivery(t, encode(m)) for t, m in future]) == ["rejected"] * 5
     rows = list(ing.db.query("SELECT category, reason FROM quarantine ORDER BY id"))
     assert [r["category"] for r in rows] == ["clock_skew"] * 4 + ["invalid"]
     assert "started_at" in rows[0]["reason"] and "in the future" in rows[0]["reason"]

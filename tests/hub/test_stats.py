@@ -70,7 +70,7 @@ def test_aggregator_intervals_and_counts(tmp_path: Path) -> None:
     # person 1 is left of x = 0.5 for all 100 frames of the interval, person 3 for 20 frames
     assert zones0[("left", "person")] == (2, pytest.approx((100 + 20) / 100))
     assert zones0[("left", "car")] == (1, pytest.approx(0.24)), "the car is left of 0.5 from t = 7.6 s"
-    msg = records[1].to_message("s", "c")
+    msg = records[1].to_message("s", "c").body()
     validate("stats", {**msg, "seq": 4})
     assert records[0].end_wall == records[1].start_wall == pytest.approx(1010.0)
 

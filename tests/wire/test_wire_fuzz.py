@@ -93,7 +93,7 @@ def sample_ledger() -> dict[str, Any]:
     entry = make_entry(1, GENESIS, "mqtt", topic(SITE, CAMERA, "event"), b"{}", ts=1_795_000_000.5)
     msg = build_digest(Ed25519PrivateKey.generate(), SITE, CAMERA, [entry.__dict__], 1, entry.hash,
                        now=1_795_000_060.0)
-    return {**msg, "seq": 2}
+    return msg.to_wire(2)
 
 
 def full_health() -> dict[str, Any]:
