@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from central.cli.hub import load_hub_config
 from central.users import ROLES
 
 ROLE_NAMES = list(ROLES)
@@ -18,15 +19,8 @@ CONFIG = click.option("--config", "config", required=True,
 def open_hub(config: Path) -> tuple[Any, Any]:
     """The hub config and a connection to its database; a bad config is a clear CLI error."""
     from central import db as hubdb
-    from central.config import load
-    from edge.config import ConfigError
 
-    try:
-        cfg = load(config)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {config}: {exc.strerror}") from None
+    cfg = load_hub_config(config)
     return cfg, hubdb.connect(cfg.database)
 
 
@@ -158,9 +152,3 @@ def token_revoke(config: Path, name: str) -> None:
         raise click.ClickException(str(exc)) from None
     audit.record(db, "cli", "api_client.revoke", name)
     click.echo(f"token of {name} revoked")
-
-
-def register(hub: click.Group) -> None:
-    """Attach these commands to the ``vigie hub`` group."""
-    hub.add_command(user)
-    hub.add_command(token)

@@ -91,8 +91,12 @@ class LocalBroker:
 
 
 def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitto",
-                 persistence: bool = True, also_bind: str | None = None) -> LocalBroker:
+                 persistence: bool = True, also_bind: str | None = None,
+                 own_group: bool = False) -> LocalBroker:
     """Start Mosquitto (or amqtt if Mosquitto is not installed) on a loopback port.
+
+    ``own_group``: run it in a process group of its own, out of reach of the terminal's Ctrl-C
+    (the demo stops it last, after the processes that still talk to it).
 
     ``also_bind``: one more local address Mosquitto listens on, same port (the chaos tests'
     network namespace reaches the broker through a veth address).
@@ -140,7 +144,8 @@ def start_broker(workdir: Path, port: int | None = None, prefer: str = "mosquitt
         cmd = [str(amqtt), "-c", str(conf)]
         kind = "amqtt"
     with log_path.open("ab") as logf:
-        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=workdir)
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, cwd=workdir,
+                                process_group=0 if own_group else None)
     if not wait_port(port, 15, proc):
         proc.kill()
         tail = log_path.read_text(errors="replace")[-2000:]

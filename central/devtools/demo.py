@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from central.devtools.broker import BrokerError, free_port, start_broker, wait_port
+from central.devtools.broker import BrokerError, LocalBroker, free_port, start_broker, wait_port
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ class DemoError(Exception):
 
 
 def _shared_video() -> Path | None:
-    for base in (Path(__file__).resolve().parent.parent, Path.cwd()):
+    for base in (Path(__file__).resolve().parents[2], Path.cwd()):  # the checkout, or here
         cand = base.parent / "shared" / DEFAULT_VIDEO
         if cand.is_file():
             return cand
@@ -145,68 +145,127 @@ def demo_user(database: Path, name: str = DEMO_USER, role: str = "supervisor") -
     return password
 
 
+STOP_WAIT_S = {"edge": 30.0, "serve": 15.0, "ingest": 15.0}
+"""How long each process may take to stop (the agent finishes its clips and flushes its outbox)."""
+STOP_ORDER = ("edge", "serve", "ingest")
+"""The agent first, while the broker and ingest still take what it flushes; the broker last."""
+STOPPED_BY_SIGNAL = {0, -signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM}
+"""Exit statuses of a process that was asked to stop: a clean exit or death by SIGINT/SIGTERM."""
+
+
+class _Stop(Exception):
+    """Ctrl-C or SIGTERM reached the demo."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
 def run_demo(video: Path | None, http_port: int, workdir: Path) -> None:
-    """Start everything, print the operator URL, and stop it all on Ctrl-C."""
+    """Start everything, print the operator URL, and stop it all on Ctrl-C or SIGTERM.
+
+    On a terminal's Ctrl-C the whole process group gets SIGINT: the three ``vigie`` processes
+    stop themselves while the demo sends each SIGTERM in :data:`STOP_ORDER` (enough when only
+    the demo was signalled) and reaps it. The broker runs in a process group of its own and is
+    stopped last, so the agent can still flush to it. A process that ends with an error status
+    is a :class:`DemoError`; one that was stopped (status 0, or killed by SIGINT/SIGTERM) is not.
+    """
     video = video or _shared_video()
     if video is None or not video.is_file():
         raise DemoError(f"sample video not found; pass --video or put ../shared beside the checkout "
                         f"({DEFAULT_VIDEO})")
     workdir = workdir.resolve()
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
-    try:
-        broker = start_broker(workdir / "broker")
-    except BrokerError as exc:
-        raise DemoError(str(exc)) from None
-    if not _port_free(http_port):
-        http_port = free_port()
-    hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
-    password = demo_user(workdir / "data" / "hub.sqlite")
-    officer_password = demo_user(workdir / "data" / "hub.sqlite", DEMO_OFFICER, "privacy_officer")
-    enrol_demo_box(workdir)
-    vigie = [sys.executable, "-m", "edge.cli"]
-
-    def _terminate(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    broker: LocalBroker | None = None
     try:
-        for name, args in (
-            ("ingest", ["hub", "ingest", "--config", str(hub_cfg)]),
-            ("serve", ["hub", "serve", "--config", str(hub_cfg)]),
-            ("edge", ["edge", "run", str(box_cfg)]),
-        ):
-            logf = (workdir / "logs" / f"{name}.log").open("ab")
-            procs[name] = subprocess.Popen([*vigie, *args], stdout=logf, stderr=subprocess.STDOUT,
-                                           cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            broker = start_broker(workdir / "broker", own_group=True)
+        except BrokerError as exc:
+            raise DemoError(str(exc)) from None
+        if not _port_free(http_port):
+            http_port = free_port()
+        hub_cfg, box_cfg = write_configs(workdir, video.resolve(), broker.port, http_port)
+        password = demo_user(workdir / "data" / "hub.sqlite")
+        officer_password = demo_user(workdir / "data" / "hub.sqlite", DEMO_OFFICER, "privacy_officer")
+        enrol_demo_box(workdir)
+        _spawn_all(procs, workdir, hub_cfg, box_cfg)
         if not wait_port(http_port, 30, procs["serve"]):
             raise DemoError(f"the hub did not start; see {workdir / 'logs' / 'serve.log'}")
-        url = f"http://127.0.0.1:{http_port}/login"
-        print(f"\nVigie demo running ({broker.kind} broker on port {broker.port}).")
-        print(f"Operator page: {url}")
-        print(f"Log in as {DEMO_USER!r} (supervisor) with password {password!r}")
-        print(f"Privacy pages: log in as {DEMO_OFFICER!r} (privacy officer) with password "
-              f"{officer_password!r}")
-        print(f"API: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
-              f"http://127.0.0.1:{http_port}/api/v1/alerts")
-        print(f"Logs: {workdir / 'logs'}/   Ctrl-C stops everything.\n", flush=True)
-        while True:
-            for name, proc in procs.items():
-                if proc.poll() is not None:
-                    raise DemoError(f"{name} exited with code {proc.returncode}; "
-                                    f"see {workdir / 'logs' / (name + '.log')}")
-            time.sleep(1)
-    except KeyboardInterrupt:
-        print("\nstopping…", flush=True)
+        _print_welcome(broker, http_port, password, officer_password, workdir)
+        _watch(procs, workdir)
+    except _Stop:
+        pass
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for sig in previous:  # a second Ctrl-C must not cut the orderly stop short
+            signal.signal(sig, signal.SIG_IGN)
+        print("\nstopping…", flush=True)
+        _stop_all(procs, broker)
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    print("Vigie demo stopped.", flush=True)
+
+
+def _spawn_all(procs: dict[str, subprocess.Popen[bytes]], workdir: Path, hub_cfg: Path,
+               box_cfg: Path) -> None:
+    """Start ingest, the web server and the agent (in the demo's process group: a terminal's
+    Ctrl-C reaches them too, and each stops itself cleanly on it)."""
+    vigie = [sys.executable, "-m", "edge.cli"]
+    for name, args in (
+        ("ingest", ["hub", "ingest", "--config", str(hub_cfg)]),
+        ("serve", ["hub", "serve", "--config", str(hub_cfg)]),
+        ("edge", ["edge", "run", str(box_cfg)]),
+    ):
+        with (workdir / "logs" / f"{name}.log").open("ab") as logf:
+            procs[name] = subprocess.Popen([*vigie, *args], stdout=logf, stderr=subprocess.STDOUT,
+                                           cwd=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _print_welcome(broker: LocalBroker, http_port: int, password: str, officer_password: str,
+                   workdir: Path) -> None:
+    url = f"http://127.0.0.1:{http_port}/login"
+    print(f"\nVigie demo running ({broker.kind} broker on port {broker.port}).")
+    print(f"Operator page: {url}")
+    print(f"Log in as {DEMO_USER!r} (supervisor) with password {password!r}")
+    print(f"Privacy pages: log in as {DEMO_OFFICER!r} (privacy officer) with password "
+          f"{officer_password!r}")
+    print(f"API: curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
+          f"http://127.0.0.1:{http_port}/api/v1/alerts")
+    print(f"Logs: {workdir / 'logs'}/   Ctrl-C stops everything.\n", flush=True)
+
+
+def _watch(procs: dict[str, subprocess.Popen[bytes]], workdir: Path) -> None:
+    """Return when a process was stopped; raise :class:`DemoError` when one fails."""
+    while True:
+        for name, proc in procs.items():
+            code = proc.poll()
+            if code is None:
+                continue
+            if code in STOPPED_BY_SIGNAL:
+                log.info("%s was stopped (exit status %d): stopping the demo", name, code)
+                return
+            raise DemoError(f"{name} exited with code {code}; "
+                            f"see {workdir / 'logs' / (name + '.log')}")
+        time.sleep(0.5)
+
+
+def _stop_all(procs: dict[str, subprocess.Popen[bytes]], broker: LocalBroker | None) -> None:
+    """SIGTERM each process in :data:`STOP_ORDER` and reap it (killed after its wait); then the
+    broker."""
+    for name in STOP_ORDER:
+        proc = procs.get(name)
+        if proc is None:
+            continue
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_WAIT_S[name])
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop within %.0f s: killed", name, STOP_WAIT_S[name])
+            proc.kill()
+            proc.wait()
+    if broker is not None:
         broker.stop()
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,61 @@ def test_demo_runs_and_stops_cleanly(tmp_path: Path, spawn, model_store: ModelSt
         requests.get(url, timeout=2)
     logs = tmp_path / "demo" / "logs"
     assert "agent stopped" in (logs / "edge.log").read_text()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (children, their children, ...), from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, todo = set(), [pid]
+    while todo:
+        pid = todo.pop()
+        kids = {child for child, parent in parents.items() if parent == pid}
+        todo.extend(kids - found)
+        found |= kids
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_ctrl_c_to_the_process_group_stops_everything(tmp_path: Path, model_store: ModelStore) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole foreground group) is a clean stop, exit 0."""
+    port = free_port()
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        demo = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "demo", "--workdir", str(tmp_path / "demo"),
+             "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "VIGIE_MODELS": str(model_store.root)},
+            process_group=0)
+    children: set[int] = set()
+    try:
+        wait_for(lambda: "Operator page: http://" in log.read_text(), 120, what="the operator URL")
+        children = wait_for(lambda: (d := _descendants(demo.pid)) and len(d) >= 4 and d, 10,
+                            what="broker, ingest, serve and edge")
+        os.killpg(demo.pid, signal.SIGINT)
+        status = demo.wait(60)
+        left = {pid for pid in children if _running(pid)}
+    finally:  # whatever failed, leave nothing behind (only processes of this test's workdir)
+        for pid in {*children, *_descendants(demo.pid)}:
+            if _running(pid) and str(tmp_path) in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                os.kill(pid, signal.SIGKILL)
+        if demo.poll() is None:
+            demo.kill()
+        demo.wait(5)
+    text = log.read_text()
+    assert status == 0, text
+    assert "Error:" not in text and "Traceback" not in text, text
+    assert "Vigie demo stopped." in text, text
+    assert not left, f"still running after the demo stopped: {left}"
