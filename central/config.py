@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork
 
 from central.users import Role
-from edge.config import ConfigError, problems_from
 from edge.wire.messages import NAME_PATTERN
+from edge.wire.tomlconf import Checked, ConfigError, Issue, Strict, load_model
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["ConfigError", "HubConfig", "load"]
 
 
 class HubBroker(Strict):
@@ -94,7 +92,7 @@ class HubWeb(Strict):
     the largest legal body)."""
 
 
-class HubConfig(Strict):
+class HubConfig(Checked):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     broker: HubBroker = HubBroker()
     api_tokens: dict[str, str | ApiToken] = Field(default_factory=dict)
@@ -124,12 +122,12 @@ class HubConfig(Strict):
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer
     these headers are ignored, so a client cannot pick the address its logins are counted on."""
 
-    @model_validator(mode="after")
-    def _body_fits_a_clip(self) -> HubConfig:
+    def cross_checks(self) -> list[Issue]:
+        """The request body limit leaves room for the largest clip upload."""
         if self.web.max_body_bytes is not None and self.web.max_body_bytes <= self.clips.max_bytes:
-            raise ValueError(f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
-                             f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")
-        return self
+            return [Issue(("web", "max_body_bytes"), f"web.max_body_bytes ({self.web.max_body_bytes}) must be "
+                          f"above clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
+        return []
 
     def max_body_bytes(self) -> int:
         """The request body limit the web server enforces."""
@@ -137,21 +135,17 @@ class HubConfig(Strict):
 
 
 def load(path: Path | str) -> HubConfig:
-    """Read and validate a hub config; relative paths are taken from the file's folder."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, []) from exc
-    if isinstance(data.get("database"), str):
-        data["database"] = str((path.parent / data["database"]).resolve())
-    if isinstance(data.get("signing_key"), str):
-        data["signing_key"] = str((path.parent / data["signing_key"]).resolve())
+    """Read and validate a hub config; relative paths are taken from the file's folder.
+
+    Raises :class:`ConfigError` listing every problem with its line.
+    """
+    return load_model(HubConfig, path, _resolve_paths)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for key in ("database", "signing_key"):
+        if isinstance(data.get(key), str):
+            data[key] = str((base / data[key]).resolve())
     clips = data.get("clips")
     if isinstance(clips, dict) and isinstance(clips.get("dir"), str):
-        clips["dir"] = str((path.parent / clips["dir"]).resolve())
-    try:
-        return HubConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, problems_from(exc, text)) from None
+        clips["dir"] = str((base / clips["dir"]).resolve())

@@ -2,22 +2,20 @@
 
 Every model forbids unknown keys, so a typo is an error rather than a silently ignored
 setting. :func:`load` returns a :class:`BoxConfig` or raises :class:`ConfigError`, whose
-``problems`` name each mistake with its line in the file.
+``problems`` name each mistake with its line in the file (the loader is shared with the hub:
+:mod:`edge.wire.tomlconf`). :func:`check` also reports what only the box can tell, such as a
+video file that does not exist.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.rules.configs import (
-    RULE_TYPES,
     AbandonedObjectRule,
     CalibrationConfig,
     CameraTamperRule,
@@ -31,15 +29,26 @@ from edge.rules.configs import (
     WrongWayRule,
 )
 from edge.wire.messages import NAME_PATTERN
+from edge.wire.tomlconf import (
+    Checked,
+    ConfigError,
+    Issue,
+    Problem,
+    Strict,
+    collect,
+    locate,
+    parse_model,
+    parse_toml,
+    problems_from,
+    read_text,
+)
+
+__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate", "parse", "problems_from"]
 
 log = logging.getLogger(__name__)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SourceConfig(Strict):
@@ -301,7 +310,7 @@ class LedgerDigestConfig(Strict):
     """Refuse to start without the box key (else: warn and send no digests)."""
 
 
-class BoxConfig(Strict):
+class BoxConfig(Checked):
     site: Name
     camera: Name
     data_dir: Path = Path("/var/lib/vigie")
@@ -329,82 +338,73 @@ class BoxConfig(Strict):
     index: IndexConfig = IndexConfig()
     ledger: LedgerDigestConfig = LedgerDigestConfig()
 
-    @field_validator("zones")
-    @classmethod
-    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
-        names = [z.name for z in zones]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"zone names must be unique; repeated: {', '.join(dupes)}")
-        return zones
-
-    @model_validator(mode="after")
-    def _rules_name_known_zones(self) -> BoxConfig:
-        zones = {z.name for z in self.zones}
-        for i, rule in enumerate(self.rules):
-            if rule.zone is not None and rule.zone not in zones:
-                known = ", ".join(sorted(zones)) or "none defined"
-                raise ValueError(f"rules[{i}] names zone {rule.zone!r}, not a [[zones]] entry ({known})")
-        return self
-
-    @model_validator(mode="after")
-    def _catalogue_checks(self) -> BoxConfig:
+    def cross_checks(self) -> list[Issue]:
+        """Rules, lines, zones, calibration and detector classes agree (edge.rules.checks)."""
         from edge.rules.checks import check_box
 
-        check_box(self)
-        return self
+        return check_box(self)
 
     def zone(self, name: str) -> ZoneConfig:
         return next(z for z in self.zones if z.name == name)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One configuration mistake: where it is and what is wrong."""
-
-    line: int | None
-    location: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.location}: {self.message}"
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``problems`` lists every mistake."""
-
-    def __init__(self, path: Path, problems: list[Problem]):
-        self.path = path
-        self.problems = problems
-        lines = "\n".join(f"  {path}:{p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")
+FALLBACKS: dict[str, Any] = {"site": "unnamed", "camera": "unnamed", "source": {"device": 0}}
+"""Stand-ins for faulty required keys while the cross-section checks still run (never loaded)."""
 
 
 def load(path: Path | str) -> BoxConfig:
     """Read and validate a box config; relative paths in it are taken from the file's folder."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [Problem(None, "(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse(text, path)
+    return parse(read_text(path), path)
 
 
 def parse(text: str, path: Path) -> BoxConfig:
     """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
+    return parse_model(BoxConfig, text, path, _resolve_paths, FALLBACKS)
+
+
+def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
+    """Every problem of a box config in one pass: syntax, schema, cross-section checks, and
+    media files that do not exist. Returns the config (None when any problem) and the list."""
+    path = Path(path)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(
-            path, [Problem(int(m.group(1)) if m else None, "(syntax)", str(exc))]
-        ) from None
+        text = read_text(path)
+        data = parse_toml(text, path)
+    except ConfigError as exc:
+        return None, exc.problems
     _resolve_paths(data, path.parent)
-    try:
-        return BoxConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, problems_from(exc, text)) from None
+    cfg, problems = collect(BoxConfig, data, text, FALLBACKS)
+    missing = _missing_files(data, text)
+    if missing:
+        problems = sorted([*problems, *missing], key=lambda p: (p.line is None, p.line or 0))
+        cfg = None
+    return cfg, problems
+
+
+def check_report(path: Path | str) -> tuple[bool, str]:
+    """What ``vigie edge check-config`` prints: whether the config is usable, and the report."""
+    cfg, problems = check(path)
+    if cfg is None:
+        return False, str(ConfigError(Path(path), problems))
+    return True, f"{path}: OK ({cfg.site}/{cfg.camera}, {len(cfg.zones)} zone(s), {len(cfg.rules)} rule(s))"
+
+
+def _missing_files(data: dict[str, Any], text: str) -> list[Problem]:
+    """A ``file`` video source (and an enabled audio file source) that is not a file."""
+    found: list[tuple[tuple[str, str], str, str]] = []
+    src = data.get("source")
+    if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
+        found.append((("source", "url"), src["url"], "video"))
+    audio = data.get("audio")
+    if isinstance(audio, dict) and audio.get("enabled") is True and isinstance(audio.get("file"), str):
+        found.append((("audio", "file"), audio["file"], "audio"))
+    out = []
+    for loc, name, kind in found:
+        p = Path(name)
+        if not p.is_file():
+            why = "is not a file" if p.exists() else "does not exist"
+            out.append(Problem(locate(text, list(loc)), ".".join(loc), f"the {kind} file source {p} {why}"))
+    return out
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
@@ -417,46 +417,3 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     src = data.get("source")
     if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
         src["url"] = str((base / src["url"]).resolve())
-
-
-def problems_from(exc: ValidationError, text: str) -> list[Problem]:
-    """Turn pydantic errors into problems with the TOML line each one points at."""
-    out = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES)]
-        dotted = ""
-        for part in loc:
-            dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not a setting of this section; check the spelling)"
-        out.append(Problem(locate(text, loc), dotted or "(top level)", msg))
-    return out
-
-
-def locate(text: str, loc: list[Any]) -> int | None:
-    """Best-effort line number (1-based) of a pydantic location in TOML text."""
-    table: list[Any] = []
-    counts: dict[tuple[str, ...], int] = {}
-    best: int | None = None
-    target = [str(p) for p in loc]
-    header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
-    keyline = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if m := header.match(line):
-            parts = m.group(2).split(".")
-            if m.group(1) == "[[":
-                key = tuple(parts)
-                counts[key] = counts.get(key, -1) + 1
-                table = [*parts, str(counts[key])]
-            else:
-                table = parts
-            if target[: len(table)] == table and (best is None or len(table) >= 1):
-                best = lineno
-            continue
-        if m := keyline.match(line):
-            full = [*table, m.group(1)]
-            if target[: len(full)] == full:
-                return lineno
-    return best
-

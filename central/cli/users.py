@@ -19,7 +19,7 @@ def open_hub(config: Path) -> tuple[Any, Any]:
     """The hub config and a connection to its database; a bad config is a clear CLI error."""
     from central import db as hubdb
     from central.config import load
-    from edge.config import ConfigError
+    from edge.wire.tomlconf import ConfigError
 
     try:
         cfg = load(config)
