@@ -125,8 +125,9 @@ class HubConfig(Checked):
     def cross_checks(self) -> list[Issue]:
         """The request body limit leaves room for the largest clip upload."""
         if self.web.max_body_bytes is not None and self.web.max_body_bytes <= self.clips.max_bytes:
-            return [Issue(("web", "max_body_bytes"), f"web.max_body_bytes ({self.web.max_body_bytes}) must be "
-                          f"above clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
+            return [Issue(("web", "max_body_bytes"),
+                          f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
+                          f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
         return []
 
     def max_body_bytes(self) -> int:

@@ -43,7 +43,8 @@ from edge.wire.tomlconf import (
     read_text,
 )
 
-__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate", "parse", "problems_from"]
+__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate",
+           "parse", "problems_from"]
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,8 @@ def check_box(cfg: BoxConfig) -> list[Issue]:
     known = ", ".join(sorted(zones)) or "none defined"
     for j, z in enumerate(cfg.stats.zones or []):
         if z not in zones:
-            out.append(Issue(("stats", "zones", j), f"stats.zones names zone {z!r}, not a [[zones]] entry ({known})"))
+            out.append(Issue(("stats", "zones", j),
+                             f"stats.zones names zone {z!r}, not a [[zones]] entry ({known})"))
     labels = model_labels(cfg.detector.model)
     for i, rule in enumerate(cfg.rules):
         out.extend(_rule_issues(cfg, i, rule, zones, known, labels))
@@ -66,7 +67,8 @@ def _rule_issues(cfg: BoxConfig, i: int, rule: Any, zones: set[str], known: str,
     where = f"rules[{i}] ({rule.type})"
     out: list[Issue] = []
     if rule.zone is not None and rule.zone not in zones:
-        out.append(Issue(("rules", i, "zone"), f"{where} names zone {rule.zone!r}, not a [[zones]] entry ({known})"))
+        out.append(Issue(("rules", i, "zone"),
+                         f"{where} names zone {rule.zone!r}, not a [[zones]] entry ({known})"))
     if rule.type == "crowd_density" and cfg.calibration is None:
         out.append(Issue(("rules", i, "type"), (
             f"{where} needs ground-plane calibration: add a [calibration] section with four "
@@ -79,8 +81,8 @@ def _rule_issues(cfg: BoxConfig, i: int, rule: Any, zones: set[str], known: str,
     if labels is not None and rule.type in ("weapon", "fire"):
         unknown = [c for c in getattr(rule, "classes", []) if c not in labels]
         if unknown:
-            out.append(Issue(("rules", i, "classes"),
-                             f"{where}: model {cfg.detector.model!r} has no class {', '.join(map(repr, unknown))}"))
+            out.append(Issue(("rules", i, "classes"), f"{where}: model {cfg.detector.model!r} has no "
+                                                       f"class {', '.join(map(repr, unknown))}"))
     missing = [c for c in _needed_classes(rule) if c not in cfg.detector.classes]
     if missing:
         out.append(Issue(("rules", i, "classes"), (

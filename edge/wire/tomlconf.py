@@ -114,19 +114,20 @@ def parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)
-        m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg) or re.search(r"\s*\(at end of document\)$", msg)
-        line = col = None
-        if m is not None and m.groups():
+        msg, line, col = str(exc), None, None
+        if m := re.search(r"\s*\(at line (\d+), column (\d+)\)$", msg):
             line, col = int(m.group(1)), int(m.group(2))
-        elif m is not None:
+        elif m := re.search(r"\s*\(at end of document\)$", msg):
             line = max(1, len(text.splitlines()))
         if m is not None:
             msg = msg[: m.start()]
         raise ConfigError(path, [Problem(line, "(syntax)", f"invalid TOML: {msg}", col)]) from None
 
 
-def load_model(model: type[M], path: Path | str, prepare: Callable[[dict[str, Any], Path], None] | None = None,
+Prepare = Callable[[dict[str, Any], Path], None]
+
+
+def load_model(model: type[M], path: Path | str, prepare: Prepare | None = None,
                fallbacks: Mapping[str, Any] | None = None) -> M:
     """Read, parse and validate ``path`` as ``model``; raise :class:`ConfigError` listing every problem.
 
@@ -138,8 +139,7 @@ def load_model(model: type[M], path: Path | str, prepare: Callable[[dict[str, An
     return parse_model(model, text, path, prepare, fallbacks)
 
 
-def parse_model(model: type[M], text: str, path: Path,
-                prepare: Callable[[dict[str, Any], Path], None] | None = None,
+def parse_model(model: type[M], text: str, path: Path, prepare: Prepare | None = None,
                 fallbacks: Mapping[str, Any] | None = None) -> M:
     """Validate TOML ``text`` as ``model``; ``path`` locates it in messages."""
     data = parse_toml(text, path)

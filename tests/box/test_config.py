@@ -207,7 +207,7 @@ def test_enabled_audio_file_source_must_exist(tmp_path: Path) -> None:
 def test_a_faulty_required_value_inside_a_list_item_stops_only_the_cross_checks(tmp_path: Path) -> None:
     """A zone without a polygon cannot be checked against the rules: its own error is reported,
     never a spurious 'unknown zone'."""
-    text = GOOD.replace("polygon = [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]", "polygon = [[0.1, 0.5]]")
+    text = GOOD.replace("[[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]", "[[0.1, 0.5]]")
     with pytest.raises(ConfigError) as err:
         parse(text + 'mode = "stealth"\n', tmp_path / "box.toml")
     locations = [p.location for p in err.value.problems]
