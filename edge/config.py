@@ -56,12 +56,17 @@ class SourceConfig(Strict):
     """Where frames come from: a file path, an ``rtsp://`` URL, or a USB device index."""
 
     url: str | None = None
+    """A video file (path) or a stream URL such as ``rtsp://host/stream``."""
     device: int | None = Field(default=None, ge=0)
+    """A local (USB) camera, by its video device index."""
     loop: bool = False
+    """Start a video file again when it ends (demonstrations, tests)."""
     realtime: bool = True
     """Pace a file at its own frame rate, as a live camera would deliver it."""
     reconnect_initial_s: float = Field(default=1.0, gt=0)
+    """First wait before reopening a stream that failed or dropped; doubles on each failure."""
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    """Longest wait between two attempts to reopen a stream."""
 
     @model_validator(mode="after")
     def _one_source(self) -> SourceConfig:
@@ -72,14 +77,19 @@ class SourceConfig(Strict):
 
 class DetectorConfig(Strict):
     model: str = "yolox-nano"
+    """The object detector, by its name in ``models/manifest.toml``."""
     backend: Literal["auto", "onnxruntime", "openvino", "tflite"] = "onnxruntime"
     """``auto`` times each runtime that can run the model at start-up and keeps the fastest."""
     score_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+    """Detections scoring below this are dropped."""
     nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
+    """Overlap (IoU) above which two boxes of the same class are one object (non-maximum suppression)."""
     classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     )
+    """Detector classes kept; every other class is dropped before tracking."""
     threads: int = Field(default=2, ge=1, le=64)
+    """CPU threads of the inference runtime."""
 
 
 class MotionConfig(Strict):
@@ -87,6 +97,7 @@ class MotionConfig(Strict):
     detector last ran, and at least every ``refresh_s`` so stationary objects stay tracked."""
 
     enabled: bool = True
+    """Gate the detector on motion; off, it runs on every frame."""
     width: int = Field(default=160, ge=32, le=1920)
     """Width of the grey thumbnail compared (height follows the aspect ratio)."""
     pixel_threshold: int = Field(default=20, ge=1, le=255)
@@ -102,6 +113,7 @@ class MotionConfig(Strict):
 
 class TrackerConfig(Strict):
     iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """Least overlap (IoU) between a detection and a track's box for them to match."""
     max_missed: int = Field(default=10, ge=0, le=1000)
     """Frames a track survives without a matching detection."""
     min_hits: int = Field(default=2, ge=1, le=100)
@@ -110,16 +122,23 @@ class TrackerConfig(Strict):
 
 class BrokerConfig(Strict):
     host: str = "127.0.0.1"
+    """The MQTT broker the box publishes to."""
     port: int = Field(default=1883, ge=1, le=65535)
+    """The broker's port (8883 is usual with TLS)."""
     username: str | None = None
+    """MQTT user name, if the broker requires one."""
     password: str | None = None
+    """MQTT password, with ``username``."""
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    """MQTT keep-alive: the broker drops the box after about 1.5 times this without traffic."""
     inflight: int = Field(default=20, ge=1, le=1000)
+    """Most messages published and not yet acknowledged by the broker at once."""
     tls_ca: Path | None = None
     """MQTT over TLS (production, see ansible/): the fleet CA that signed the broker's certificate."""
     tls_cert: Path | None = None
     """This device's client certificate (issued by the pki role), with ``tls_key``."""
     tls_key: Path | None = None
+    """The private key of ``tls_cert``."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> BrokerConfig:
@@ -132,21 +151,28 @@ class BrokerConfig(Strict):
 
 class HealthConfig(Strict):
     interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """Seconds between two ``health`` messages."""
 
 
 class ZoneConfig(Strict):
     name: Name
+    """The zone's name, referred to by rules and statistics; unique in the file."""
     polygon: list[Point] = Field(min_length=3)
+    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
 
 
 class IntrusionRule(Strict):
     type: Literal["intrusion"]
     zone: Name
+    """The watched zone (a ``[[zones]]`` name)."""
     classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    """Object classes that intrude."""
     dwell_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    """How long an object must stay in the zone before the event starts."""
     clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
     """How long the zone must stay empty before the event ends (hysteresis)."""
     severity: Literal["info", "warning", "critical"] = "warning"
+    """Severity of the events this rule raises."""
 
 
 Rule = Annotated[
@@ -164,6 +190,7 @@ class AudioConfig(Strict):
     """
 
     enabled: bool = False
+    """Listen for gunshots (needs ``legal_basis``)."""
     legal_basis: str | None = Field(default=None, max_length=200)
     """Free text naming what allows sound capture here, e.g. the impact assessment's reference."""
     file: str | None = None
@@ -171,17 +198,23 @@ class AudioConfig(Strict):
     device: int | str | None = None
     """PortAudio input device (index or name); default device when neither is set."""
     realtime: bool = True
+    """Pace a ``file`` at its own sample rate, as a microphone would deliver it."""
     loop: bool = False
+    """Start a ``file`` again when it ends."""
     pooling: Literal["max", "sum"] = "max"
     """How the gun-related YAMNet classes are pooled (chosen by leave-one-position-out CV)."""
     threshold: float = Field(default=0.3, gt=0.0, le=1.0)
+    """Pooled gunshot score of a window that starts an event."""
     release: float = Field(default=0.15, gt=0.0, le=1.0)
     """Hysteresis: a burst stays open while windows score at least this."""
     refractory_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    """Seconds without a window reaching ``release`` after which the event ends (one burst = one event)."""
     gate_rise_db: float | None = Field(default=4.5, ge=0.0, le=60.0)
     """Skip the model on windows without an onset this strong; none runs it on every window."""
     severity: Literal["info", "warning", "critical"] = "critical"
+    """Severity of ``gunshot`` events."""
     threads: int = Field(default=1, ge=1, le=8)
+    """CPU threads of the YAMNet runtime."""
 
     @field_validator("legal_basis")
     @classmethod
@@ -214,8 +247,11 @@ class ClipsConfig(Strict):
     """
 
     enabled: bool = True
+    """Make anonymised clips of events (uploaded only when ``[upload]`` is set)."""
     pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
+    """Seconds of video before the event start kept in the clip (the pre-roll)."""
     post_s: float = Field(default=10.0, ge=1.0, le=60.0)
+    """Seconds of video after the event start in the clip."""
     fps: float = Field(default=10.0, ge=1.0, le=30.0)
     """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
     preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
@@ -225,7 +261,9 @@ class ClipsConfig(Strict):
     preroll_max_width: int | None = Field(default=None, ge=160, le=7680)
     """Downscale frames wider than this before storing them (None: full resolution)."""
     jpeg_quality: int = Field(default=85, ge=30, le=100)
+    """JPEG quality of the frames held in the pre-roll buffer."""
     max_width: int = Field(default=1920, ge=160, le=7680)
+    """Widest encoded clip (see ``max_height``)."""
     max_height: int = Field(default=1080, ge=120, le=4320)
     """A clip is encoded at most ``max_width`` x ``max_height`` (larger camera frames are
     scaled down after anonymisation, aspect kept): the hub's ``clips.max_width``/``max_height``
@@ -233,6 +271,7 @@ class ClipsConfig(Strict):
     max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
     """A clip larger than this is not uploaded (the event says ``failed``)."""
     anonymize: str = "faces+persons"
+    """What is blurred: ``faces``, ``persons`` (heads of person boxes) or both (``faces+persons``)."""
     face_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
     """YuNet score above which a face is blurred (low: better blur too much than too little)."""
     face_scale: float = Field(default=2.0, ge=1.0, le=4.0)
@@ -240,9 +279,13 @@ class ClipsConfig(Strict):
     max_pending: int = Field(default=4, ge=1, le=64)
     """Clips assembled at once; an event beyond that gets no clip (``failed``), never a stall."""
     upload_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
+    """One clip upload (HTTP PUT) is abandoned, and retried, after this long."""
     retry_initial_s: float = Field(default=2.0, gt=0.0, le=600.0)
+    """First wait before retrying a failed upload; doubles on each failure."""
     retry_max_s: float = Field(default=300.0, gt=0.0, le=86400.0)
+    """Longest wait between two upload attempts."""
     max_attempts: int = Field(default=20, ge=1, le=10000)
+    """Upload attempts before a clip is given up (the event then says ``failed``)."""
     shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
     """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
     then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
@@ -264,14 +307,18 @@ class PrivacyMask(Strict):
     """A polygon (normalised coordinates) blacked out in every frame, before detection too."""
 
     name: Name
+    """The mask's name (shown in the processing register)."""
     polygon: list[Point] = Field(min_length=3)
+    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
 
 
 class UploadConfig(Strict):
     """Where and as whom the box uploads clips (HTTP PUT to the hub)."""
 
     hub_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """The hub's base URL (``https://hub.example``); clips are PUT to ``/api/v1/events/<id>/clip``."""
     device_token: str = Field(min_length=16, max_length=512)
+    """This box's bearer token for clip uploads (a ``device_tokens`` entry of the hub)."""
 
 
 
@@ -313,8 +360,12 @@ class LedgerDigestConfig(Strict):
 
 class BoxConfig(Checked):
     site: Name
+    """Name of the site the camera belongs to (lower case, digits, ``-`` and ``_``); part of every MQTT
+    topic."""
     camera: Name
+    """Name of this camera within its site; with ``site``, it identifies the box."""
     data_dir: Path = Path("/var/lib/vigie")
+    """Where the box keeps its state: outbox, egress ledger, index, keys, tamper reference."""
     models_dir: Path | None = None
     """The model store; default ``$VIGIE_MODELS`` or ``~/.cache/vigie/models``."""
     source: SourceConfig

@@ -35,9 +35,10 @@ _MAX_ROUNDS = 12
 
 
 class Strict(BaseModel):
-    """Base of every config section: unknown keys are errors, values are frozen."""
+    """Base of every config section: unknown keys are errors, values are frozen, and the
+    docstring under a field is its description (in the generated configuration reference)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 @dataclass(frozen=True)
