@@ -165,7 +165,8 @@ def collect(model: type[M], data: dict[str, Any], text: str,
     """
     issues: list[Issue] = []
     try:
-        return model.model_validate(data, context={ISSUES: issues}), located_issues(issues, text)
+        cfg = model.model_validate(data, context={ISSUES: issues})
+        return (None, _by_line(located_issues(issues, text))) if issues else (cfg, [])
     except ValidationError as exc:
         problems = problems_from(exc, text, data)
         errors = exc.errors()
@@ -173,12 +174,11 @@ def collect(model: type[M], data: dict[str, Any], text: str,
     set_aside: list[Loc] = []
     for first in [True, *[False] * (_MAX_ROUNDS - 1)]:
         this_round: list[Loc] = []
-        for err in errors:
-            loc = _data_loc(err, work)
+        for err, loc in [(e, _data_loc(e, work)) for e in errors]:  # located before any is set aside
             if any(loc[: len(s)] == s for s in this_round):
                 continue  # already set aside with its container
             if not first and not any(_related(loc, s) for s in set_aside):
-                problems.extend(problems_from_errors([err], text, work))
+                problems.append(_problem(err, loc, text))
             pruned = _set_aside(work, loc, fallbacks or {})
             if pruned is None or pruned in set_aside:
                 log.debug("cross-section checks skipped: %s cannot be set aside", dotted(loc))
@@ -202,18 +202,14 @@ def located_issues(issues: list[Issue], text: str) -> list[Problem]:
 
 def problems_from(exc: ValidationError, text: str, data: Any = None) -> list[Problem]:
     """Turn pydantic errors into problems with the TOML line each one points at."""
-    return problems_from_errors(exc.errors(), text, data)
+    return [_problem(err, _data_loc(err, data), text) for err in exc.errors()]
 
 
-def problems_from_errors(errors: list[Any], text: str, data: Any) -> list[Problem]:
-    out = []
-    for err in errors:
-        loc = _data_loc(err, data)
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not a setting of this section; check the spelling)"
-        out.append(Problem(locate(text, list(loc)), dotted(loc) or "(top level)", msg))
-    return out
+def _problem(err: Any, loc: Loc, text: str) -> Problem:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (not a setting of this section; check the spelling)"
+    return Problem(locate(text, list(loc)), dotted(loc) or "(top level)", msg)
 
 
 def dotted(loc: Loc) -> str:

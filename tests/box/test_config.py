@@ -223,3 +223,21 @@ def test_direct_construction_still_refuses_cross_section_mistakes() -> None:
     with pytest.raises(ValidationError, match="names zone 'nowhere'"):
         BoxConfig.model_validate({"site": "s", "camera": "c", "source": {"device": 0},
                                   "rules": [{"type": "intrusion", "zone": "nowhere"}]})
+
+
+def test_check_config_fails_on_a_cross_section_mistake_alone(tmp_path: Path) -> None:
+    (tmp_path / "video.mp4").write_bytes(b"")
+    p = tmp_path / "box.toml"
+    p.write_text(GOOD.replace('zone = "forecourt"', 'zone = "nowhere"'))
+    result = CliRunner().invoke(main, ["edge", "check-config", str(p)])
+    assert result.exit_code != 0 and "OK" not in result.output
+    assert "1 problem(s)" in result.output
+    assert "line 15: rules[0].zone: rules[0] (intrusion) names zone 'nowhere'" in result.output
+
+
+def test_several_errors_in_one_list_value_still_let_the_cross_checks_run(tmp_path: Path) -> None:
+    text = GOOD.replace('zone = "forecourt"', 'zone = "nowhere"') + "\n[detector]\nclasses = [1, 2]\n"
+    with pytest.raises(ConfigError) as err:
+        parse(text, tmp_path / "box.toml")
+    found = [(p.line, p.location) for p in err.value.problems]
+    assert found == [(15, "rules[0].zone"), (20, "detector.classes[0]"), (20, "detector.classes[1]")], found
