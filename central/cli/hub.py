@@ -34,7 +34,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def load_hub_config(path: Path) -> HubConfig:
     """The hub's config; a bad or unreadable file is a clear CLI error."""
     from central.config import load
-    from edge.config import ConfigError
+    from edge.wire.tomlconf import ConfigError
 
     try:
         return load(path)

@@ -39,9 +39,12 @@ def _load_box_config(path: Path) -> BoxConfig:
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 def edge_check_config(config: Path) -> None:
     """Validate a box config; print every mistake with its line and exit non-zero."""
-    cfg = _load_box_config(config)
-    click.echo(f"{config}: OK ({cfg.site}/{cfg.camera}, {len(cfg.zones)} zone(s), "
-               f"{len(cfg.rules)} rule(s))")
+    from edge.config import check_report
+
+    ok, report = check_report(config)
+    if not ok:
+        raise click.ClickException(report)
+    click.echo(report)
 
 
 @edge.command("enrol")
