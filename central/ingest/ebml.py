@@ -59,7 +59,6 @@ def unsupported(message: str) -> ClipRefused:
     return ClipRefused(415, "unsupported_media_type", message)
 
 
-
 @dataclass(frozen=True)
 class CodedFrame:
     """One video block of the clip: where its payload is, and its time in milliseconds."""
@@ -291,7 +290,6 @@ def sniff(data: bytes | memoryview) -> None:
             raise unsupported(f"the clip is {what}, not WebM")
     if not head.startswith(EBML_MAGIC):
         raise unsupported("the clip is not an EBML/WebM file (no EBML header)")
-
 
 
 def top_level(r: Reader, top: Element) -> Iterator[Element]:
