@@ -41,7 +41,7 @@ from edge.search.colour import (
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
 COLUMNS = ("source", "frame", "x1", "y1", "x2", "y2", "colour", "vehicle")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
