@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from edge.clips.maker import make_clip  # noqa: E402
 from edge.clips.preroll import PreRoll, compress  # noqa: E402
-from edge.config import ClipsConfig, DetectorConfig, PrivacyMask  # noqa: E402
+from edge.config import DetectorConfig, PrivacyMask  # noqa: E402
+from edge.config_wings import ClipsConfig  # noqa: E402
 from edge.detect import make_detector  # noqa: E402
 from edge.modelstore import ModelStore  # noqa: E402
 from edge.privacy.faces import Anonymiser, FaceFinder  # noqa: E402

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from central import create_app
 from central.config import HubBroker, HubConfig
 from central.devtools.broker import start_broker
-from central.devtools.sim import SIM_MODEL, SIM_MODEL_SHA
+from central.devtools.simcamera import SIM_MODEL, SIM_MODEL_SHA
 from central.ingest.subscriber import Ingest
 from edge.wire.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
 

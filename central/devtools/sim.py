@@ -15,49 +15,41 @@ readable sockets, ``loop_write`` when a client wants to write, ``loop_misc`` for
 A camera that loses its connection (broker restart, network cut) reconnects by itself with
 exponential backoff (1 s doubling to 30 s, jittered), republishes ``online`` and carries on;
 its unacknowledged QoS 1 messages are sent again by paho after the reconnect.
+
+A camera's state, ledger and messages are in :mod:`central.devtools.simcamera`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import itertools
 import logging
 import random
 import selectors
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.wire.ledger_entries import make_entry
-from edge.wire.messages import (
-    EVENT_TYPES,
-    EventMessage,
-    HealthMessage,
-    LineCount,
-    MessageError,
-    ObjectRef,
-    StatsMessage,
-    ZoneCount,
-    encode,
-    topic,
-    utc_iso,
-    uuid7,
-    validate,
+from central.devtools.simcamera import (
+    RECONNECT_MAX_S,
+    RECONNECT_MIN_S,
+    SimCamera,
+    event_start,
+    health_message,
+    stats_message,
 )
+from edge.wire.messages import MessageError, encode, topic, utc_iso, validate
 
 log = logging.getLogger(__name__)
 
 HEALTH_EVERY_S = 30.0
-RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 30.0
 STATS_EVERY_S = 60.0
-SIM_MODEL = "sim-yolox-s"
-SIM_TYPES = tuple(t for t in ("intrusion", "wrong_way", "crowd_density") if t in EVENT_TYPES)
-SIM_MODEL_SHA = hashlib.sha256(b"vigie load simulator").hexdigest()
+Due = tuple[float, int, str, int, str]
+"""A scheduled send: (due, tie-break, kind, camera index, event id)."""
 
 
 @dataclass(frozen=True)
@@ -96,30 +88,6 @@ class SimReport:
     reconnects: int = 0
 
 
-@dataclass
-class _Camera:
-    name: str
-    client: mqtt.Client
-    seq: int = 0
-    open_events: dict[str, EventMessage] = field(default_factory=dict)
-    sock: Any = None  # the socket registered with the selector, while connected
-    retry_at: float | None = None  # monotonic time of the next reconnect attempt, while down
-    backoff: float = RECONNECT_MIN_S
-    key: Any = None
-    head: str = "0" * 64
-    undigested: list[dict[str, Any]] = field(default_factory=list)
-
-    def ledger(self, dest: str, payload: bytes, seq: int) -> None:
-        """Append one sent payload to this camera's (in-memory) egress ledger."""
-        entry = make_entry(seq, self.head, "mqtt", dest, payload)
-        self.head = entry.hash
-        self.undigested.append(asdict(entry))
-
-    def next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-
 class Simulator:
     """Drive ``settings.cameras`` MQTT connections from the calling thread."""
 
@@ -127,13 +95,15 @@ class Simulator:
         self.s = settings
         self.rng = random.Random(settings.seed)
         self.sel = selectors.DefaultSelector()
-        self.cams: list[_Camera] = []
+        self.cams: list[SimCamera] = []
         self.published = {"state": 0, "health": 0, "event": 0, "stats": 0, "ledger": 0}
         self.acked = 0
         self.failed = 0
         self.reconnects = 0
         self.on_publish = on_publish  # optional hook(kind, wire_dict, monotonic_ts) for benchmarks
         self._started = time.time()
+        self._tie = itertools.count()
+        self._last_stats: dict[int, float] = {}
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
         self.keys = [Ed25519PrivateKey.generate() for _ in range(settings.cameras)]
@@ -175,7 +145,7 @@ class Simulator:
                 raise ConnectionError(
                     f"cannot connect simulated camera {name} to {self.s.host}:{self.s.port}: {exc}"
                 ) from None
-            cam = _Camera(name, c, key=self.keys[i])
+            cam = SimCamera(name, c, key=self.keys[i])
             cam.ledger(topic(self.s.site, name, "state"), encode("offline"), cam.next_seq())  # the will
             c.user_data_set(cam)
             self._register(cam)
@@ -192,7 +162,7 @@ class Simulator:
 
     def _pump(self, timeout: float) -> None:
         for key, _ in self.sel.select(timeout):
-            cam: _Camera = key.data
+            cam: SimCamera = key.data
             if cam.client.loop_read() != mqtt.MQTT_ERR_SUCCESS or cam.client.socket() is None:
                 self._drop(cam)
         for cam in self.cams:
@@ -201,13 +171,13 @@ class Simulator:
                 if cam.client.socket() is None:
                     self._drop(cam)
 
-    def _register(self, cam: _Camera) -> None:
+    def _register(self, cam: SimCamera) -> None:
         sock = cam.client.socket()
         assert sock is not None
         cam.sock = sock
         self.sel.register(sock, selectors.EVENT_READ, cam)
 
-    def _drop(self, cam: _Camera) -> None:
+    def _drop(self, cam: SimCamera) -> None:
         if cam.sock is not None:  # paho may have closed it already: unregister the object
             with contextlib.suppress(KeyError, ValueError):
                 self.sel.unregister(cam.sock)
@@ -237,7 +207,7 @@ class Simulator:
             self._register(cam)
 
     # -- messages ------------------------------------------------------------------------
-    def _send(self, cam: _Camera, kind: str, message: Any, qos: int, retain: bool = False) -> None:
+    def _send(self, cam: SimCamera, kind: str, message: Any, qos: int, retain: bool = False) -> None:
         if kind != "state":
             try:
                 validate(kind, message)
@@ -261,59 +231,15 @@ class Simulator:
         if self.on_publish is not None:
             self.on_publish(kind, message, time.monotonic())
 
-    def _health(self, cam: _Camera, now: float) -> HealthMessage:
-        return HealthMessage(
-            site=self.s.site, camera=cam.name, ts=utc_iso(now), fps_in=10.0,
-            fps_processed=round(self.rng.uniform(4, 6), 2),
-            inference_ms_p50=round(self.rng.uniform(40, 60), 1),
-            inference_ms_p95=round(self.rng.uniform(70, 110), 1),
-            outbox_depth=0, uptime_s=round(now - self._started, 1),
-            cpu_percent=round(self.rng.uniform(20, 80), 1), source_ok=True,
-        )
-
-    def _stats(self, cam: _Camera, start: float, end: float) -> StatsMessage:
-        return StatsMessage(
-            site=self.s.site, camera=cam.name,
-            interval_start=utc_iso(start), interval_end=utc_iso(end),
-            lines=(LineCount("entrance", "person", self.rng.randint(0, 30),
-                             self.rng.randint(0, 30)),),
-            zones=(ZoneCount("plaza", "person", self.rng.randint(0, 12),
-                             round(self.rng.uniform(0, 5), 2)),),
-        )
-
-    def _event_start(self, cam: _Camera, now: float) -> EventMessage:
-        x, y = self.rng.uniform(0, 0.7), self.rng.uniform(0, 0.6)
-        ev = EventMessage(
-            id=uuid7(), site=self.s.site, camera=cam.name,
-            type=self.rng.choice(SIM_TYPES),
-            state="start", severity=self.rng.choice(("info", "warning", "critical")),
-            started_at=utc_iso(now), ended_at=None, zone="plaza",
-            objects=(ObjectRef("person", round(self.rng.uniform(0.5, 0.95), 3),
-                               (round(x, 4), round(y, 4), 0.1, 0.3)),),
-            measure={"dwell_s": round(self.rng.uniform(0, 30), 1)},
-            model_name=SIM_MODEL, model_sha256=SIM_MODEL_SHA,
-        )
-        cam.open_events[ev.id] = ev
-        return ev
-
     # -- the run -------------------------------------------------------------------------
     def run(self) -> SimReport:
         """Connect, publish for ``duration_s``, close every event, go offline, disconnect."""
         t0 = time.monotonic()
         connected = self.connect()
-        heap: list[tuple[float, int, str, int, str]] = []  # (due, tie-break, kind, cam index, event id)
-        tie = itertools.count()
         now_m = time.monotonic()
-        for i, cam in enumerate(self.cams):
-            self._send(cam, "state", "online", qos=1, retain=True)
-            heap.append((now_m + self.rng.uniform(0, 1), next(tie), "health", i, ""))
-            heap.append((now_m + self.rng.uniform(0, STATS_EVERY_S), next(tie), "stats", i, ""))
-            if self.s.event_rate > 0:
-                heap.append((now_m + self.rng.expovariate(self.s.event_rate), next(tie), "start", i, ""))
-            heap.append((now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
-        heapq.heapify(heap)
+        heap = self._first_schedule(now_m)
         end_m = now_m + self.s.duration_s
-        last_stats = {i: time.time() for i in range(len(self.cams))}
+        self._last_stats = {i: time.time() for i in range(len(self.cams))}
         last_misc = 0.0
         while True:
             now_m = time.monotonic()
@@ -321,40 +247,9 @@ class Simulator:
                 break
             while heap and heap[0][0] <= now_m:
                 _, _, kind, i, ev_id = heapq.heappop(heap)
-                cam = self.cams[i]
-                if not cam.client.is_connected():  # down: keep its schedule going, send nothing
-                    every = {"health": HEALTH_EVERY_S, "stats": STATS_EVERY_S, "end": 1.0}.get(kind)
-                    due = now_m + (every or self.rng.expovariate(self.s.event_rate))  # or a start
-                    heapq.heappush(heap, (due, next(tie), kind, i, ev_id))
-                    continue
-                now = time.time()
-                if kind == "health":
-                    self._send(cam, "health", self._health(cam, now).to_wire(cam.next_seq()), qos=0)
-                    heapq.heappush(heap, (now_m + HEALTH_EVERY_S, next(tie), "health", i, ""))
-                elif kind == "stats":
-                    self._send(cam, "stats", self._stats(cam, last_stats[i], now).to_wire(cam.next_seq()),
-                               qos=1)
-                    last_stats[i] = now
-                    heapq.heappush(heap, (now_m + STATS_EVERY_S, next(tie), "stats", i, ""))
-                elif kind == "ledger":
-                    self._digest(cam)
-                    heapq.heappush(heap, (now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
-                elif kind == "start":
-                    ev = self._event_start(cam, now)
-                    self._send(cam, "event", ev.to_wire(cam.next_seq()), qos=1)
-                    heapq.heappush(heap, (now_m + self.rng.uniform(*self.s.event_len_s), next(tie), "end",
-                                          i, ev.id))
-                    heapq.heappush(heap, (now_m + self.rng.expovariate(self.s.event_rate), next(tie),
-                                          "start", i, ""))
-                else:
-                    self._end_event(cam, ev_id, now)
+                self._due(heap, now_m, kind, i, ev_id)
             if now_m - last_misc >= 1.0:
-                for cam in self.cams:
-                    if cam.sock is not None:
-                        cam.client.loop_misc()
-                        if cam.client.socket() is None:  # keepalive expired: the link is dead
-                            self._drop(cam)
-                self._reconnect_due(now_m)
+                self._keepalive(now_m)
                 last_misc = now_m
             wait = min(0.02, max(0.0, (heap[0][0] - time.monotonic()) if heap else 0.02))
             self._pump(wait)
@@ -363,7 +258,62 @@ class Simulator:
                          acked=self.acked, failed=self.failed,
                          elapsed_s=round(time.monotonic() - t0, 2), reconnects=self.reconnects)
 
-    def _end_event(self, cam: _Camera, ev_id: str, now: float) -> None:
+    def _first_schedule(self, now_m: float) -> list[Due]:
+        """Every camera online, and its first health, stats, event start and digest scheduled."""
+        tie = self._tie
+        heap: list[Due] = []
+        for i, cam in enumerate(self.cams):
+            self._send(cam, "state", "online", qos=1, retain=True)
+            heap.append((now_m + self.rng.uniform(0, 1), next(tie), "health", i, ""))
+            heap.append((now_m + self.rng.uniform(0, STATS_EVERY_S), next(tie), "stats", i, ""))
+            if self.s.event_rate > 0:
+                heap.append((now_m + self.rng.expovariate(self.s.event_rate), next(tie), "start", i, ""))
+            heap.append((now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
+        heapq.heapify(heap)
+        return heap
+
+    def _due(self, heap: list[Due], now_m: float, kind: str, i: int, ev_id: str) -> None:
+        """Send what is due for camera ``i`` and schedule its next one."""
+        tie = self._tie
+        cam = self.cams[i]
+        if not cam.client.is_connected():  # down: keep its schedule going, send nothing
+            every = {"health": HEALTH_EVERY_S, "stats": STATS_EVERY_S, "end": 1.0}.get(kind)
+            due = now_m + (every or self.rng.expovariate(self.s.event_rate))  # or a start
+            heapq.heappush(heap, (due, next(tie), kind, i, ev_id))
+            return
+        now = time.time()
+        if kind == "health":
+            msg = health_message(self.rng, self.s.site, cam, now, self._started)
+            self._send(cam, "health", msg.to_wire(cam.next_seq()), qos=0)
+            heapq.heappush(heap, (now_m + HEALTH_EVERY_S, next(tie), "health", i, ""))
+        elif kind == "stats":
+            stats = stats_message(self.rng, self.s.site, cam, self._last_stats[i], now)
+            self._send(cam, "stats", stats.to_wire(cam.next_seq()), qos=1)
+            self._last_stats[i] = now
+            heapq.heappush(heap, (now_m + STATS_EVERY_S, next(tie), "stats", i, ""))
+        elif kind == "ledger":
+            self._digest(cam)
+            heapq.heappush(heap, (now_m + self.s.digest_every_s, next(tie), "ledger", i, ""))
+        elif kind == "start":
+            ev = event_start(self.rng, self.s.site, cam, now)
+            self._send(cam, "event", ev.to_wire(cam.next_seq()), qos=1)
+            heapq.heappush(heap, (now_m + self.rng.uniform(*self.s.event_len_s), next(tie), "end",
+                                  i, ev.id))
+            heapq.heappush(heap, (now_m + self.rng.expovariate(self.s.event_rate), next(tie),
+                                  "start", i, ""))
+        else:
+            self._end_event(cam, ev_id, now)
+
+    def _keepalive(self, now_m: float) -> None:
+        """Keepalives of the connected cameras (a dead link is dropped), reconnects of the others."""
+        for cam in self.cams:
+            if cam.sock is not None:
+                cam.client.loop_misc()
+                if cam.client.socket() is None:  # keepalive expired: the link is dead
+                    self._drop(cam)
+        self._reconnect_due(now_m)
+
+    def _end_event(self, cam: SimCamera, ev_id: str, now: float) -> None:
         ev = cam.open_events.pop(ev_id, None)
         if ev is None:
             return
@@ -389,16 +339,9 @@ class Simulator:
         self.sel.close()
 
     # -- signed ledger digests -----------------------------------------------------
-    def _digest(self, cam: _Camera) -> None:
+    def _digest(self, cam: SimCamera) -> None:
         """Publish signed digests of the entries not yet digested (as a box's digester does)."""
-        from edge.wire.ledger_digest import build_digest
-        from edge.wire.messages import LEDGER_DIGEST_MAX_ENTRIES
-
-        pending, cam.undigested = cam.undigested, []  # a digest's own entry waits for the next
-        for i in range(0, len(pending), LEDGER_DIGEST_MAX_ENTRIES):
-            chunk = pending[i:i + LEDGER_DIGEST_MAX_ENTRIES]
-            msg = build_digest(cam.key, self.s.site, cam.name, chunk, chunk[-1]["seq"],
-                               chunk[-1]["hash"])
+        for msg in cam.digests(self.s.site):
             self._send(cam, "ledger", msg.to_wire(cam.next_seq()), qos=1)
 
     def public_keys(self) -> dict[str, str]:

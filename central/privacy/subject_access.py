@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from central.ingest.clipcheck import ClipInfo, ClipLimits, ClipRefused, frames, read_clip
+from central.ingest.clipcheck import ClipInfo, ClipLimits, frames, read_clip
+from central.ingest.ebml import ClipRefused
 from edge.privacy.redact import Box, ClipError, FaceFinder, RedactionModels, encode, grow, obscure
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,9 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, request, 
 
 from central import audit
 from central.db import get_db
-from central.ingest.clipcheck import ClipInfo, ClipLimits, ClipRefused, check_head, decoded_count, inspect
+from central.ingest.clipcheck import ClipInfo, ClipLimits, check_head, decoded_count, inspect
 from central.ingest.clipstore import clip_path
+from central.ingest.ebml import ClipRefused
 from central.web.auth import device_only, roles
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ def audio_eval(directory: Path, other_dir: Path | None, store: Path | None, no_g
     from edge.audio.detector import GunshotDetector
     from edge.audio.listener import burst_params
     from edge.audio.source import AudioSourceError
-    from edge.config import AudioConfig
+    from edge.config_wings import AudioConfig
     from edge.modelstore import ModelStore, ModelStoreError
     from edge.tools.audio_eval import EvalError, cross_validate, evaluate_dirs, table
 

@@ -30,18 +30,15 @@ def index_eval_colour(labels_path: Path | None, media: Path | None, cv: bool, sh
         ColourEvalError,
         Evaluation,
         choose_params,
-        confusion_table,
-        contact_sheets,
         cross_validate,
         cut_crops,
         default_media,
-        folds_table,
         load_labels,
         predict,
         prediction_table,
         track_rows,
-        tracks_table,
     )
+    from edge.tools.colour_report import confusion_table, contact_sheets, folds_table, tracks_table
 
     labels_path = labels_path or DEFAULT_LABELS
     media = media or default_media()

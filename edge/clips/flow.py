@@ -29,7 +29,8 @@ from typing import Any
 
 from edge.clips.encode import ClipFile
 from edge.clips.maker import ClipMaker
-from edge.config import BoxConfig, UploadConfig
+from edge.config import BoxConfig
+from edge.config_wings import UploadConfig
 from edge.modelstore import ModelStore
 from edge.outbound.diskfull import OnceLog
 from edge.outbound.egress import EgressRefused, UploadError, put_clip

@@ -19,7 +19,7 @@ import numpy as np
 
 from edge.clips.encode import ClipError, ClipFile, encode, fit, timeline
 from edge.clips.preroll import PreRoll, StoredFrame, compress
-from edge.config import ClipsConfig
+from edge.config_wings import ClipsConfig
 from edge.privacy.faces import Anonymiser
 from edge.records import Box
 

@@ -1,4 +1,4 @@
-"""Pydantic configs of the event rules beyond ``intrusion`` (which lives in :mod:`edge.config`).
+"""Pydantic configs of the event rules, and of the counting lines, statistics and calibration.
 
 Every class refuses unknown keys and is discriminated on ``type`` in the box config's
 ``[[rules]]`` list. Times are seconds; positions and distances are normalised to the frame
@@ -33,6 +33,20 @@ class _RuleBase(Strict):
     cooldown_s: Seconds = 30.0
     """After an end, no new start of this rule for this long."""
     severity: Severity = "warning"
+    """Severity of the events this rule raises."""
+
+
+class IntrusionRule(Strict):
+    type: Literal["intrusion"]
+    zone: Name
+    """The watched zone (a ``[[zones]]`` name)."""
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    """Object classes that intrude."""
+    dwell_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    """How long an object must stay in the zone before the event starts."""
+    clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
+    """How long the zone must stay empty before the event ends (hysteresis)."""
+    severity: Literal["info", "warning", "critical"] = "warning"
     """Severity of the events this rule raises."""
 
 

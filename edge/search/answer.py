@@ -41,7 +41,8 @@ from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.config import BoxConfig, IndexConfig
+from edge.config import BoxConfig
+from edge.config_wings import IndexConfig
 from edge.outbound.egress import Egress, EgressRefused
 from edge.privacy.faces import FaceFinder
 from edge.search.index import IndexQuery, IndexRow, TrackIndex

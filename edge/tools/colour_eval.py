@@ -9,6 +9,8 @@ Thresholds are chosen by cross-validation over whole vehicles and whole sources:
 vehicle (or source) the grid point with the best accuracy on the *other* ones is kept, and only the
 held-out predictions are counted. The crops of one vehicle are near-duplicates of each other, so
 holding out single crops would overstate accuracy.
+
+The tables and contact sheets the command prints and writes are in :mod:`edge.tools.colour_report`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import csv
 import itertools
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -39,7 +41,7 @@ from edge.search.colour import (
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
 COLUMNS = ("source", "frame", "x1", "y1", "x2", "y2", "colour", "vehicle")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -330,33 +332,6 @@ def choose_params(
     return cands[best], float(score[best])
 
 
-def confusion_table(ev: Evaluation, title: str) -> str:
-    """A markdown confusion matrix (rows: labelled colour, columns: predicted) with accuracy."""
-    m = ev.confusion()
-    used = [c for c in PALETTE if sum(m[c].values()) or any(m[r][c] for r in PALETTE)]
-    head = "| labelled \\ predicted | " + " | ".join(used) + " | n | recall |"
-    lines = [f"**{title}**", "", head, "|" + "---|" * (len(used) + 3)]
-    for a in used:
-        n = sum(m[a].values())
-        if not n:
-            continue
-        cells = " | ".join(f"**{m[a][b]}**" if a == b and m[a][b] else str(m[a][b]) for b in used)
-        lines.append(f"| {a} | {cells} | {n} | {m[a][a] / n:.2f} |")
-    right = sum(x == y for x, y in zip(ev.labels, ev.predicted, strict=True))
-    lines += ["", f"accuracy {ev.accuracy:.3f} ({right}/{len(ev.labels)})"]
-    return "\n".join(lines)
-
-
-def folds_table(cv: CrossValidation, keys: Iterable[str] = tuple(GRID)) -> str:
-    """One line per held-out group: its crops, held-out accuracy and the thresholds chosen."""
-    keys = list(keys)
-    lines = [f"| held-out {cv.by} | crops | accuracy | " + " | ".join(keys) + " |",
-             "|" + "---|" * (3 + len(keys))]
-    for g, n, acc, p in cv.folds:
-        lines.append(f"| {g} | {n} | {acc:.2f} | " + " | ".join(f"{getattr(p, k):g}" for k in keys) + " |")
-    return "\n".join(lines)
-
-
 @dataclass(frozen=True)
 class TrackRow:
     """One vehicle: what the box would store for its track (the dominant colour of its crops)."""
@@ -390,47 +365,3 @@ def track_rows(
         rows.append(TrackRow(vehicle, first.source, len(idx), first.colour,
                              dominant_colour(group).colour, held))
     return rows
-
-
-def tracks_table(rows: Sequence[TrackRow]) -> str:
-    """A markdown table of :func:`track_rows` with the share of vehicles right."""
-    lines = ["| vehicle | source | crops | labelled | track colour | track colour, held out |",
-             "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.vehicle} | {r.source} | {r.crops} | {r.labelled} | {r.box} | "
-                     f"{r.held_out or '-'} |")
-    right = sum(r.box == r.labelled for r in rows)
-    held = [r for r in rows if r.held_out is not None]
-    summary = f"vehicles right: {right}/{len(rows)}"
-    if held:
-        summary += f", held out: {sum(r.held_out == r.labelled for r in held)}/{len(held)}"
-    return "\n".join([*lines, "", summary])
-
-
-def contact_sheets(
-    crops: Sequence[np.ndarray], captions: Sequence[str], out_dir: Path, tile: int = 190,
-    per_side: int = 5,
-) -> list[Path]:
-    """Write the crops as numbered PNG contact sheets (``per_side`` x ``per_side`` tiles, the
-    crop's number and caption drawn above it) for a person to check the labels by eye."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tiles = []
-    for n, (crop, caption) in enumerate(zip(crops, captions, strict=True)):
-        t = np.full((tile, tile, 3), 255, np.uint8)
-        s = min((tile - 4) / crop.shape[1], (tile - 26) / crop.shape[0])
-        small = cv2.resize(crop, (max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))))
-        t[24:24 + small.shape[0], 2:2 + small.shape[1]] = small
-        cv2.putText(t, f"{n} {caption}"[:30], (3, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-        tiles.append(cv2.copyMakeBorder(t, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=(0, 0, 0)))
-    paths: list[Path] = []
-    if not tiles:
-        return paths
-    blank = np.full_like(tiles[0], 255)
-    page = per_side * per_side
-    for k in range(0, len(tiles), page):
-        group = tiles[k:k + page] + [blank] * (page - len(tiles[k:k + page]))
-        rows = [np.hstack(group[r * per_side:(r + 1) * per_side]) for r in range(per_side)]
-        path = out_dir / f"sheet_{k // page:02d}.png"
-        cv2.imwrite(str(path), np.vstack(rows))
-        paths.append(path)
-    return paths

@@ -18,7 +18,8 @@ from edge.audio.gate import frame_db, onset_strength, onsets
 from edge.audio.listener import AudioListener, burst_params
 from edge.audio.ring import RingBuffer
 from edge.audio.source import AudioSourceError, FileSource, MicrophoneSource, Resampler
-from edge.config import AudioConfig, ConfigError, parse
+from edge.config import ConfigError, parse
+from edge.config_wings import AudioConfig
 from edge.modelstore import ModelStore
 from edge.records import Event
 from edge.tools.audio_eval import evaluate_dirs, summarise

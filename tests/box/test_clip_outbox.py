@@ -12,7 +12,8 @@ from pathlib import Path
 from central import db as hubdb
 from edge.clips.encode import ClipFile
 from edge.clips.flow import INTERRUPTED, ClipFlow, backoff
-from edge.config import BoxConfig, ClipsConfig, SourceConfig, UploadConfig
+from edge.config import BoxConfig, SourceConfig
+from edge.config_wings import ClipsConfig, UploadConfig
 from edge.modelstore import ModelStore
 from edge.outbound.ledger import Ledger
 from edge.outbound.outbox import Outbox

@@ -13,7 +13,8 @@ import pytest
 from edge.clips.encode import timeline
 from edge.clips.maker import make_clip
 from edge.clips.preroll import PreRoll, compress
-from edge.config import ClipsConfig, DetectorConfig, PrivacyMask, SourceConfig
+from edge.config import DetectorConfig, PrivacyMask, SourceConfig
+from edge.config_wings import ClipsConfig
 from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.privacy.faces import Anonymiser, FaceFinder

@@ -8,12 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.config import DetectorConfig, IntrusionRule, TrackerConfig, ZoneConfig
+from edge.config import DetectorConfig, TrackerConfig, ZoneConfig
 from edge.detect import DetectorError, make_detector
 from edge.detect.onnx_yolox import OnnxYolox
 from edge.detect.yolox import nms_per_class
 from edge.modelstore import ModelStore
 from edge.records import Detection, Frame, Track
+from edge.rules.configs import IntrusionRule
 from edge.rules.intrusion import Intrusion
 from edge.track import IouTracker
 

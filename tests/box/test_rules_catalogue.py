@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.calibration import GroundPlane
-from edge.config import IntrusionRule, ZoneConfig
+from edge.config import ZoneConfig
 from edge.rules.abandoned_object import AbandonedObject
 from edge.rules.camera_tamper import CameraTamper
 from edge.rules.configs import (
@@ -20,6 +20,7 @@ from edge.rules.configs import (
     CrowdDensityRule,
     CrowdMovementRule,
     FireRule,
+    IntrusionRule,
     PersonDownRule,
     WeaponRule,
     WrongWayRule,

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from central.devtools.broker import LocalBroker
-from edge.config import BoxConfig, BrokerConfig, IndexConfig, SourceConfig, ZoneConfig
+from edge.config import BoxConfig, BrokerConfig, SourceConfig, ZoneConfig
+from edge.config_wings import IndexConfig
 from edge.outbound.egress import Egress
 from edge.outbound.ledger import Ledger, read, verify_chain
 from edge.search.answer import BoxSearch

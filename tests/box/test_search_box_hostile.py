@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from central.devtools.broker import LocalBroker
-from edge.config import BoxConfig, BrokerConfig, IndexConfig, SourceConfig, ZoneConfig
+from edge.config import BoxConfig, BrokerConfig, SourceConfig, ZoneConfig
+from edge.config_wings import IndexConfig
 from edge.outbound.egress import Egress
 from edge.outbound.ledger import Ledger
 from edge.search.answer import BoxSearch, Responder

@@ -236,7 +236,7 @@ def test_box_fits_a_larger_camera_into_what_the_hub_accepts(tmp_path: Path) -> N
     from central.ingest.clipcheck import ClipLimits, inspect
     from edge.clips.maker import make_clip
     from edge.clips.preroll import compress
-    from edge.config import ClipsConfig
+    from edge.config_wings import ClipsConfig
     from edge.privacy.faces import Anonymiser
     from edge.privacy.masks import MaskPainter
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from central.ingest.clipcheck import ClipLimits, ClipRefused, frames, inspect
+from central.ingest.clipcheck import ClipLimits, frames, inspect
+from central.ingest.ebml import ClipRefused
 
 LIMITS = ClipLimits(max_bytes=16 * 1024 * 1024, max_duration_s=20.0, max_width=1920, max_height=1080)
 UNKNOWN = b"\x01\xff\xff\xff\xff\xff\xff\xff"

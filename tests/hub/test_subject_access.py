@@ -21,7 +21,8 @@ from central.ingest.clipstore import clip_path
 from edge.clips.encode import encode
 from edge.clips.maker import make_clip
 from edge.clips.preroll import compress
-from edge.config import ClipsConfig, DetectorConfig
+from edge.config import DetectorConfig
+from edge.config_wings import ClipsConfig
 from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.privacy.faces import Anonymiser, FaceFinder
