@@ -39,8 +39,7 @@ from edge.wire.messages import (
     uuid7,
     validate,
 )
-from tests.wire.test_fuzz import sample_health, sample_stats
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event, sample_health, sample_stats
 
 SITE, CAMERA = "marseille", "cam-042"
 SQLITE_MIN, SQLITE_MAX = -(2**63), 2**63 - 1
