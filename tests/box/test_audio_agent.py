@@ -2,74 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from central import create_app
 from central.config import HubConfig
 from central.devtools.broker import LocalBroker
 from central.ingest.subscriber import Ingest
-from edge.config import parse
 from edge.modelstore import ModelStore
 from edge.pipeline import Agent
 from edge.wire import messages
 from tests.conftest import wait_for
+from tests.kits.brokerkit import Spy
+from tests.kits.scenes import traffic_box
 
 GUNSHOT = "audio/gunshots/FP1_test_003_SCP-00-BNQ-1409.wav"  # 49 m, 3 rounds plus echoes
 SPEECH = "audio/other/speech_vctk_p286_011.wav"
 AUTH = {"Authorization": "Bearer t0k"}
-
-
-def box_config(tmp_path: Path, media: Path, store: ModelStore, port: int, audio: str,
-               health_s: float = 3600) -> Any:
-    text = f"""
-site = "marseille"
-camera = "cam-042"
-data_dir = "{tmp_path / 'data'}"
-models_dir = "{store.root}"
-[source]
-url = "{media / 'video' / 'traffic_frames.mp4'}"
-realtime = false
-[broker]
-port = {port}
-[health]
-interval_s = {health_s}
-{audio}
-"""
-    return parse(text, tmp_path / "box.toml")
-
-
-class Spy:
-    """A subscriber that keeps every message of the box."""
-
-    def __init__(self, port: int):
-        self.messages: list[tuple[str, Any]] = []
-        self.raw: list[tuple[str, bytes]] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="spy")
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe("vigie/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, c: Any, u: Any, msg: Any) -> None:
-        self.raw.append((msg.topic, bytes(msg.payload)))
-        body = msg.payload.decode()
-        self.messages.append((msg.topic, body if msg.topic.endswith("/state") else json.loads(body)))
-
-    def of(self, suffix: str) -> list[Any]:
-        return [m for t, m in list(self.messages) if t.endswith("/" + suffix)]
-
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.fixture
@@ -88,7 +41,7 @@ def start(agent: Agent) -> threading.Thread:
 def test_audio_is_off_by_default_and_health_says_so(
     tmp_path: Path, media: Path, model_store: ModelStore
 ) -> None:
-    agent = Agent(box_config(tmp_path, media, model_store, 1883, ""), model_store)
+    agent = Agent(traffic_box(tmp_path, media, model_store.root, 1883), model_store)
     try:
         assert agent.audio is None
         health = agent.health().body()
@@ -101,13 +54,9 @@ def test_audio_is_off_by_default_and_health_says_so(
 def test_gunshot_file_gives_one_event_over_mqtt_and_health_names_the_legal_basis(
     tmp_path: Path, media: Path, model_store: ModelStore, broker: LocalBroker, spy: Spy
 ) -> None:
-    audio = f"""[audio]
-enabled = true
-legal_basis = "AIPD-2026-014 (arrêté préfectoral)"
-file = "{media / GUNSHOT}"
-realtime = true
-"""
-    cfg = box_config(tmp_path, media, model_store, broker.port, audio, health_s=1)
+    audio = {"enabled": True, "legal_basis": "AIPD-2026-014 (arrêté préfectoral)",
+             "file": str(media / GUNSHOT), "realtime": True}
+    cfg = traffic_box(tmp_path, media, model_store.root, broker.port, audio, health_s=1)
     agent = Agent(cfg, model_store)
     assert agent.audio is not None
     runner = start(agent)
@@ -156,15 +105,9 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def test_nothing_under_the_data_dir_grows_while_audio_runs(
     tmp_path: Path, media: Path, model_store: ModelStore, broker: LocalBroker, spy: Spy
 ) -> None:
-    audio = f"""[audio]
-enabled = true
-legal_basis = "AIPD-2026-014"
-file = "{media / SPEECH}"
-loop = true
-realtime = true
-gate_rise_db = 0.0
-"""
-    cfg = box_config(tmp_path, media, model_store, broker.port, audio)
+    audio = {"enabled": True, "legal_basis": "AIPD-2026-014", "file": str(media / SPEECH),
+             "loop": True, "realtime": True, "gate_rise_db": 0.0}
+    cfg = traffic_box(tmp_path, media, model_store.root, broker.port, audio)
     agent = Agent(cfg, model_store)
     assert agent.audio is not None
     runner = start(agent)

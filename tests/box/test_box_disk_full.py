@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from central import db as hubdb
 from central.devtools.broker import LocalBroker
-from central.devtools.demo import DEMO_ZONE
 from central.privacy.egress_verify import verify_camera
 from edge.cli import main
 from edge.modelstore import ModelStore
@@ -28,7 +27,9 @@ from edge.outbound.ledger import read, verify_chain
 from edge.wire.ledger_entries import REPAIR_KIND
 from edge.wire.messages import validate
 from tests.conftest import wait_for
-from tests.kits.diskkit import SmallDisk, Spy, mounted
+from tests.kits import scenes
+from tests.kits.brokerkit import Spy
+from tests.kits.diskkit import SmallDisk, mounted
 
 pytestmark = pytest.mark.e2e
 EVENT_LINE = re.compile(r"INFO edge\.pipeline: event \w+ (start|end) ([0-9a-f-]{36}) ")
@@ -42,16 +43,9 @@ def small_disk(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Small
 
 
 def box_toml(tmp: Path, data_dir: Path, port: int, video: Path) -> Path:
-    polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-    path = tmp / "box.toml"
-    path.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "{data_dir}"\n'
-        f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
-        f"[broker]\nport = {port}\n[health]\ninterval_s = 1\n[ledger]\ninterval_s = 2\n"
-        f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
-        f'[[rules]]\ntype = "intrusion"\nzone = "table"\nclasses = ["person"]\ndwell_s = 2\n'
-    )
-    return path
+    return scenes.write(tmp / "box.toml", scenes.box_scene(
+        video, data_dir=data_dir, loop=True, broker_port=port, ledger={"interval_s": 2},
+        zones=[scenes.TABLE], rules=[scenes.intrusion(dwell_s=2)]))
 
 
 def events_logged(text: str) -> list[tuple[str, str]]:
@@ -94,7 +88,7 @@ def test_agent_survives_a_full_disk(
     reg = CliRunner().invoke(main, ["hub", "enrol-box", "--config", str(hub_cfg), "--site", "test",
                                     "--camera", "cam-01", "--public-key", public])
     assert reg.exit_code == 0, reg.output
-    spy = Spy(broker.port)
+    spy = Spy(broker.port, client_id="disk-spy")
     try:
         agent = spawn("agent", "edge", "run", str(cfg), env=env)
         wait_for(lambda: spy.of("event"), 240, interval=0.5, what="a first event at the broker")

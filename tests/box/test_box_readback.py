@@ -26,8 +26,7 @@ from edge.outbound.sender import Sender
 from edge.wire.keys import BOX_KEY, generate_private, keys_dir
 from edge.wire.messages import MAX_NUMBER, EventMessage, decode, encode, topic, validate
 from tests.conftest import wait_for
-from tests.wire.test_fuzz import sample_health
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event, sample_health
 
 SITE, CAM = "marseille", "cam-042"
 CORRUPT: list[bytes] = [

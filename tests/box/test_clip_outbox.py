@@ -19,7 +19,7 @@ from edge.outbound.ledger import Ledger
 from edge.outbound.outbox import Outbox
 from edge.wire.messages import EventMessage, utc_iso, uuid7
 from tests.conftest import wait_for
-from tests.hub.test_clip_upload import DEVICE, Hub, clip, hub  # noqa: F401  (fixtures)
+from tests.kits.clipkit import DEVICE, Hub, clip, hub  # noqa: F401  (fixtures)
 
 
 def test_backoff_doubles_up_to_the_limit() -> None:

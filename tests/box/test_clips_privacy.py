@@ -19,24 +19,13 @@ from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.privacy.faces import Anonymiser, FaceFinder
 from edge.privacy.masks import MaskPainter
+from tests.kits.clipkit import decode_all
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 VIDEO = "video/one-by-one-person-detection.mp4"
 SEGMENTS = ((260, 300), (770, 810))
 """Two 4 s stretches of the sample video where a visitor faces the camera (YuNet finds faces)."""
-
-
-def decode_all(path: Path) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            break
-        out.append(image)
-    cap.release()
-    return out
 
 
 @pytest.fixture(scope="module")

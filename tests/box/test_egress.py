@@ -15,7 +15,7 @@ from edge.config import BrokerConfig
 from edge.outbound.egress import Egress, EgressRefused
 from edge.outbound.ledger import Ledger, read, verify_chain
 from tests.conftest import wait_for
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 
 @pytest.fixture

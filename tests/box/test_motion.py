@@ -12,7 +12,6 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from central.devtools.broker import LocalBroker
-from central.devtools.demo import DEMO_ZONE
 from edge.config import DetectorConfig, MotionConfig, parse
 from edge.detect import make_detector
 from edge.modelstore import ModelStore
@@ -21,6 +20,7 @@ from edge.pipeline import Agent
 from edge.records import Detection, Frame
 from edge.wire.messages import validate
 from tests.conftest import MEDIA, wait_for
+from tests.kits import scenes
 
 VIDEOS = MEDIA / "video"
 
@@ -90,27 +90,10 @@ def test_gate_off_runs_every_frame() -> None:
 
 def _box_toml(data: Path, video: Path, gating: bool, broker_port: int = 1883, models: Path | None = None,
               realtime: bool = False) -> str:
-    poly = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-    return f"""site = "t"
-camera = "c"
-data_dir = "{data}"
-{f'models_dir = "{models}"' if models else ""}
-[source]
-url = "{video}"
-realtime = {str(realtime).lower()}
-[broker]
-port = {broker_port}
-[health]
-interval_s = 1
-[motion]
-enabled = {str(gating).lower()}
-[[zones]]
-name = "table"
-polygon = [{poly}]
-[[rules]]
-type = "intrusion"
-zone = "table"
-"""
+    return scenes.to_toml(scenes.box_scene(
+        video, site="t", camera="c", data_dir=data, models_dir=models, realtime=realtime,
+        broker_port=broker_port, motion={"enabled": gating}, zones=[scenes.TABLE],
+        rules=[scenes.intrusion(classes=None)]))
 
 
 def test_gated_agent_raises_the_same_intrusion_as_ungated(model_store: ModelStore, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from edge.outbound.spool import Spool
 from edge.pipeline import Agent
 from edge.records import Event
 from edge.wire.messages import validate
-from tests.box.test_audio_agent import box_config
+from tests.kits.scenes import traffic_box
 
 CAP = 256 * 1024
 
@@ -151,7 +151,7 @@ def test_spool_keeps_messages_while_full_and_stores_them_in_order(tmp_path: Path
 def test_agent_reports_a_full_outbox_in_health_and_recovers(
     tmp_path: Path, media: Path, model_store: ModelStore,
 ) -> None:
-    cfg = box_config(tmp_path, media, model_store, 1883, "")
+    cfg = traffic_box(tmp_path, media, model_store.root, 1883)
     agent = Agent(cfg, model_store)
     try:
         health = agent.health().body()

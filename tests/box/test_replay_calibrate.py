@@ -15,6 +15,7 @@ import pytest
 from edge.calibration import GroundPlane
 from edge.config import ConfigError, parse
 from edge.modelstore import ModelStore
+from tests.kits import scenes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,37 +25,13 @@ def _vigie(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           cwd=cwd, timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def _config(tmp: Path, store: ModelStore, video: Path, extra: str = "") -> Path:
-    p = tmp / "box.toml"
-    p.write_text(f"""
-site = "s1"
-camera = "c1"
-data_dir = "{tmp / 'data'}"
-models_dir = "{store.root}"
-
-[source]
-url = "{video}"
-
-[[zones]]
-name = "table"
-polygon = [[0.40, 0.70], [0.78, 0.70], [0.78, 1.0], [0.40, 1.0]]
-
-[[lines]]
-name = "exit"
-a = [0.75, 1.0]
-b = [0.75, 0.4]
-classes = ["person"]
-
-[calibration]
-image = [[0.1, 0.6], [0.9, 0.6], [0.95, 0.98], [0.05, 0.98]]
-ground = [[0, 4], [4, 4], [4, 0], [0, 0]]
-
-[[rules]]
-type = "intrusion"
-zone = "table"
-dwell_s = 2
-{extra}""")
-    return p
+def _config(tmp: Path, store: ModelStore, video: Path) -> Path:
+    return scenes.write(tmp / "box.toml", scenes.box_scene(
+        video, site="s1", camera="c1", data_dir=tmp / "data", models_dir=store.root,
+        realtime=None, health_s=None, zones=[scenes.TABLE], lines=[scenes.EXIT],
+        calibration={"image": [[0.1, 0.6], [0.9, 0.6], [0.95, 0.98], [0.05, 0.98]],
+                     "ground": [[0, 4], [4, 4], [4, 0], [0, 0]]},
+        rules=[scenes.intrusion(classes=None, dwell_s=2)]))
 
 
 @pytest.mark.slow

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
 from edge.capture import VideoSource
-from edge.config import BoxConfig, SourceConfig, parse
+from edge.config import BoxConfig, SourceConfig
 from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.records import Event, Frame, Track
@@ -22,6 +23,7 @@ from edge.rules.camera_tamper import CameraTamper
 from edge.rules.configs import CameraTamperRule
 from edge.stats import StatsAggregator
 from edge.track import IouTracker
+from tests.kits import scenes
 
 pytestmark = pytest.mark.slow
 
@@ -44,23 +46,12 @@ def _detect_all(video: Path, store: ModelStore, cfg: BoxConfig) -> list[Step]:
     return steps
 
 
-def _box(tmp: Path, body: str, video: Path) -> BoxConfig:
-    text = (f'site = "test"\ncamera = "cam-1"\ndata_dir = "{tmp}"\n'
-            f'[source]\nurl = "{video}"\nrealtime = false\n')
-    return parse(text + body, tmp / "box.toml")
+def _box(tmp: Path, video: Path, **scene: Any) -> BoxConfig:
+    return scenes.load_box(tmp / "box.toml", scenes.box_scene(
+        video, camera="cam-1", data_dir=tmp, health_s=None, **scene))
 
 
-PERSON_LAYOUT = """
-[[zones]]
-name = "table"
-polygon = [[0.40, 0.70], [0.78, 0.70], [0.78, 1.0], [0.40, 1.0]]
-
-[[lines]]
-name = "exit"
-a = [0.75, 1.0]
-b = [0.75, 0.4]
-classes = ["person"]
-"""
+PERSON_LAYOUT: dict[str, Any] = {"zones": [scenes.TABLE], "lines": [scenes.EXIT]}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +59,7 @@ def person_steps(
     model_store: ModelStore, media: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> list[Step]:
     video = media / "video/one-by-one-person-detection.mp4"
-    cfg = _box(tmp_path_factory.mktemp("p"), PERSON_LAYOUT, video)
+    cfg = _box(tmp_path_factory.mktemp("p"), video, **PERSON_LAYOUT)
     return _detect_all(video, model_store, cfg)
 
 
@@ -78,8 +69,7 @@ def test_line_crossing_count_one_by_one(person_steps: list[Step], tmp_path: Path
     the right edge. Looking at frames 175/190, 425/445, 675/694, 845/863, 1175/1194 and
     1340/1356, each of the six crosses x = 0.75 left to right, and nobody comes back.
     The line a=(0.75, 1.0) -> b=(0.75, 0.4) points up, so left-to-right is ``forward``."""
-    cfg = _box(tmp_path, PERSON_LAYOUT + "[stats]\ninterval_s = 60\n",
-               media / "video/one-by-one-person-detection.mp4")
+    cfg = _box(tmp_path, media / scenes.PERSON_VIDEO, **PERSON_LAYOUT, stats={"interval_s": 60})
     agg = StatsAggregator(cfg)
     records = [r for s in person_steps if (r := agg.update(s.frame, s.tracks))]
     records.append(agg.flush(person_steps[-1].frame))  # type: ignore[arg-type]
@@ -98,13 +88,8 @@ def test_intrusion_fires_once_per_visitor_at_the_table(person_steps: list[Step],
     ~300-430, ...). The shortest empty spell between two visitors is ~4 s (visitor 1 is
     gone by frame 194, visitor 2 appears at frame 230), so a 3 s clear time keeps the six
     visits apart while one visitor's detection flickers do not split a visit."""
-    cfg = _box(tmp_path, PERSON_LAYOUT + """
-[[rules]]
-type = "intrusion"
-zone = "table"
-dwell_s = 2
-clear_s = 3
-""", media / "video/one-by-one-person-detection.mp4")
+    cfg = _box(tmp_path, media / scenes.PERSON_VIDEO, **PERSON_LAYOUT,
+               rules=[scenes.intrusion(classes=None, dwell_s=2, clear_s=3)])
     rules = build_rules(cfg)
     events: list[Event] = []
     for s in person_steps:
@@ -120,29 +105,14 @@ def test_no_false_alarm_on_car_park(model_store: ModelStore, media: Path, tmp_pa
     A person-only zone over the whole frame and an abandoned-object rule (bags and static
     foreground blobs) must stay silent, and so must camera_tamper on this untouched clip."""
     video = media / "video/car-detection.mp4"
-    cfg = _box(tmp_path, """
-[detector]
-classes = ["person", "car", "bus", "truck", "backpack", "handbag", "suitcase"]
-
-[[zones]]
-name = "lot"
-polygon = [[0, 0], [1, 0], [1, 1], [0, 1]]
-
-[[rules]]
-type = "intrusion"
-zone = "lot"
-classes = ["person"]
-dwell_s = 1
-
-[[rules]]
-type = "abandoned_object"
-zone = "lot"
-foreground_blob = true
-dwell_s = 5
-
-[[rules]]
-type = "camera_tamper"
-""", video)
+    lot = {"name": "lot", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}
+    cfg = _box(tmp_path, video, zones=[lot],
+               detector={"classes": ["person", "car", "bus", "truck", "backpack", "handbag",
+                                     "suitcase"]},
+               rules=[scenes.intrusion("lot", dwell_s=1),
+                      {"type": "abandoned_object", "zone": "lot", "foreground_blob": True,
+                       "dwell_s": 5},
+                      {"type": "camera_tamper"}])
     det = make_detector(cfg.detector, model_store)
     tracker = IouTracker(cfg.tracker)
     rules = build_rules(cfg)

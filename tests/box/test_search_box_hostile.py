@@ -47,6 +47,7 @@ from edge.wire.messages import (
     validate,
 )
 from tests.conftest import wait_for
+from tests.kits import scenes
 from tests.kits.searchkit import BoxProcess, Listener, install_hub_key, request, signed
 
 Box = tuple[BoxSearch, Ed25519PrivateKey, Listener]
@@ -112,11 +113,9 @@ def dated(key: Ed25519PrivateKey, issued: float, expires: float) -> dict[str, An
 
 # -- replay across a restart ----------------------------------------------------------------
 def write_box_toml(path: Path, data_dir: Path, port: int) -> Path:
-    path.write_text(f'site = "test"\ncamera = "cam-01"\ndata_dir = "{data_dir}"\n'
-                    f'[source]\nurl = "unused.mp4"\n[broker]\nport = {port}\n'
-                    '[[zones]]\nname = "port"\npolygon = [[0, 0], [1, 0], [1, 1]]\n',
-                    encoding="utf-8")
-    return path
+    return scenes.write(path, scenes.box_scene(
+        "unused.mp4", data_dir=data_dir, realtime=None, broker_port=port, health_s=None,
+        zones=[{"name": "port", "polygon": [[0, 0], [1, 0], [1, 1]]}]))
 
 
 def test_replayed_request_after_a_restart_is_refused(tmp_path: Path, broker: LocalBroker) -> None:

@@ -17,8 +17,9 @@ from edge.outbound.ledger import Ledger
 from edge.outbound.outbox import Outbox
 from edge.outbound.sender import Sender
 from tests.conftest import wait_for
-from tests.kits.diskkit import Spy, mounted
-from tests.wire.test_messages import sample_event
+from tests.kits.brokerkit import Spy
+from tests.kits.diskkit import mounted
+from tests.kits.samples import sample_event
 
 SITE, CAM = "marseille", "cam-042"
 N = 20
@@ -39,7 +40,7 @@ def outbox_event() -> dict[str, Any]:
 def test_acknowledged_rows_wait_for_room_to_be_deleted(
     tmp_path: Path, broker: LocalBroker, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    spy = Spy(broker.port, f"vigie/v1/{SITE}/{CAM}/event")
+    spy = Spy(broker.port, f"vigie/v1/{SITE}/{CAM}/event", client_id="disk-spy")
     with mounted(tmp_path / "disk", "2m") as disk:
         outbox = Outbox(disk.root / "outbox.sqlite")
         for _ in range(N):

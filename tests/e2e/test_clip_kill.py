@@ -23,18 +23,20 @@ import pytest
 import requests
 
 from central import db as hubdb
-from central.devtools.broker import LocalBroker, free_port, wait_port
-from central.devtools.demo import DEMO_ZONE
+from central.devtools.broker import LocalBroker, free_port
 from central.ingest.camera_watch import Watch, expire_clips
 from edge.clips.flow import INTERRUPTED
 from edge.modelstore import ModelStore
 from edge.outbound.ledger import read, verify_chain
 from tests.conftest import wait_for
+from tests.kits import scenes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TOKEN = "kill-operator-token"
 DEVICE = "kill-device-token-cam-01-abcdef"
 PUT_LINE = re.compile(rb"PUT /api/v1/events/([0-9a-f-]{36})/clip ")
+PRE_S, POST_S = 2, 4
+"""Short clips (the defaults are 5 s and 10 s): the first one is encoded and uploaded sooner."""
 
 
 class Relay:
@@ -103,54 +105,30 @@ def _pipe(a: socket.socket, b: socket.socket) -> None:
                 s.shutdown(socket.SHUT_RDWR)
 
 
-def write_configs(tmp: Path, broker_port: int, http_port: int, upload_port: int, video: Path
-                  ) -> tuple[Path, Path]:
-    hub = tmp / "hub.toml"
-    hub.write_text(
-        f'database = "hub.sqlite"\nport = {http_port}\n[broker]\nport = {broker_port}\n'
-        f'[api_tokens]\n{TOKEN} = "alice"\n'
-        f'[device_tokens]\n{DEVICE} = {{ site = "test", camera = "cam-01" }}\n'
-        f'[clips]\ndir = "hub-clips"\n'
-    )
-    box = tmp / "box.toml"
-    polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-    box.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
-        f'[source]\nurl = "{video}"\nrealtime = false\n'
-        f"[broker]\nport = {broker_port}\n[health]\ninterval_s = 1\n"
-        f'[upload]\nhub_url = "http://127.0.0.1:{upload_port}"\ndevice_token = "{DEVICE}"\n'
-        f'[clips]\npre_s = 5\npost_s = 10\nretry_initial_s = 0.5\nupload_timeout_s = 600\n'
-        f'max_pending = 16\n'
-        f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
-        f'[[rules]]\ntype = "intrusion"\nzone = "table"\nclasses = ["person"]\ndwell_s = 2\n'
-    )
-    return hub, box
-
-
 def clip_of(http: int, event_id: str) -> dict[str, Any] | None:
     r = requests.get(f"http://127.0.0.1:{http}/api/v1/alerts/{event_id}",
                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     return r.json()["clip"] if r.status_code == 200 else None
 
 
-def start_hub(tmp_path: Path, spawn: Any, broker: LocalBroker, upload_port: int | None, media: Path
+def start_hub(tmp_path: Path, spawn: Any, broker: LocalBroker, upload_port: int | None, video: Path
               ) -> tuple[int, Path]:
     http = free_port()
-    hub_cfg, box_cfg = write_configs(tmp_path, broker.port, http, upload_port or http,
-                                     media / "video" / "one-by-one-person-detection.mp4")
-    ingest = spawn("ingest", "hub", "ingest", "--config", str(hub_cfg))
-    serve = spawn("serve", "hub", "serve", "--config", str(hub_cfg))
-    assert wait_port(http, 30, serve.proc), serve.text()
-    wait_for(lambda: "subscribed" in ingest.text(), 20, what="ingest subscription")
+    hub_cfg, box_cfg = scenes.write_person_scene(
+        tmp_path, video, broker_port=broker.port, http_port=http, token=TOKEN, device=DEVICE,
+        upload_port=upload_port, clips={"pre_s": PRE_S, "post_s": POST_S, "retry_initial_s": 0.5,
+                                        "upload_timeout_s": 600, "max_pending": 16})
+    scenes.serve_hub(spawn, hub_cfg, http)
     return http, box_cfg
 
 
 def test_box_killed_while_uploading_uploads_after_restart(
-    tmp_path: Path, broker: LocalBroker, spawn, media: Path, model_store: ModelStore,  # type: ignore[no-untyped-def]
+    tmp_path: Path, broker: LocalBroker, spawn, person_video_short: Path,  # type: ignore[no-untyped-def]
+    model_store: ModelStore,
 ) -> None:
     relay = Relay(0)
     try:
-        http, box_cfg = start_hub(tmp_path, spawn, broker, relay.port, media)
+        http, box_cfg = start_hub(tmp_path, spawn, broker, relay.port, person_video_short)
         relay.target = http
         env = {"VIGIE_MODELS": str(model_store.root)}
         agent = spawn("agent", "edge", "run", str(box_cfg), env=env)
@@ -175,9 +153,10 @@ def test_box_killed_while_uploading_uploads_after_restart(
 
 
 def test_box_killed_while_encoding_sends_failed_with_reason(
-    tmp_path: Path, broker: LocalBroker, spawn, media: Path, model_store: ModelStore,  # type: ignore[no-untyped-def]
+    tmp_path: Path, broker: LocalBroker, spawn, person_video_short: Path,  # type: ignore[no-untyped-def]
+    model_store: ModelStore,
 ) -> None:
-    http, box_cfg = start_hub(tmp_path, spawn, broker, None, media)
+    http, box_cfg = start_hub(tmp_path, spawn, broker, None, person_video_short)
     env = {"VIGIE_MODELS": str(model_store.root)}
     clips = tmp_path / "box-data" / "clips"
     agent = spawn("agent", "edge", "run", str(box_cfg), env=env)

@@ -1,9 +1,10 @@
 """End to end with clips, all real: Mosquitto, hub ingest + HTTP server, and an edge agent
-running YOLOX-nano on the sample video with clips on. An intrusion's clip reaches the hub
-through the ledgered HTTP PUT; it decodes with OpenCV, lasts 15 s ± 1 s (5 s pre-roll +
-10 s post-roll), and its bytes hash to the sha256 the event message carries. The file is
-replayed faster than real time, so ``max_pending`` is raised for every event to get its clip
-(with the default, 4, a fifth overlapping event gets clip status "failed", by design)."""
+running YOLOX-nano on the sample video (its first three visitors) with clips on. An
+intrusion's clip reaches the hub through the ledgered HTTP PUT; it decodes with OpenCV, lasts
+its pre-roll + post-roll ± 1 s, and its bytes hash to the sha256 the event message carries.
+The file is replayed faster than real time, so ``max_pending`` is raised for every event to
+get its clip (with the default, 4, a fifth overlapping event gets clip status "failed", by
+design)."""
 
 from __future__ import annotations
 
@@ -15,40 +16,20 @@ import cv2
 import pytest
 import requests
 
-from central.devtools.broker import LocalBroker, free_port, wait_port
-from central.devtools.demo import DEMO_ZONE
+from central.devtools.broker import LocalBroker, free_port
 from edge.modelstore import ModelStore
 from edge.outbound.ledger import read, verify_chain
 from tests.conftest import wait_for
+from tests.kits import scenes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 TOKEN = "e2e-operator-token"
 DEVICE = "e2e-device-token-cam-01-abcdef"
 
 
-def write_configs(tmp: Path, broker_port: int, http_port: int, video: Path) -> tuple[Path, Path]:
-    hub = tmp / "hub.toml"
-    hub.write_text(
-        f'database = "hub.sqlite"\nport = {http_port}\n[broker]\nport = {broker_port}\n'
-        f'[api_tokens]\n{TOKEN} = "alice"\n'
-        f'[device_tokens]\n{DEVICE} = {{ site = "test", camera = "cam-01" }}\n'
-        f'[clips]\ndir = "hub-clips"\n'
-    )
-    box = tmp / "box.toml"
-    polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-    box.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
-        f'[source]\nurl = "{video}"\nrealtime = false\n'
-        f"[broker]\nport = {broker_port}\n[health]\ninterval_s = 1\n"
-        f'[upload]\nhub_url = "http://127.0.0.1:{http_port}"\ndevice_token = "{DEVICE}"\n'
-        f'[clips]\npre_s = 5\npost_s = 10\nretry_initial_s = 0.5\n'
-        f'shutdown_wait_s = 600\nmax_pending = 16\n'
-        f'[[privacy_masks]]\nname = "shop-window"\n'
-        f'polygon = [[0.0, 0.0], [0.15, 0.0], [0.15, 0.3], [0.0, 0.3]]\n'
-        f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
-        f'[[rules]]\ntype = "intrusion"\nzone = "table"\nclasses = ["person"]\ndwell_s = 2\n'
-    )
-    return hub, box
+PRE_S, POST_S = 3, 5
+"""The clips' pre-roll and post-roll (shorter than the defaults, 5 s and 10 s: half the frames
+to anonymise and encode; the clip must still hold both whole)."""
 
 
 def api(port: int, path: str) -> requests.Response:
@@ -57,16 +38,17 @@ def api(port: int, path: str) -> requests.Response:
 
 
 def test_intrusion_clip_reaches_the_hub(
-    tmp_path: Path, broker: LocalBroker, spawn, media: Path, model_store: ModelStore,  # type: ignore[no-untyped-def]
+    tmp_path: Path, broker: LocalBroker, spawn, person_video_short: Path,  # type: ignore[no-untyped-def]
+    model_store: ModelStore,
     output_dir: Path,
 ) -> None:
     http = free_port()
-    hub_cfg, box_cfg = write_configs(tmp_path, broker.port, http,
-                                     media / "video" / "one-by-one-person-detection.mp4")
-    ingest = spawn("ingest", "hub", "ingest", "--config", str(hub_cfg))
-    serve = spawn("serve", "hub", "serve", "--config", str(hub_cfg))
-    assert wait_port(http, 30, serve.proc), serve.text()
-    wait_for(lambda: "subscribed" in ingest.text(), 20, what="ingest subscription")
+    hub_cfg, box_cfg = scenes.write_person_scene(
+        tmp_path, person_video_short, broker_port=broker.port, http_port=http, token=TOKEN,
+        device=DEVICE, masks=[scenes.SHOP_WINDOW],
+        clips={"pre_s": PRE_S, "post_s": POST_S, "retry_initial_s": 0.5, "shutdown_wait_s": 600,
+               "max_pending": 16})
+    scenes.serve_hub(spawn, hub_cfg, http)
     agent = spawn("agent", "edge", "run", str(box_cfg), env={"VIGIE_MODELS": str(model_store.root)})
 
     def uploaded() -> list[dict]:  # type: ignore[type-arg]
@@ -101,8 +83,8 @@ def test_intrusion_clip_reaches_the_hub(
         fps = cap.get(cv2.CAP_PROP_FPS)
         assert n > 0 and fps > 0
         durations.append(n / fps)
-    # every intrusion of the sample video is more than 5 s after its start: full 5 s + 10 s
-    assert len(durations) >= 3 and all(abs(d - 15.0) <= 1.0 for d in durations), durations
+    # every intrusion of the sample video is more than PRE_S after its start: whole pre + post
+    assert len(durations) >= 3 and all(abs(d - (PRE_S + POST_S)) <= 1.0 for d in durations), durations
 
     con = sqlite3.connect(tmp_path / "hub.sqlite")
     views = con.execute("SELECT COUNT(*) FROM audit WHERE action = 'clip.view'").fetchone()[0]

@@ -11,32 +11,14 @@ import pytest
 import requests
 
 from central.devtools.broker import LocalBroker, free_port, wait_port
-from central.devtools.demo import DEMO_ZONE
 from edge.modelstore import ModelStore
 from edge.outbound.ledger import read, verify_chain
 from edge.wire.messages import validate
 from tests.conftest import wait_for
+from tests.kits import scenes
 
 pytestmark = pytest.mark.e2e
 TOKEN = "e2e-token"
-
-
-def write_configs(tmp: Path, broker_port: int, http_port: int, video: Path) -> tuple[Path, Path]:
-    hub = tmp / "hub.toml"
-    hub.write_text(
-        f'database = "hub.sqlite"\nport = {http_port}\n[broker]\nport = {broker_port}\n'
-        f'[api_tokens]\n{TOKEN} = "alice"\n'
-    )
-    box = tmp / "box.toml"
-    polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-    box.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
-        f'[source]\nurl = "{video}"\nrealtime = false\n'
-        f"[broker]\nport = {broker_port}\n[health]\ninterval_s = 1\n"
-        f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
-        f'[[rules]]\ntype = "intrusion"\nzone = "table"\nclasses = ["person"]\ndwell_s = 2\n'
-    )
-    return hub, box
 
 
 def api(port: int, path: str, method: str = "GET", **kw: object) -> requests.Response:
@@ -45,16 +27,14 @@ def api(port: int, path: str, method: str = "GET", **kw: object) -> requests.Res
 
 
 def test_intrusion_end_to_end(
-    tmp_path: Path, broker: LocalBroker, spawn, media: Path, model_store: ModelStore  # type: ignore[no-untyped-def]
+    tmp_path: Path, broker: LocalBroker, spawn, person_video_short: Path,  # type: ignore[no-untyped-def]
+    model_store: ModelStore,
 ) -> None:
     http = free_port()
-    hub_cfg, box_cfg = write_configs(tmp_path, broker.port, http,
-                                     media / "video" / "one-by-one-person-detection.mp4")
+    hub_cfg, box_cfg = scenes.write_person_scene(tmp_path, person_video_short, broker_port=broker.port,
+                                                 http_port=http, token=TOKEN)
     env = {"VIGIE_MODELS": str(model_store.root)}
-    ingest = spawn("ingest", "hub", "ingest", "--config", str(hub_cfg))
-    serve = spawn("serve", "hub", "serve", "--config", str(hub_cfg))
-    assert wait_port(http, 30, serve.proc), serve.text()
-    wait_for(lambda: "subscribed" in ingest.text(), 20, what="ingest subscription")
+    ingest, serve = scenes.serve_hub(spawn, hub_cfg, http)
     agent = spawn("agent", "edge", "run", str(box_cfg), env=env)
 
     def intrusion() -> dict | None:  # type: ignore[type-arg]

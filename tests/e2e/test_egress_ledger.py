@@ -35,7 +35,7 @@ from edge.wire.keys import BOX_KEY, generate_private, keys_dir, public_text
 from edge.wire.ledger_entries import REPAIR_KIND
 from edge.wire.messages import topic, validate
 from tests.conftest import wait_for
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 SITE, CAM = "marseille", "cam-042"
 

@@ -16,6 +16,7 @@ from central.devtools.broker import LocalBroker
 from edge.cli import main
 from edge.modelstore import ModelStore
 from tests.conftest import wait_for
+from tests.kits import scenes
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +24,11 @@ pytestmark = pytest.mark.e2e
 def test_verify_export_and_edited_ledger(
     tmp_path: Path, broker: LocalBroker, spawn, media: Path, model_store: ModelStore  # type: ignore[no-untyped-def]
 ) -> None:
-    hub = tmp_path / "hub.toml"
-    hub.write_text(f'database = "hub.sqlite"\n[broker]\nport = {broker.port}\n'
-                   "[privacy]\ngrace_s = 0.5\nverify_every_s = 0.5\n")
-    box = tmp_path / "box.toml"
-    box.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "{tmp_path / "box-data"}"\n'
-        f'models_dir = "{model_store.root}"\n'
-        f'[source]\nurl = "{media / "video" / "traffic_frames.mp4"}"\nrealtime = false\n'
-        f"[broker]\nport = {broker.port}\n[health]\ninterval_s = 1\n[ledger]\ninterval_s = 0.5\n"
-        "require_key = true\n"
-    )
+    hub = scenes.write(tmp_path / "hub.toml", scenes.hub_scene(
+        broker_port=broker.port, privacy={"grace_s": 0.5, "verify_every_s": 0.5}))
+    box = scenes.write(tmp_path / "box.toml", scenes.box_scene(
+        media / scenes.TRAFFIC_VIDEO, data_dir=tmp_path / "box-data", models_dir=model_store.root,
+        broker_port=broker.port, ledger={"interval_s": 0.5, "require_key": True}))
     runner = CliRunner()
     r = runner.invoke(main, ["edge", "run", str(box)])
     assert r.exit_code != 0 and "vigie edge enrol" in r.output  # no key yet, and one is required

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -28,7 +27,8 @@ from edge.privacy.faces import FaceFinder
 from edge.search.answer import parse_ts
 from edge.wire.keys import generate_private
 from edge.wire.messages import utc_iso
-from tests.conftest import wait_for
+from tests.conftest import MEDIA, wait_for
+from tests.kits import scenes
 from tests.kits.hubkit import Hub, start_hub
 from tests.kits.searchkit import install_hub_key
 
@@ -79,14 +79,9 @@ def scene(tmp_path_factory: pytest.TempPathFactory, model_store: ModelStore) -> 
     hub = next(hub_gen)
     ingest = Ingest(HubConfig(database=hub.database, broker=HubBroker(port=broker.port)))
     ingest.start()
-    video = Path(__file__).resolve().parents[3] / "shared/media/video/car-detection.mp4"
-    box = tmp / "box.toml"
-    box.write_text(
-        f'site = "test"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
-        f'[source]\nurl = "{video}"\nrealtime = false\n'
-        f'[detector]\nmodel = "person-vehicle-bike-2000-fp16"\nbackend = "openvino"\n'
-        f"[broker]\nport = {broker.port}\n"
-    )
+    box = scenes.write(tmp / "box.toml", scenes.box_scene(
+        MEDIA / scenes.CAR_VIDEO, broker_port=broker.port, health_s=None,
+        detector={"model": "person-vehicle-bike-2000-fp16", "backend": "openvino"}))
     cfg = load(box)
     install_hub_key(cfg.data_dir, key)
     agent = Agent(cfg, model_store)

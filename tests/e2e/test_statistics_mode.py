@@ -24,6 +24,7 @@ from edge.outbound.egress import Egress, EgressRefused, put_clip
 from edge.outbound.ledger import Ledger
 from edge.wire.messages import STATS_SCHEMA_ID, MessageError, uuid7, validate
 from tests.conftest import wait_for
+from tests.kits import scenes
 
 
 def _stats_msg(**over: object) -> dict:
@@ -92,40 +93,11 @@ def test_statistics_mode_end_to_end(broker, spawn, model_store: ModelStore, medi
     ingest.start()
     try:
         assert ready.wait(10) and ingest.connected.wait(10)
-        box = tmp_path / "box.toml"
-        box.write_text(f"""
-site = "s1"
-camera = "c1"
-mode = "statistics"
-data_dir = "{tmp_path / 'box'}"
-models_dir = "{model_store.root}"
-
-[source]
-url = "{media / 'video/one-by-one-person-detection.mp4'}"
-realtime = false
-
-[broker]
-port = {broker.port}
-
-[stats]
-interval_s = 30
-
-[[zones]]
-name = "table"
-polygon = [[0.40, 0.70], [0.78, 0.70], [0.78, 1.0], [0.40, 1.0]]
-
-[[lines]]
-name = "exit"
-a = [0.75, 1.0]
-b = [0.75, 0.4]
-classes = ["person"]
-
-[[rules]]
-type = "intrusion"
-zone = "table"
-dwell_s = 2
-clear_s = 3
-""")
+        box = scenes.write(tmp_path / "box.toml", scenes.box_scene(
+            media / scenes.PERSON_VIDEO, site="s1", camera="c1", mode="statistics",
+            data_dir=tmp_path / "box", models_dir=model_store.root, broker_port=broker.port,
+            health_s=None, stats={"interval_s": 30}, zones=[scenes.TABLE], lines=[scenes.EXIT],
+            rules=[scenes.intrusion(classes=None, dwell_s=2, clear_s=3)]))
         agent = spawn("edge", "edge", "run", str(box))
         wait_for(lambda: not agent.alive(), 240, what="the agent to finish the video")
         assert agent.proc.returncode == 0, agent.text()[-3000:]

@@ -11,7 +11,7 @@ from central import create_app
 from central.config import HubConfig
 from central.ingest.subscriber import Ingest
 from edge.wire.messages import encode, uuid7
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 AUTH = {"Authorization": "Bearer t0k"}
 

@@ -6,81 +6,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from central import create_app
 from central import db as hubdb
-from central.config import DeviceIdentity, HubClips, HubConfig
-from edge.clips.encode import ClipFile, encode
+from edge.clips.encode import ClipFile
 from edge.outbound.egress import EgressRefused, UploadError, put_clip
 from edge.outbound.ledger import Ledger, read, verify_chain
 from edge.wire.messages import uuid7
-from tests.wire.test_messages import sample_event
-
-DEVICE = "device-token-cam-042-0123456789"
-OTHER = "device-token-cam-043-0123456789"
-OPERATOR = "operator-token"
+from tests.kits.clipkit import DEVICE, OPERATOR, OTHER, Hub, clip, hub, make_webm  # noqa: F401  (fixtures)
+from tests.kits.samples import sample_event
 
 
-@dataclass
-class Hub:
-    url: str
-    cfg: HubConfig
-
-    def db(self):  # type: ignore[no-untyped-def]
-        return hubdb.connect(self.cfg.database)
-
-    def stored_files(self) -> list[Path]:
-        return [p for p in self.cfg.clips.dir.rglob("*") if p.is_file()]
-
-    def clip_rows(self) -> int:
-        return int(self.db().execute("SELECT COUNT(*) FROM clips").fetchone()[0])
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    cfg = HubConfig(
-        database=tmp_path / "hub.sqlite",
-        api_tokens={OPERATOR: "alice"},
-        device_tokens={DEVICE: DeviceIdentity(site="marseille", camera="cam-042"),
-                       OTHER: DeviceIdentity(site="marseille", camera="cam-043")},
-        clips=HubClips(dir=tmp_path / "clips", max_bytes=400_000, max_duration_s=20.0),
-    )
-    app = create_app(cfg)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield Hub(f"http://127.0.0.1:{server.server_port}", cfg)
-    server.shutdown()
-
-
-def add_event(hub: Hub, camera: str = "cam-042") -> str:
+def add_event(hub: Hub, camera: str = "cam-042") -> str:  # noqa: F811
     msg = sample_event(id=uuid7(), camera=camera)
     hubdb.upsert_event(hub.db(), msg, json.dumps(msg))
     return str(msg["id"])
 
 
-def make_webm(path: Path, seconds: float, fps: float = 10.0, size: tuple[int, int] = (160, 120)) -> ClipFile:
-    rng = np.random.default_rng(7)
-    n = round(seconds * fps)
-    frames = (rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n))
-    return encode(frames, fps, path, 10_000_000)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> ClipFile:
-    return make_webm(tmp_path_factory.mktemp("clip") / "c.webm", 2.0)
-
-
-def put(hub: Hub, event_id: str, data: bytes, token: str = DEVICE, sha: str | None = None,
+def put(hub: Hub, event_id: str, data: bytes, token: str = DEVICE, sha: str | None = None,  # noqa: F811
         ctype: str = "video/webm") -> requests.Response:
     return requests.put(
         f"{hub.url}/api/v1/events/{event_id}/clip", data=data, timeout=10,
@@ -89,7 +35,7 @@ def put(hub: Hub, event_id: str, data: bytes, token: str = DEVICE, sha: str | No
     )
 
 
-def test_upload_store_by_hash_range_and_audit(hub: Hub, clip: ClipFile) -> None:
+def test_upload_store_by_hash_range_and_audit(hub: Hub, clip: ClipFile) -> None:  # noqa: F811
     eid = add_event(hub)
     data = clip.path.read_bytes()
     r = put(hub, eid, data)
@@ -121,7 +67,7 @@ def test_upload_store_by_hash_range_and_audit(hub: Hub, clip: ClipFile) -> None:
     assert rows == [("alice", "clip.view", eid, "alert check"), ("alice", "clip.view", eid, "")]
 
 
-def test_bad_uploads_are_refused_and_nothing_is_stored(hub: Hub, clip: ClipFile, tmp_path: Path) -> None:
+def test_bad_uploads_are_refused_and_nothing_is_stored(hub: Hub, clip: ClipFile, tmp_path: Path) -> None:  # noqa: F811
     eid = add_event(hub)
     data = clip.path.read_bytes()
     cases = {
@@ -152,7 +98,7 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(hub: Hub, clip: ClipFile,
     assert put(hub, eid, make_webm(tmp_path / "other.webm", 1.0).path.read_bytes()).status_code == 409
 
 
-def test_box_uploader_ledgers_every_attempt(hub: Hub, clip: ClipFile, tmp_path: Path) -> None:
+def test_box_uploader_ledgers_every_attempt(hub: Hub, clip: ClipFile, tmp_path: Path) -> None:  # noqa: F811
     ledger = Ledger(tmp_path / "ledger.jsonl")
     data = clip.path.read_bytes()
     unknown = uuid7()
@@ -174,7 +120,7 @@ def test_box_uploader_ledgers_every_attempt(hub: Hub, clip: ClipFile, tmp_path: 
     assert all(e.sha256 == clip.sha256 and e.bytes == len(data) for e in entries)
 
 
-def test_clip_status_updates_are_idempotent_and_never_go_back(hub: Hub) -> None:
+def test_clip_status_updates_are_idempotent_and_never_go_back(hub: Hub) -> None:  # noqa: F811
     db = hub.db()
     msg = sample_event(id=uuid7(), clip={"status": "pending", "sha256": None})
     assert hubdb.upsert_event(db, msg, json.dumps(msg))
@@ -183,5 +129,5 @@ def test_clip_status_updates_are_idempotent_and_never_go_back(hub: Hub) -> None:
     assert not hubdb.upsert_event(db, done, json.dumps(done))  # repeated: no change
     end = {**msg, "state": "end", "ended_at": msg["started_at"]}  # end still saying pending
     assert hubdb.upsert_event(db, end, json.dumps(end))
-    state, clip = db.execute("SELECT state, clip FROM events WHERE id=?", [msg["id"]]).fetchone()
-    assert state == "end" and json.loads(clip) == {"status": "uploaded", "sha256": "a" * 64}
+    state, status = db.execute("SELECT state, clip FROM events WHERE id=?", [msg["id"]]).fetchone()
+    assert state == "end" and json.loads(status) == {"status": "uploaded", "sha256": "a" * 64}

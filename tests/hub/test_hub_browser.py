@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +14,15 @@ import paho.mqtt.client as mqtt
 import pytest
 import requests
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from central.config import DeviceIdentity, HubBroker, HubClips, HubConfig
 from central.devtools.broker import LocalBroker
 from central.ingest.subscriber import Ingest
 from edge.clips.encode import encode
 from tests.conftest import wait_for
-from tests.kits.hubkit import PASSWORD, Hub, event_message, start_hub
+from tests.kits.browserkit import login
+from tests.kits.hubkit import Hub, event_message, start_hub
 
 DEVICE_TOKEN = "device-token-test-cam-01-0123456789"
 
@@ -46,22 +46,6 @@ def upload_real_clip(hub: Hub, event_id: str, media: Path, tmp: Path) -> str:
     assert clip is not None
     return sha
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: run `make test` as root, or apt-get install chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def live(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[Hub, Any]]:
     """A hub with its MQTT ingest on a real broker, and a publisher acting as a box."""
@@ -82,23 +66,13 @@ def live(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[Hub, Any]]:
     next(gen, None)
 
 
-def _login(page: Page, hub: Hub, user: str, shots: Path | None = None) -> None:
-    page.goto(f"{hub.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    if shots:
-        page.screenshot(path=str(shots / "01-login.png"))
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
 def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tuple[Hub, Any],
                                                      output_dir: Path, media: Path,
                                                      tmp_path: Path) -> None:
     hub, box = live
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
-    _login(page, hub, "operator", output_dir)
+    login(page, hub, "operator", output_dir)
     expect(page.locator("#status")).to_contain_text("new")
 
     warning = event_message(camera="cam-01", severity="warning", zone="gate")
@@ -185,7 +159,7 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
     ):
         ctx = browser.new_context(viewport={"width": 1280, "height": 800})
         page = ctx.new_page()
-        _login(page, hub, user)
+        login(page, hub, user)
         page.goto(hub.url + path)
         expect(page.locator(check)).to_be_visible()
         if path == "/stats":

@@ -16,7 +16,7 @@ from central.devtools.broker import LocalBroker
 from central.ingest.subscriber import Ingest
 from edge.wire.messages import encode, uuid7
 from tests.conftest import wait_for
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 TOPIC = "vigie/v1/marseille/cam-042/event"
 

@@ -29,8 +29,7 @@ from edge.wire import keys
 from edge.wire.messages import encode, utc_iso, uuid7
 from tests.conftest import wait_for
 from tests.kits.hostilekit import publish_all, publisher, with_raw
-from tests.wire.test_fuzz import sample_health, sample_stats
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event, sample_health, sample_stats
 
 SITE, CAMERA = "marseille", "cam-042"
 SEARCH_ID = "0192f0c1-0000-7000-8000-000000000001"

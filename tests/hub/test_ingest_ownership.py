@@ -18,8 +18,7 @@ from central.ingest.subscriber import Ingest
 from central.privacy.retention import DAY_S, purge
 from edge.wire.messages import encode, utc_iso, uuid7
 from tests.kits.hubkit import Hub, hub  # noqa: F401
-from tests.wire.test_fuzz import sample_health, sample_stats
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event, sample_health, sample_stats
 
 A = "vigie/v1/marseille/cam-042/"
 B = "vigie/v1/marseille/cam-043/"

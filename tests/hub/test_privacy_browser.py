@@ -8,7 +8,7 @@ from playwright.sync_api import Browser, expect
 
 from central import audit
 from central.privacy.egress_verify import Finding, raise_alerts
-from tests.hub.test_hub_browser import _login, browser  # noqa: F401
+from tests.kits.browserkit import login
 from tests.kits.hubkit import Hub, hub, insert_event  # noqa: F401
 
 
@@ -19,7 +19,7 @@ def test_privacy_officer_pages(browser: Browser, hub: Hub, output_dir: Path) -> 
     audit.record(db, "bob", "search", "events", "camera=cam-02")
     raise_alerts(db, [Finding("test", "cam-01", 1842, "missing", "ledger entry seq 1842 never received")])
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    _login(page, hub, "privacy-officer")
+    login(page, hub, "privacy-officer")
 
     page.click("header nav >> text=Egress")
     row = page.locator("tr[data-camera='test/cam-01']")

@@ -14,7 +14,7 @@ import requests
 from central import audit
 from central.ingest.clipstore import clip_path
 from central.privacy.egress_verify import Finding, raise_alerts
-from tests.hub.test_clip_upload import make_webm
+from tests.kits.clipkit import make_webm
 from tests.kits.hubkit import MACHINE_TOKEN, Hub, hub, insert_event  # noqa: F401
 
 

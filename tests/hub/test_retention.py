@@ -16,7 +16,7 @@ from central.config import HubConfig
 from central.ingest.clipstore import clip_path
 from central.privacy.retention import DAY_S, purge
 from edge.wire.messages import utc_iso, uuid7
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 NOW = 1_800_000_000.0
 

@@ -30,11 +30,9 @@ from edge.search.preview import encode_preview
 from edge.wire import keys
 from edge.wire.messages import utc_iso
 from tests.conftest import wait_for
-from tests.hub.test_hub_browser import _login, browser
+from tests.kits.browserkit import login
 from tests.kits.hubkit import Hub, start_hub
 from tests.kits.searchkit import install_hub_key
-
-__all__ = ["browser"]
 
 
 def test_keygen_makes_the_hub_key_once(tmp_path: Path) -> None:
@@ -228,7 +226,7 @@ def test_investigator_searches_in_the_browser(browser: Browser, fleet: Any) -> N
     """Real Chromium: the form, progress until complete, a preview shown on request, audited."""
     hub, _ = fleet
     page = browser.new_page()
-    _login(page, hub, "investigator")
+    login(page, hub, "investigator")
     page.goto(f"{hub.url}/investigate")
     page.fill("input[name=case]", "PV-9")
     page.fill("input[name=reason]", "red car seen leaving the scene")

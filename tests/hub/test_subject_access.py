@@ -27,7 +27,7 @@ from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.privacy.faces import Anonymiser, FaceFinder
 from edge.privacy.masks import MaskPainter
-from tests.box.test_clips_privacy import decode_all
+from tests.kits.clipkit import decode_all
 from tests.kits.hubkit import Hub, hub, insert_event  # noqa: F401
 
 cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)

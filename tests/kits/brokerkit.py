@@ -309,3 +309,28 @@ def box_client(broker: RoleBroker, site: str, camera: str, **kwargs: Any) -> Cli
 def hub_client(broker: RoleBroker, **kwargs: Any) -> Client:
     """A client on the loopback listener with the hub's credentials (not connected)."""
     return Client(broker.local_port, broker.fleet.hub_user, broker.fleet.hub_password, **kwargs)
+
+
+class Spy:
+    """A subscriber to a box's topics (``prefix``) that keeps every message, raw and parsed."""
+
+    def __init__(self, port: int, prefix: str = "vigie/#", client_id: str = "spy"):
+        self.messages: list[tuple[str, Any]] = []
+        self.raw: list[tuple[str, bytes]] = []
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(prefix, qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, c: Any, u: Any, msg: Any) -> None:
+        self.raw.append((msg.topic, bytes(msg.payload)))
+        body = msg.payload.decode()
+        self.messages.append((msg.topic, body if msg.topic.endswith("/state") else json.loads(body)))
+
+    def of(self, suffix: str) -> list[Any]:
+        return [m for t, m in list(self.messages) if t.endswith("/" + suffix)]
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 
 class SmallDisk:
@@ -65,26 +60,3 @@ def mounted(root: Path, size: str = "48m", fs: str = "tmpfs") -> Iterator[SmallD
         yield disk
     finally:
         disk.unmount()
-
-
-class Spy:
-    """A subscriber to one box's topics that keeps every message, parsed."""
-
-    def __init__(self, port: int, prefix: str = "vigie/#"):
-        self.messages: list[tuple[str, Any]] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="disk-spy")
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe(prefix, qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, c: Any, u: Any, msg: Any) -> None:
-        body = msg.payload.decode()
-        self.messages.append((msg.topic, body if msg.topic.endswith("/state") else json.loads(body)))
-
-    def of(self, suffix: str) -> list[Any]:
-        return [m for t, m in list(self.messages) if t.endswith("/" + suffix)]
-
-    def stop(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()

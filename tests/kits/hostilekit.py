@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.wire.messages import encode, utc_iso, uuid7
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import sample_event
 
 SITE, CAMERA = "marseille", "cam-042"
 EVENT_TOPIC = f"vigie/v1/{SITE}/{CAMERA}/event"

@@ -23,29 +23,13 @@ from edge.wire.messages import (
     encode,
     parse_topic,
     topic,
-    utc_iso,
     validate,
 )
-from tests.wire.test_messages import sample_event
+from tests.kits.samples import CAMERA, SITE, sample_event, sample_health, sample_stats
 
-SITE, CAMERA = "marseille", "cam-042"
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
-
-
-def sample_health() -> dict[str, Any]:
-    return {"schema": "vigie.health/1", "site": SITE, "camera": CAMERA, "ts": utc_iso(1_795_000_000),
-            "fps_in": 10.0, "fps_processed": 4.5, "inference_ms_p50": 61.0,
-            "inference_ms_p95": 80.0, "outbox_depth": 0, "uptime_s": 12.0, "seq": 3,
-            "outbox_dropped": {"stats": 1, "event": 0}, "outbox_error": None}
-
-
-def sample_stats() -> dict[str, Any]:
-    return {"schema": "vigie.stats/1", "site": SITE, "camera": CAMERA,
-            "interval_start": "2026-11-24T10:00:00.000Z", "interval_end": "2026-11-24T10:01:00.000Z",
-            "lines": [{"line": "mid", "class": "person", "forward": 2, "backward": 1}],
-            "zones": [], "seq": 7}
 
 
 SAMPLES = {"event": sample_event, "health": sample_health, "stats": sample_stats}

@@ -7,27 +7,14 @@ import re
 import pytest
 
 from edge.wire.messages import (
-    EventMessage,
     MessageError,
-    ObjectRef,
     decode,
     encode,
     parse_topic,
-    utc_iso,
     uuid7,
     validate,
 )
-
-
-def sample_event(**overrides: object) -> dict[str, object]:
-    msg = EventMessage(
-        id=uuid7(), site="marseille", camera="cam-042", type="intrusion", state="start",
-        severity="warning", started_at=utc_iso(1_795_000_000.48), ended_at=None,
-        zone="pedestrian-street", objects=(ObjectRef("car", 0.87, (0.41, 0.52, 0.12, 0.09)),),
-        measure={"count": 1.0}, model_name="yolox-nano", model_sha256="e8" * 32,
-    ).to_wire(seq=1842)
-    msg.update(overrides)
-    return msg
+from tests.kits.samples import sample_event
 
 
 def test_sample_event_validates_and_roundtrips() -> None:

@@ -33,9 +33,16 @@ from edge.wire.messages import (
     read,
     topic,
 )
-from tests.wire.test_fuzz import sample_health, sample_stats
-from tests.wire.test_messages import sample_event
-from tests.wire.test_wire_fuzz import CAMERA, SITE, example, sample_ledger, sample_search_req
+from tests.kits.samples import (
+    CAMERA,
+    SITE,
+    example,
+    sample_event,
+    sample_health,
+    sample_ledger,
+    sample_search_req,
+    sample_stats,
+)
 
 MINIMAL = {"event": sample_event, "health": sample_health, "stats": sample_stats,
            "ledger": sample_ledger, "search/req": sample_search_req}
