@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models test-tools provision-tools lint clean wheel image lint-ansible
+.PHONY: demo test venv models test-tools provision-tools lint clean wheel image lint-ansible docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +60,14 @@ lint: venv
 test: venv test-tools models lint
 	$(BIN)/pytest
 
+# The configuration reference, generated from the box and hub config models.
+docs: venv
+	$(BIN)/python -m edge.tools.configref -o docs/reference/configuration.md
+
 clean:
 	rm -rf $(VENV) .demo test-output .pytest_cache .mypy_cache .ruff_cache
 
-# -- fleet provisioning (issue 10) --------------------------------------------------------------
+# -- fleet provisioning --------------------------------------------------------------
 # The wheel Ansible installs on boxes and hubs.
 wheel: venv
 	rm -f dist/vigie-*.whl

@@ -21,7 +21,7 @@ from edge.audio.classifier import SAMPLE_RATE, Yamnet
 from edge.audio.detector import GunshotDetector
 from edge.audio.listener import burst_params
 from edge.audio.source import FileSource
-from edge.config import AudioConfig
+from edge.config_wings import AudioConfig
 from edge.modelstore import ModelStore, default_mirror
 
 log = logging.getLogger(__name__)

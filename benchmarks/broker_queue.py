@@ -37,11 +37,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from central.broker import free_port, mosquitto_path, wait_port
-from edge.digest import build_digest
-from edge.ledger import GENESIS, make_entry
-from edge.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
+from central.devtools.broker import free_port, mosquitto_path, wait_port
+from edge.outbound.digests import build_digest
 from edge.stats import StatsRecord
+from edge.wire.ledger_entries import GENESIS, make_entry
+from edge.wire.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
 
 SITE = "marseille"
 HUB_CLIENT = "vigie-hub"
@@ -95,11 +95,11 @@ def camera_hour(camera: str, events_per_hour: int, key: Ed25519PrivateKey) -> Mi
             send("event", {k: v for k, v in end.to_wire(0).items() if k != "seq"})
         stats = StatsRecord(now, now + 60, lines=(("entree", "person", 14, 9), ("entree", "car", 3, 0)),
                             zones=(("parvis-nord", "person", 7, 2.431), ("parvis-nord", "car", 1, 0.2)))
-        send("stats", stats.to_message(SITE, camera))
+        send("stats", stats.to_message(SITE, camera).body())
         entries, minute_entries[:] = list(minute_entries), []
         digest = build_digest(key, SITE, camera, entries, int(str(entries[-1]["seq"])),
                               str(entries[-1]["hash"]), now)
-        send("ledger", digest)
+        send("ledger", digest.body())
     return Mix(out)
 
 

@@ -22,11 +22,14 @@ import cv2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edge.clips import Anonymiser, FaceFinder, MaskPainter, make_clip  # noqa: E402
-from edge.config import ClipsConfig, DetectorConfig, PrivacyMask  # noqa: E402
+from edge.clips.maker import make_clip  # noqa: E402
+from edge.clips.preroll import PreRoll, compress  # noqa: E402
+from edge.config import DetectorConfig, PrivacyMask  # noqa: E402
+from edge.config_wings import ClipsConfig  # noqa: E402
 from edge.detect import make_detector  # noqa: E402
 from edge.modelstore import ModelStore  # noqa: E402
-from edge.preroll import PreRoll, compress  # noqa: E402
+from edge.privacy.faces import Anonymiser, FaceFinder  # noqa: E402
+from edge.privacy.masks import MaskPainter  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "media" / "video" / "one-by-one-person-detection.mp4"
 START, FRAMES = 250, 150  # 15 s at 10 fps, a stretch with a visitor facing the camera

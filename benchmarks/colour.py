@@ -1,8 +1,8 @@
 """Cost of the vehicle colour classifier on the box: milliseconds per crop and per track.
 
-Times :func:`edge.colour.crop_colour` on the labelled crops of ``tests/data/colour_labels.csv``
+Times :func:`edge.search.colour.crop_colour` on the labelled crops of ``tests/data/colour_labels.csv``
 (cut from ../shared/media, as the box cuts them from its frames) and on the same crops scaled
-to a few sizes, and :func:`edge.colour.dominant_colour` over 8 crops of one track, against one
+to a few sizes, and :func:`edge.search.colour.dominant_colour` over 8 crops of one track, against one
 YOLOX-nano detection for scale. Prints a markdown table. Usage:
 ``python benchmarks/colour.py [--repeat N]``.
 """
@@ -17,11 +17,11 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from edge.colour import crop_colour, dominant_colour
-from edge.colour_eval import DEFAULT_LABELS, cut_crops, default_media, load_labels
 from edge.config import DetectorConfig
 from edge.detect import make_detector
 from edge.modelstore import ModelStore, default_mirror
+from edge.search.colour import crop_colour, dominant_colour
+from edge.tools.colour_eval import DEFAULT_LABELS, cut_crops, default_media, load_labels
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 from edge.config import DetectorConfig, MotionConfig  # noqa: E402
 from edge.detect import make_detector  # noqa: E402
-from edge.detect.evaluate import evaluate_all, markdown_table  # noqa: E402
-from edge.detect.quantize import quantize_yolox  # noqa: E402
 from edge.modelstore import ModelStore, default_mirror  # noqa: E402
 from edge.motion import MotionGate  # noqa: E402
 from edge.records import Frame  # noqa: E402
+from edge.tools.detector_eval import evaluate_all, markdown_table  # noqa: E402
+from edge.tools.quantize import quantize_yolox  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 VIDEOS = MEDIA / "video"

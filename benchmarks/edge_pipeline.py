@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from central.demo import DEMO_ZONE
+from central.devtools.demo import DEMO_ZONE
 from edge.config import BoxConfig
 from edge.modelstore import ModelStore, default_mirror
 from edge.pipeline import Agent

@@ -21,17 +21,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import central.ingest as ingest_mod
+import central.ingest.subscriber as ingest_mod
 from central.config import HubConfig
-from central.egress_receipts import enrol_device
-from central.egress_verify import verify_camera
-from central.ingest import Ingest
+from central.ingest.receipts import enrol_device
+from central.ingest.received import Delivery
+from central.ingest.subscriber import Ingest
+from central.privacy.egress_verify import verify_camera
 from edge.config import BrokerConfig
-from edge.digest import build_digest
-from edge.egress import Egress
-from edge.keys import generate_private, public_text
-from edge.ledger import Ledger
-from edge.messages import (
+from edge.outbound.digests import build_digest
+from edge.outbound.egress import Egress
+from edge.outbound.ledger import Ledger
+from edge.wire.keys import generate_private, public_text
+from edge.wire.messages import (
     LEDGER_DIGEST_MAX_ENTRIES,
     EventMessage,
     ObjectRef,
@@ -80,7 +81,7 @@ def run(tmp: Path, msgs: list[tuple[str, bytes]], key: Any, receipts: bool) -> t
     try:
         t0 = time.perf_counter()
         for i in range(0, len(msgs), 500):
-            ing.process_batch(msgs[i:i + 500])
+            ing.process_batch([Delivery(t, p) for t, p in msgs[i:i + 500]])
         dt = time.perf_counter() - t0
     finally:
         ingest_mod.note_receipt = saved

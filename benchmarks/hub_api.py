@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from central import create_app
 from central import db as hubdb
 from central.config import ApiToken, HubConfig
-from edge.messages import utc_iso, uuid7
+from edge.wire.messages import utc_iso, uuid7
 
 TYPES = ("intrusion", "wrong_way", "abandoned_object", "person_down", "crowd_density")
 LABELS = ("person", "car", "bicycle", "truck", "backpack")

@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/hub_load.py [--events 20000] [--cameras 1400] [--rate 0.1]
                                             [--duration 60] [--warmup S] [--skip-rate]
 
-(a) a real Mosquitto (``central.broker.start_broker``) feeds ``central.ingest.Ingest``; one
-    publisher sends ``--events`` QoS 1 events as fast as it can; rate = events / time until
+(a) a real Mosquitto (``central.devtools.broker.start_broker``) feeds ``central.ingest.subscriber.Ingest``;
+    one publisher sends ``--events`` QoS 1 events as fast as it can; rate = events / time until
     the last one is committed to SQLite.
 (b) ``vigie sim`` (a subprocess) publishes as ``--cameras`` boxes at ``--rate`` events per
     camera per second for ``--duration`` s while this process runs the ingest and the real hub
@@ -41,11 +41,11 @@ from werkzeug.serving import make_server
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from central import create_app
-from central.broker import start_broker
 from central.config import HubBroker, HubConfig
-from central.ingest import Ingest
-from central.sim import SIM_MODEL, SIM_MODEL_SHA
-from edge.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
+from central.devtools.broker import start_broker
+from central.devtools.simcamera import SIM_MODEL, SIM_MODEL_SHA
+from central.ingest.subscriber import Ingest
+from edge.wire.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
 
 TOKEN = "bench-token"
 TICK = os.sysconf("SC_CLK_TCK")

@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/search.py [--days 10] [--per-day 20000] [--queries 200]
                                           [--boxes 1400] [--offline 14] [--city-queries 20]
 
-(a) Per box: a track index (``edge.index.TrackIndex``, SQLite) filled with ``--days`` days of
+(a) Per box: a track index (``edge.search.index.TrackIndex``, SQLite) filled with ``--days`` days of
     a busy street camera, ``--per-day`` finished tracks a day (55 % persons, 30 % cars, 15 %
     bicycles, motorcycles, buses, trucks; vehicles with a colour and a ``--preview-bytes``
-    preview). Each query is a real signed request payload handled by ``edge.search.Responder``
+    preview). Each query is a real signed request payload handled by ``edge.search.answer.Responder``
     (signature check, schema check, expiry/camera/retention/person checks, the index query and
     the answer's parts as they would be published), for a random one-hour window of the ten
     days, from a mix of questions; p50/p95 per question and overall.
@@ -15,8 +15,8 @@
     ``vigie sim`` does), each with its own ``Responder`` over the same index file (1,400
     copies of a 200,000-row index would not fit this machine's disk; each box still runs its
     own full query); ``--offline`` more cameras are known to the hub as offline and never
-    connect. The hub side is the real ``central.forensic.start_search`` +
-    ``central.fanout.SearchFanout`` on a hub database: time from the search being started
+    connect. The hub side is the real ``central.forensic.searches.start_search`` +
+    ``central.forensic.fanout.SearchFanout`` on a hub database: time from the search being started
     until every online box's final answer part is stored in the hub database; p50/p95 over
     ``--city-queries`` searches, with the CPU seconds the boxes, the broker and the hub used.
 Prints markdown tables.
@@ -44,14 +44,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from central import db as hubdb
-from central.broker import start_broker
 from central.config import HubBroker
-from central.fanout import SearchFanout, sign_for
-from central.forensic import start_search
-from edge.index import DIRECTIONS, IndexRow, TrackIndex
-from edge.keys import generate_private, public_text, write_public
-from edge.messages import SEARCH_REQ_SCHEMA_ID, encode, topic, utc_iso, uuid7, validate
-from edge.search import Responder
+from central.devtools.broker import start_broker
+from central.forensic.fanout import SearchFanout, sign_for
+from central.forensic.searches import start_search
+from edge.search.answer import Responder
+from edge.search.index import DIRECTIONS, IndexRow, TrackIndex
+from edge.wire.keys import generate_private, public_text, write_public
+from edge.wire.messages import SEARCH_REQ_SCHEMA_ID, encode, topic, utc_iso, uuid7, validate
 
 CLASSES = [("person", 0.55), ("car", 0.30), ("bicycle", 0.05), ("motorcycle", 0.04),
            ("bus", 0.03), ("truck", 0.03)]
@@ -144,7 +144,7 @@ def per_box(tmp: Path, args: argparse.Namespace) -> tuple[list[str], Path, Path,
         payload = encode(sign_for(key, request(QUESTIONS[name], start, start + 3600), "bench",
                                   "cam-0000"))
         t = time.perf_counter()
-        parts = r.respond(payload)
+        parts = [p.body() for p in r.respond(payload)]
         times[name].append((time.perf_counter() - t) * 1000)
         assert parts and parts[0]["status"] == "results", parts[:1]
         rows[name].append(sum(len(p["results"]) for p in parts))
@@ -174,7 +174,7 @@ def serve_boxes(port: int, boxes: range, index: Path, pub: Path, retention: int,
     """Child process: the simulated boxes numbered ``boxes``, answering their own search/req.
     ``replay``: a box sends again the answer first computed for the same question (box work
     ~0, as if each box ran on its own machine), with this request's id and its own name."""
-    logging.getLogger("edge.search").setLevel(logging.WARNING)
+    logging.getLogger("edge.search.answer").setLevel(logging.WARNING)
     idx = TrackIndex(index)
     sel = selectors.DefaultSelector()
     clients: list[mqtt.Client] = []
@@ -197,8 +197,8 @@ def serve_boxes(port: int, boxes: range, index: Path, pub: Path, retention: int,
                 req = json.loads(m.payload)
                 key = json.dumps(req["query"], sort_keys=True)
                 if key not in cache:
-                    cache[key] = [encode({**p, "request_id": PLACEHOLDER_ID, "camera": "x-cam",
-                                          "seq": 0})
+                    cache[key] = [encode({**p.to_wire(0), "request_id": PLACEHOLDER_ID,
+                                          "camera": "x-cam"})
                                   for p in responder.respond(bytes(m.payload))]
                 for tpl in cache[key]:
                     data = tpl.replace(PLACEHOLDER_ID.encode(), req["id"].encode(), 1).replace(
@@ -206,8 +206,8 @@ def serve_boxes(port: int, boxes: range, index: Path, pub: Path, retention: int,
                     cl.publish(topic("bench", name, "search/resp"), data, qos=1)
                 answered[0] += 1
                 return
-            for part in responder.respond(bytes(m.payload)):
-                part["seq"] = 0
+            for answer in responder.respond(bytes(m.payload)):
+                part = answer.to_wire(0)
                 validate("search/resp", part)  # what egress checks before anything leaves
                 cl.publish(topic("bench", name, "search/resp"), encode(part), qos=1)
             answered[0] += 1
@@ -260,7 +260,7 @@ def city_wide(tmp: Path, args: argparse.Namespace, index: Path, pub: Path, key_p
                 hubdb.camera_seen(db, "bench", f"cam-{i:04d}", state="online", state_at=time.time())
             for i in range(args.offline):
                 hubdb.camera_seen(db, "bench", f"off-{i:04d}", state="offline", state_at=time.time())
-        from edge.keys import load_private
+        from edge.wire.keys import load_private
 
         fan = SearchFanout(tmp / "hub.sqlite", HubBroker(port=broker.port), load_private(key_path))
         fan.start(10)

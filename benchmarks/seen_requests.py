@@ -1,4 +1,4 @@
-"""Cost of remembering a search request id on the box (``edge.seen.SeenRequests``).
+"""Cost of remembering a search request id on the box (``edge.search.seen.SeenRequests``).
 
     .venv/bin/python benchmarks/seen_requests.py [--dir DIR] [--requests 500] [--live 0]
 
@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge.messages import uuid7
-from edge.seen import SeenRequests
+from edge.search.seen import SeenRequests
+from edge.wire.messages import uuid7
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
-"""Cost of ``edge.messages.decode`` on a typical event: this tree against earlier revisions.
+"""Cost of ``edge.wire.messages.decode`` on a typical event: this tree against earlier revisions.
 
-Each revision's ``edge/messages.py`` is loaded from git beside the current one and the calls
+Each revision's ``edge/wire/messages.py`` is loaded from git beside the current one and the calls
 are interleaved round by round in one process, so machine load weighs on all alike. Prints a
 markdown table (median microseconds per decode, ratio to the first revision).
 Usage: ``python benchmarks/wire_decode.py [--before REV ...] [--rounds N] [--calls N]``.
@@ -20,15 +20,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import edge.messages as current
+import edge.wire.messages as current
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE, CAMERA = "marseille", "cam-042"
 
 
 def load_revision(rev: str, into: Path) -> ModuleType:
-    """``edge/messages.py`` as it was at ``rev``, imported under a private name."""
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:edge/messages.py"],
+    """``edge/wire/messages.py`` as it was at ``rev``, imported under a private name."""
+    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:edge/wire/messages.py"],
                           check=True, capture_output=True, text=True).stdout
     path = into / f"messages_{rev.replace('/', '_').replace('~', '_')}.py"
     path.write_text(text, encoding="utf-8")

@@ -1,27 +1,71 @@
-"""Vigie hub: ingest, storage and the CSU operators' pages and API."""
+"""Vigie hub: ingest, storage and the CSU operators' pages and API.
+
+Importing :mod:`central` (or its database, config, ingest, privacy and forensic service
+modules) needs no web framework: Flask is imported by :func:`create_app` and the
+:mod:`central.web` modules it registers, nowhere else.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
-
-from flask import Flask, g, jsonify
-from werkzeug.exceptions import HTTPException
+from typing import TYPE_CHECKING, Any
 
 from central import db as hubdb
 from central.config import HubConfig
 
+if TYPE_CHECKING:
+    from flask import Blueprint, Flask
+
 log = logging.getLogger(__name__)
+
+
+def blueprints() -> tuple[Blueprint, ...]:
+    """Every blueprint of the hub, in registration order (a path two of them declare is
+    served by the first)."""
+    from central.web import (
+        access,
+        admin,
+        alerts,
+        cameras,
+        chrome,
+        clips,
+        devices,
+        events,
+        forensic,
+        health,
+        openapi,
+        privacy,
+        stats,
+    )
+
+    return (
+        health.bp,     # /healthz: the process's vital threads
+        alerts.bp,     # the operators' alert queue and workflow API
+        cameras.bp,    # cameras and their health
+        clips.bp,      # event clip upload (devices) and viewing
+        chrome.bp,     # login, logout, /api/v1/me
+        events.bp,     # event search and CSV export
+        stats.bp,      # statistics for supervisors
+        privacy.bp,    # the privacy officer's pages and API
+        access.bp,     # subject-access requests
+        devices.bp,    # box public keys
+        admin.bp,      # users and API clients
+        openapi.bp,    # the OpenAPI document of /api/v1
+        forensic.bp,   # forensic search: investigators ask the boxes
+    )
 
 
 def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
-    from central.auth import TrustedProxies
-    from central.httpjson import FiniteJSONProvider
+    from flask import Flask, g
+
+    from central.web import chrome
+    from central.web.auth import TrustedProxies
+    from central.web.httpjson import FiniteJSONProvider
 
     cfg = cfg or HubConfig()
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json = FiniteJSONProvider(app)
     app.config.update(
         DATABASE=Path(cfg.database),
@@ -47,16 +91,9 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]
 
-    from central import alerts, cameras, clips, vitals
-
-    app.register_blueprint(vitals.bp)
-    app.register_blueprint(alerts.bp)
-    app.register_blueprint(cameras.bp)
-    app.register_blueprint(clips.bp)
-
-    from central import web
-
-    web.install(app)
+    for bp in blueprints():
+        app.register_blueprint(bp)
+    chrome.install(app)  # page context, filters, error handlers, security headers
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:
@@ -64,23 +101,5 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         if db is not None:
             db.conn.close()
 
-    @app.errorhandler(HTTPException)
-    def _json_errors(exc: HTTPException) -> Any:
-        if web.wants_html():
-            return web.error_page(exc)
-        resp = jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
-                       message=exc.description)
-        resp.status_code = exc.code or 500
-        return resp
-
     hubdb.connect(app.config["DATABASE"]).conn.close()  # migrate once at start-up
     return app
-
-
-def get_db() -> Any:
-    """The request's database connection."""
-    from flask import current_app
-
-    if "db" not in g:
-        g.db = hubdb.connect(current_app.config["DATABASE"])
-    return g.db

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, model_validator
+from pydantic import Field, IPvAnyNetwork
 
 from central.users import Role
-from edge.config import ConfigError, problems_from
-from edge.messages import NAME_PATTERN
+from edge.wire.messages import NAME_PATTERN
+from edge.wire.tomlconf import Checked, ConfigError, Issue, Strict, load_model
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["ConfigError", "HubConfig", "load"]
 
 
 class HubBroker(Strict):
     host: str = "127.0.0.1"
+    """The MQTT broker the ingest subscribes to."""
     port: int = Field(default=1883, ge=1, le=65535)
+    """The broker's port."""
     username: str | None = None
+    """MQTT user name of the hub, if the broker requires one."""
     password: str | None = None
+    """MQTT password, with ``username``."""
     client_id: str = "vigie-hub-ingest"
     """The ingest's persistent session (the search fan-out adds ``-search``). The hub role's
     broker lets only the hub's user connect on its loopback listener, with ids of its choosing;
@@ -31,15 +33,20 @@ class DeviceIdentity(Strict):
     """The camera a device token speaks for (clip uploads)."""
 
     site: str = Field(pattern=NAME_PATTERN)
+    """The site of the camera this token uploads clips for."""
     camera: str = Field(pattern=NAME_PATTERN)
+    """The camera this token uploads clips for."""
 
 
 class HubClips(Strict):
     """Where clips are stored and what the hub accepts."""
 
     dir: Path = Path("/var/lib/vigie-hub/clips")
+    """Folder where uploaded clips are stored."""
     max_bytes: int = Field(default=16 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    """Largest clip accepted."""
     max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
+    """Longest clip accepted (its declared duration or the span of its frame times, whichever is longer)."""
     pending_deadline_s: float = Field(default=3 * 3600.0, ge=60.0, le=7 * 86400.0)
     """An event whose clip is still ``pending`` this long after the hub received it is marked
     ``failed`` (reason: the deadline). Longer than a box's whole retry span (about 75 min with
@@ -56,11 +63,13 @@ class ApiToken(Strict):
     """A machine client's token in the hub config: who it acts as, and with which role."""
 
     actor: str = Field(min_length=1, max_length=100)
+    """The name this token's requests are recorded under in the audit log."""
     role: Role = "operator"
+    """The role its requests have (what they may see and do)."""
 
 
 class HubSearch(Strict):
-    """Forensic search fan-out (issue 12)."""
+    """Forensic search fan-out."""
 
     timeout_s: float = Field(default=10.0, gt=0.0, le=600.0)
     """A search stops waiting for boxes that have not answered after this long."""
@@ -69,14 +78,16 @@ class HubSearch(Strict):
     boxes' default ``[index] request_max_lifetime_s`` (900 s), which refuses longer-lived
     requests."""
     max_cameras: int = Field(default=2000, ge=1, le=2000)
+    """Most cameras one search may ask."""
 
 
 class PrivacyVerifyConfig(Strict):
-    """Continuous egress-ledger verification (central.egress_verify)."""
+    """Continuous egress-ledger verification (central.privacy.egress_verify)."""
 
     grace_s: float = Field(default=180.0, gt=0, le=86400)
     """A ledgered message not received after this long is missing (box digests every 60 s)."""
     verify_every_s: float = Field(default=30.0, gt=0, le=3600)
+    """Seconds between two continuous verification rounds."""
     window_s: float = Field(default=3600.0, gt=0, le=90 * 86400)
     """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
 
@@ -94,13 +105,16 @@ class HubWeb(Strict):
     the largest legal body)."""
 
 
-class HubConfig(Strict):
+class HubConfig(Checked):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
+    """The hub's SQLite database."""
     broker: HubBroker = HubBroker()
     api_tokens: dict[str, str | ApiToken] = Field(default_factory=dict)
     """Bearer token -> the name it acts as (role ``operator``), or ``{actor, role}``."""
     bind: str = "127.0.0.1"
+    """Address the web server listens on (behind the reverse proxy: 127.0.0.1)."""
     port: int = Field(default=8080, ge=1, le=65535)
+    """Port of the web server."""
     device_tokens: dict[str, DeviceIdentity] = Field(default_factory=dict)
     """Device bearer token -> the site/camera it uploads clips for."""
     clips: HubClips = HubClips()
@@ -124,12 +138,13 @@ class HubConfig(Strict):
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer
     these headers are ignored, so a client cannot pick the address its logins are counted on."""
 
-    @model_validator(mode="after")
-    def _body_fits_a_clip(self) -> HubConfig:
+    def cross_checks(self) -> list[Issue]:
+        """The request body limit leaves room for the largest clip upload."""
         if self.web.max_body_bytes is not None and self.web.max_body_bytes <= self.clips.max_bytes:
-            raise ValueError(f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
-                             f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")
-        return self
+            return [Issue(("web", "max_body_bytes"),
+                          f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
+                          f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
+        return []
 
     def max_body_bytes(self) -> int:
         """The request body limit the web server enforces."""
@@ -137,21 +152,17 @@ class HubConfig(Strict):
 
 
 def load(path: Path | str) -> HubConfig:
-    """Read and validate a hub config; relative paths are taken from the file's folder."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, []) from exc
-    if isinstance(data.get("database"), str):
-        data["database"] = str((path.parent / data["database"]).resolve())
-    if isinstance(data.get("signing_key"), str):
-        data["signing_key"] = str((path.parent / data["signing_key"]).resolve())
+    """Read and validate a hub config; relative paths are taken from the file's folder.
+
+    Raises :class:`ConfigError` listing every problem with its line.
+    """
+    return load_model(HubConfig, path, _resolve_paths)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for key in ("database", "signing_key"):
+        if isinstance(data.get(key), str):
+            data[key] = str((base / data[key]).resolve())
     clips = data.get("clips")
     if isinstance(clips, dict) and isinstance(clips.get("dir"), str):
-        clips["dir"] = str((path.parent / clips["dir"]).resolve())
-    try:
-        return HubConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, problems_from(exc, text)) from None
+        clips["dir"] = str((base / clips["dir"]).resolve())

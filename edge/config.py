@@ -2,35 +2,61 @@
 
 Every model forbids unknown keys, so a typo is an error rather than a silently ignored
 setting. :func:`load` returns a :class:`BoxConfig` or raises :class:`ConfigError`, whose
-``problems`` name each mistake with its line in the file.
+``problems`` name each mistake with its line in the file (the loader is shared with the hub:
+:mod:`edge.wire.tomlconf`). :func:`check` also reports what only the box can tell, such as a
+video file that does not exist.
+
+The spine's sections are here; the rules' are in :mod:`edge.rules.configs` and the side wings'
+(audio, clips, upload, outbox, index, ledger) in :mod:`edge.config_wings`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
-import tomllib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from edge.messages import NAME_PATTERN
+from edge.config_wings import (
+    AudioConfig,
+    ClipsConfig,
+    IndexConfig,
+    LedgerDigestConfig,
+    OutboxConfig,
+    UploadConfig,
+)
 from edge.rules.configs import (
-    RULE_TYPES,
     AbandonedObjectRule,
     CalibrationConfig,
     CameraTamperRule,
     CrowdDensityRule,
     CrowdMovementRule,
     FireRule,
+    IntrusionRule,
     LineConfig,
     PersonDownRule,
     StatsConfig,
     WeaponRule,
     WrongWayRule,
 )
+from edge.wire.messages import NAME_PATTERN
+from edge.wire.tomlconf import (
+    Checked,
+    ConfigError,
+    Issue,
+    Problem,
+    Strict,
+    collect,
+    locate,
+    parse_model,
+    parse_toml,
+    problems_from,
+    read_text,
+)
+
+__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate",
+           "parse", "problems_from"]
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +64,21 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class SourceConfig(Strict):
     """Where frames come from: a file path, an ``rtsp://`` URL, or a USB device index."""
 
     url: str | None = None
+    """A video file (path) or a stream URL such as ``rtsp://host/stream``."""
     device: int | None = Field(default=None, ge=0)
+    """A local (USB) camera, by its video device index."""
     loop: bool = False
+    """Start a video file again when it ends (demonstrations, tests)."""
     realtime: bool = True
     """Pace a file at its own frame rate, as a live camera would deliver it."""
     reconnect_initial_s: float = Field(default=1.0, gt=0)
+    """First wait before reopening a stream that failed or dropped; doubles on each failure."""
     reconnect_max_s: float = Field(default=30.0, gt=0)
+    """Longest wait between two attempts to reopen a stream."""
 
     @model_validator(mode="after")
     def _one_source(self) -> SourceConfig:
@@ -62,14 +89,19 @@ class SourceConfig(Strict):
 
 class DetectorConfig(Strict):
     model: str = "yolox-nano"
+    """The object detector, by its name in ``models/manifest.toml``."""
     backend: Literal["auto", "onnxruntime", "openvino", "tflite"] = "onnxruntime"
     """``auto`` times each runtime that can run the model at start-up and keeps the fastest."""
     score_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+    """Detections scoring below this are dropped."""
     nms_iou: float = Field(default=0.45, gt=0.0, lt=1.0)
+    """Overlap (IoU) above which two boxes of the same class are one object (non-maximum suppression)."""
     classes: list[str] = Field(
         default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
     )
+    """Detector classes kept; every other class is dropped before tracking."""
     threads: int = Field(default=2, ge=1, le=64)
+    """CPU threads of the inference runtime."""
 
 
 class MotionConfig(Strict):
@@ -77,6 +109,7 @@ class MotionConfig(Strict):
     detector last ran, and at least every ``refresh_s`` so stationary objects stay tracked."""
 
     enabled: bool = True
+    """Gate the detector on motion; off, it runs on every frame."""
     width: int = Field(default=160, ge=32, le=1920)
     """Width of the grey thumbnail compared (height follows the aspect ratio)."""
     pixel_threshold: int = Field(default=20, ge=1, le=255)
@@ -92,6 +125,7 @@ class MotionConfig(Strict):
 
 class TrackerConfig(Strict):
     iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """Least overlap (IoU) between a detection and a track's box for them to match."""
     max_missed: int = Field(default=10, ge=0, le=1000)
     """Frames a track survives without a matching detection."""
     min_hits: int = Field(default=2, ge=1, le=100)
@@ -100,16 +134,23 @@ class TrackerConfig(Strict):
 
 class BrokerConfig(Strict):
     host: str = "127.0.0.1"
+    """The MQTT broker the box publishes to."""
     port: int = Field(default=1883, ge=1, le=65535)
+    """The broker's port (8883 is usual with TLS)."""
     username: str | None = None
+    """MQTT user name, if the broker requires one."""
     password: str | None = None
+    """MQTT password, with ``username``."""
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    """MQTT keep-alive: the broker drops the box after about 1.5 times this without traffic."""
     inflight: int = Field(default=20, ge=1, le=1000)
+    """Most messages published and not yet acknowledged by the broker at once."""
     tls_ca: Path | None = None
     """MQTT over TLS (production, see ansible/): the fleet CA that signed the broker's certificate."""
     tls_cert: Path | None = None
     """This device's client certificate (issued by the pki role), with ``tls_key``."""
     tls_key: Path | None = None
+    """The private key of ``tls_cert``."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> BrokerConfig:
@@ -122,21 +163,14 @@ class BrokerConfig(Strict):
 
 class HealthConfig(Strict):
     interval_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """Seconds between two ``health`` messages."""
 
 
 class ZoneConfig(Strict):
     name: Name
+    """The zone's name, referred to by rules and statistics; unique in the file."""
     polygon: list[Point] = Field(min_length=3)
-
-
-class IntrusionRule(Strict):
-    type: Literal["intrusion"]
-    zone: Name
-    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
-    dwell_s: float = Field(default=2.0, ge=0.0, le=3600.0)
-    clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
-    """How long the zone must stay empty before the event ends (hysteresis)."""
-    severity: Literal["info", "warning", "critical"] = "warning"
+    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
 
 
 Rule = Annotated[
@@ -146,165 +180,23 @@ Rule = Annotated[
 ]
 
 
-class AudioConfig(Strict):
-    """Gunshot detection from a microphone or a file. Off unless a legal basis is recorded.
-
-    Audio never leaves the box and never touches its disk: it lives in an in-memory ring
-    buffer of a few seconds; only ``gunshot`` event messages are sent.
-    """
-
-    enabled: bool = False
-    legal_basis: str | None = Field(default=None, max_length=200)
-    """Free text naming what allows sound capture here, e.g. the impact assessment's reference."""
-    file: str | None = None
-    """A WAV/FLAC file to replay instead of a microphone (tests, demonstrations)."""
-    device: int | str | None = None
-    """PortAudio input device (index or name); default device when neither is set."""
-    realtime: bool = True
-    loop: bool = False
-    pooling: Literal["max", "sum"] = "max"
-    """How the gun-related YAMNet classes are pooled (chosen by leave-one-position-out CV)."""
-    threshold: float = Field(default=0.3, gt=0.0, le=1.0)
-    release: float = Field(default=0.15, gt=0.0, le=1.0)
-    """Hysteresis: a burst stays open while windows score at least this."""
-    refractory_s: float = Field(default=10.0, ge=1.0, le=600.0)
-    gate_rise_db: float | None = Field(default=4.5, ge=0.0, le=60.0)
-    """Skip the model on windows without an onset this strong; none runs it on every window."""
-    severity: Literal["info", "warning", "critical"] = "critical"
-    threads: int = Field(default=1, ge=1, le=8)
-
-    @field_validator("legal_basis")
-    @classmethod
-    def _basis_text(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise ValueError("legal_basis is empty; name the text that allows sound capture here")
-        return v.strip() if v else v
-
-    @model_validator(mode="after")
-    def _lawful(self) -> AudioConfig:
-        if self.enabled and not self.legal_basis:
-            raise ValueError(
-                "audio.enabled = true needs audio.legal_basis: sound capture in public space is "
-                "unlawful without a text that allows it; set legal_basis to its reference (for "
-                "example the data-protection impact assessment), or leave audio disabled"
-            )
-        if self.release > self.threshold:
-            raise ValueError(f"release ({self.release}) must not exceed threshold ({self.threshold})")
-        if self.file is not None and self.device is not None:
-            raise ValueError("set at most one of 'file' and 'device'")
-        return self
-
-
-# -- clips (issue 6) -------------------------------------------------------------------------
-class ClipsConfig(Strict):
-    """Anonymised event clips: pre/post-roll, anonymisation, encoding limits.
-
-    ``anonymize`` has no "off": a clip that leaves the box always has faces and/or person heads
-    blurred (privacy masks are applied in every case).
-    """
-
-    enabled: bool = True
-    pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
-    post_s: float = Field(default=10.0, ge=1.0, le=60.0)
-    fps: float = Field(default=10.0, ge=1.0, le=30.0)
-    """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
-    preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
-    """Memory bound of the pre-roll buffer (JPEG frames); the oldest frames go first."""
-    preroll_fps: float | None = Field(default=None, gt=0.0, le=60.0)
-    """Keep at most this many frames per second in the pre-roll (None: every frame)."""
-    preroll_max_width: int | None = Field(default=None, ge=160, le=7680)
-    """Downscale frames wider than this before storing them (None: full resolution)."""
-    jpeg_quality: int = Field(default=85, ge=30, le=100)
-    max_width: int = Field(default=1920, ge=160, le=7680)
-    max_height: int = Field(default=1080, ge=120, le=4320)
-    """A clip is encoded at most ``max_width`` x ``max_height`` (larger camera frames are
-    scaled down after anonymisation, aspect kept): the hub's ``clips.max_width``/``max_height``
-    refuse anything larger."""
-    max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
-    """A clip larger than this is not uploaded (the event says ``failed``)."""
-    anonymize: str = "faces+persons"
-    face_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    """YuNet score above which a face is blurred (low: better blur too much than too little)."""
-    face_scale: float = Field(default=2.0, ge=1.0, le=4.0)
-    """Upscale factor of the frame given to YuNet, so that small faces are found."""
-    max_pending: int = Field(default=4, ge=1, le=64)
-    """Clips assembled at once; an event beyond that gets no clip (``failed``), never a stall."""
-    upload_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
-    retry_initial_s: float = Field(default=2.0, gt=0.0, le=600.0)
-    retry_max_s: float = Field(default=300.0, gt=0.0, le=86400.0)
-    max_attempts: int = Field(default=20, ge=1, le=10000)
-    shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
-    """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
-    then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
-
-    @field_validator("anonymize")
-    @classmethod
-    def _no_off(cls, v: str) -> str:
-        allowed = ("faces+persons", "faces", "persons")
-        if v not in allowed:
-            raise ValueError(
-                f"anonymize must be one of {', '.join(repr(a) for a in allowed)}; "
-                f"clips are never sent without anonymisation (got {v!r}); "
-                "set clips.enabled = false to send no clips at all"
-            )
-        return v
-
-
 class PrivacyMask(Strict):
     """A polygon (normalised coordinates) blacked out in every frame, before detection too."""
 
     name: Name
+    """The mask's name (shown in the processing register)."""
     polygon: list[Point] = Field(min_length=3)
+    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
 
 
-class UploadConfig(Strict):
-    """Where and as whom the box uploads clips (HTTP PUT to the hub)."""
-
-    hub_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
-    device_token: str = Field(min_length=16, max_length=512)
-
-
-
-class OutboxConfig(Strict):
-    """The box's store-and-forward queue (see edge.outbox for the drop policy)."""
-
-    max_bytes: int = Field(default=256 * 1024 * 1024, ge=256 * 1024)
-    """Cap on stored message bytes; over it, stats rows go first, then the oldest events."""
-    memory_queue: int = Field(default=1000, ge=10, le=100_000)
-    """Messages kept in memory (and retried) while the outbox cannot be written."""
-
-
-class IndexConfig(Strict):
-    """The box-local track index and its forensic search (issue 12; see edge.index)."""
-
-    enabled: bool = True
-    """Index finished tracks and answer signed search requests (never in statistics mode)."""
-    retention_days: int = Field(default=10, ge=1, le=30)
-    """Index rows and their previews older than this are purged (30 days: French legal maximum)."""
-    best_crops: int = Field(default=3, ge=1, le=10)
-    """Crops of a live vehicle track kept in memory to vote its colour."""
-    max_results: int = Field(default=200, ge=1, le=500)
-    """Most rows one answer may carry, whatever the request's limit."""
-    request_max_lifetime_s: float = Field(default=900.0, ge=1.0, le=3600.0)
-    """A request living longer than this (``expires_at - issued_at``) is refused: its id
-    would have to be remembered that long (the hub's search ``expiry_s`` must not exceed it)."""
-    clock_skew_s: float = Field(default=300.0, ge=0.0, le=3600.0)
-    """A request issued further than this in the box's future is refused; answered request
-    ids are also kept this long past their expiry (a clock stepped back cannot revive them)."""
-
-class LedgerDigestConfig(Strict):
-    """Signed egress-ledger digests (edge.digest); need the box key made by ``vigie edge enrol``."""
-
-    interval_s: float = Field(default=60.0, ge=0.2, le=3600.0)
-    """Seconds between digests (a digest is also made at shutdown)."""
-    require_key: bool = False
-    """Refuse to start without the box key (else: warn and send no digests)."""
-
-
-class BoxConfig(Strict):
+class BoxConfig(Checked):
     site: Name
+    """Name of the site the camera belongs to (lower case, digits, ``-`` and ``_``); part of every MQTT
+    topic."""
     camera: Name
+    """Name of this camera within its site; with ``site``, it identifies the box."""
     data_dir: Path = Path("/var/lib/vigie")
+    """Where the box keeps its state: outbox, egress ledger, index, keys, tamper reference."""
     models_dir: Path | None = None
     """The model store; default ``$VIGIE_MODELS`` or ``~/.cache/vigie/models``."""
     source: SourceConfig
@@ -329,82 +221,73 @@ class BoxConfig(Strict):
     index: IndexConfig = IndexConfig()
     ledger: LedgerDigestConfig = LedgerDigestConfig()
 
-    @field_validator("zones")
-    @classmethod
-    def _unique_zones(cls, zones: list[ZoneConfig]) -> list[ZoneConfig]:
-        names = [z.name for z in zones]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"zone names must be unique; repeated: {', '.join(dupes)}")
-        return zones
-
-    @model_validator(mode="after")
-    def _rules_name_known_zones(self) -> BoxConfig:
-        zones = {z.name for z in self.zones}
-        for i, rule in enumerate(self.rules):
-            if rule.zone is not None and rule.zone not in zones:
-                known = ", ".join(sorted(zones)) or "none defined"
-                raise ValueError(f"rules[{i}] names zone {rule.zone!r}, not a [[zones]] entry ({known})")
-        return self
-
-    @model_validator(mode="after")
-    def _catalogue_checks(self) -> BoxConfig:
+    def cross_checks(self) -> list[Issue]:
+        """Rules, lines, zones, calibration and detector classes agree (edge.rules.checks)."""
         from edge.rules.checks import check_box
 
-        check_box(self)
-        return self
+        return check_box(self)
 
     def zone(self, name: str) -> ZoneConfig:
         return next(z for z in self.zones if z.name == name)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One configuration mistake: where it is and what is wrong."""
-
-    line: int | None
-    location: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
-        return f"{where}{self.location}: {self.message}"
-
-
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``problems`` lists every mistake."""
-
-    def __init__(self, path: Path, problems: list[Problem]):
-        self.path = path
-        self.problems = problems
-        lines = "\n".join(f"  {path}:{p}" for p in problems)
-        super().__init__(f"{len(problems)} problem(s) in {path}:\n{lines}")
+FALLBACKS: dict[str, Any] = {"site": "unnamed", "camera": "unnamed", "source": {"device": 0}}
+"""Stand-ins for faulty required keys while the cross-section checks still run (never loaded)."""
 
 
 def load(path: Path | str) -> BoxConfig:
     """Read and validate a box config; relative paths in it are taken from the file's folder."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, [Problem(None, "(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse(text, path)
+    return parse(read_text(path), path)
 
 
 def parse(text: str, path: Path) -> BoxConfig:
     """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
+    return parse_model(BoxConfig, text, path, _resolve_paths, FALLBACKS)
+
+
+def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
+    """Every problem of a box config in one pass: syntax, schema, cross-section checks, and
+    media files that do not exist. Returns the config (None when any problem) and the list."""
+    path = Path(path)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(
-            path, [Problem(int(m.group(1)) if m else None, "(syntax)", str(exc))]
-        ) from None
+        text = read_text(path)
+        data = parse_toml(text, path)
+    except ConfigError as exc:
+        return None, exc.problems
     _resolve_paths(data, path.parent)
-    try:
-        return BoxConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(path, problems_from(exc, text)) from None
+    cfg, problems = collect(BoxConfig, data, text, FALLBACKS)
+    missing = _missing_files(data, text)
+    if missing:
+        problems = sorted([*problems, *missing], key=lambda p: (p.line is None, p.line or 0))
+        cfg = None
+    return cfg, problems
+
+
+def check_report(path: Path | str) -> tuple[bool, str]:
+    """What ``vigie edge check-config`` prints: whether the config is usable, and the report."""
+    cfg, problems = check(path)
+    if cfg is None:
+        return False, str(ConfigError(Path(path), problems))
+    return True, f"{path}: OK ({cfg.site}/{cfg.camera}, {len(cfg.zones)} zone(s), {len(cfg.rules)} rule(s))"
+
+
+def _missing_files(data: dict[str, Any], text: str) -> list[Problem]:
+    """A ``file`` video source (and an enabled audio file source) that is not a file."""
+    found: list[tuple[tuple[str, str], str, str]] = []
+    src = data.get("source")
+    if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
+        found.append((("source", "url"), src["url"], "video"))
+    audio = data.get("audio")
+    if isinstance(audio, dict) and audio.get("enabled") is True and isinstance(audio.get("file"), str):
+        found.append((("audio", "file"), audio["file"], "audio"))
+    out = []
+    for loc, name, kind in found:
+        p = Path(name)
+        if not p.is_file():
+            why = "is not a file" if p.exists() else "does not exist"
+            out.append(Problem(locate(text, list(loc)), ".".join(loc), f"the {kind} file source {p} {why}"))
+    return out
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
@@ -417,46 +300,3 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     src = data.get("source")
     if isinstance(src, dict) and isinstance(src.get("url"), str) and "://" not in src["url"]:
         src["url"] = str((base / src["url"]).resolve())
-
-
-def problems_from(exc: ValidationError, text: str) -> list[Problem]:
-    """Turn pydantic errors into problems with the TOML line each one points at."""
-    out = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if not (isinstance(p, str) and p in RULE_TYPES)]
-        dotted = ""
-        for part in loc:
-            dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else str(part))
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not a setting of this section; check the spelling)"
-        out.append(Problem(locate(text, loc), dotted or "(top level)", msg))
-    return out
-
-
-def locate(text: str, loc: list[Any]) -> int | None:
-    """Best-effort line number (1-based) of a pydantic location in TOML text."""
-    table: list[Any] = []
-    counts: dict[tuple[str, ...], int] = {}
-    best: int | None = None
-    target = [str(p) for p in loc]
-    header = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
-    keyline = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if m := header.match(line):
-            parts = m.group(2).split(".")
-            if m.group(1) == "[[":
-                key = tuple(parts)
-                counts[key] = counts.get(key, -1) + 1
-                table = [*parts, str(counts[key])]
-            else:
-                table = parts
-            if target[: len(table)] == table and (best is None or len(table) >= 1):
-                best = lineno
-            continue
-        if m := keyline.match(line):
-            full = [*table, m.group(1)]
-            if target[: len(full)] == full:
-                return lineno
-    return best
-

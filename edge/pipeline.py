@@ -9,39 +9,48 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import shutil
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.capture import VideoSource
-from edge.clipflow import CLIP_ROW_KINDS, ClipFlow
-from edge.clips import MaskPainter
+from edge.clips.flow import ClipFlow
 from edge.config import BoxConfig
 from edge.detect import Detector, make_detector
-from edge.diskfull import OnceLog, no_space
-from edge.egress import Egress, EgressRefused
-from edge.ledger import Ledger, LedgerError
-from edge.messages import HEALTH_SCHEMA_ID, EventMessage, ObjectRef, utc_iso
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
-from edge.outbox import Outbox, OutboxError
+from edge.outbound.diskfull import OnceLog, no_space
+from edge.outbound.egress import Egress
+from edge.outbound.ledger import Ledger, LedgerError
+from edge.outbound.outbox import Outbox
+from edge.outbound.sender import Sender
+from edge.outbound.spool import Spool
+from edge.privacy.masks import MaskPainter
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
-from edge.spool import Spool
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import IouTracker
-from edge.vitals import vital_thread
+from edge.wire.messages import (
+    ABSENT,
+    AudioHealth,
+    DetectorHealth,
+    EventMessage,
+    HealthMessage,
+    ObjectRef,
+    OutboxDropped,
+    utc_iso,
+)
+from edge.wire.periodic import Periodic
 
 if TYPE_CHECKING:
     from edge.audio.listener import AudioListener
-    from edge.digest import Digester
-    from edge.search import BoxSearch
+    from edge.outbound.digests import Digester
+    from edge.search.answer import BoxSearch
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +68,7 @@ def to_message(ev: Event, site: str, camera: str, detector: Detector) -> EventMe
         ended_at=utc_iso(ev.ended_wall) if ev.ended_wall is not None else None,
         zone=ev.zone,
         objects=tuple(
-            ObjectRef(t.label, t.score, normalise_box(t.box, ev.frame_w, ev.frame_h))
+            ObjectRef.measured(t.label, t.score, normalise_box(t.box, ev.frame_w, ev.frame_h))
             for t in ev.objects[:64]
         ),
         measure=ev.measure,
@@ -76,141 +85,6 @@ class Stats:
     frames_processed: int = 0
     inference_ms: deque[float] = field(default_factory=lambda: deque(maxlen=512))
     window: deque[tuple[float, int, int]] = field(default_factory=lambda: deque(maxlen=64))
-
-
-class Sender:
-    """Drains the outbox through egress; deletes a row only on the broker's PUBACK.
-
-    paho calls ``on_publish`` while holding its outgoing-message lock, and ``publish`` takes
-    that same lock; so the ack callback only queues the message id, and this class's own
-    thread does all the bookkeeping (no lock is ever held across a paho call).
-    """
-
-    def __init__(self, outbox: Outbox, egress: Egress, window: int):
-        self.outbox = outbox
-        self.egress = egress
-        self.window = window
-        self._inflight: dict[int, int] = {}  # mid -> outbox row id
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self.acked = 0
-        self.ledger_log = OnceLog(log, "ledgering outbox messages")
-        self.delete_log = OnceLog(log, "deleting acknowledged outbox rows")
-        self._undeleted: set[int] = set()  # acknowledged rows not deleted yet (disk full)
-        self._acks: queue.SimpleQueue[int] = queue.SimpleQueue()
-        egress.on_ack = self._on_ack
-        egress.on_connection_change = self._on_connection
-        self._thread = vital_thread("sender", self._run)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def _on_ack(self, mid: int) -> None:
-        self._acks.put(mid)  # called from paho's thread with paho's lock held: queue only
-        self._wake.set()
-
-    def _process_acks(self) -> None:
-        while True:
-            try:
-                mid = self._acks.get_nowait()
-            except queue.Empty:
-                break
-            with self._lock:
-                row = self._inflight.pop(mid, None)
-            if row is not None:
-                self._undeleted.add(row)
-                self.acked += 1
-        self._delete_acked()
-
-    def _delete_acked(self) -> None:
-        """Delete acknowledged rows; on a full disk they wait (never sent again meanwhile)."""
-        for row in sorted(self._undeleted):
-            try:
-                self.outbox.delete(row)
-            except OutboxError as exc:
-                self.delete_log.failed(exc, "acknowledged rows are deleted later")
-                return
-            self._undeleted.discard(row)
-            self.delete_log.ok()
-
-    def _on_connection(self, up: bool) -> None:
-        if not up:
-            with self._lock:
-                self._inflight.clear()  # unacknowledged rows are sent again after reconnect
-        self._wake.set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                self._process_acks()
-                if not self.egress.connected.is_set():
-                    continue
-                self.drain_once()
-            except Exception:  # keep the sender alive whatever one row does
-                log.exception("sender error; will retry")
-                self._stop.wait(1.0)
-
-    def drain_once(self) -> None:
-        with self._lock:
-            busy = set(self._inflight.values())
-            room = self.window - len(busy)
-        busy |= self._undeleted
-        if room <= 0:
-            return
-        for item in self.outbox.pending(room, busy, skip_kinds=CLIP_ROW_KINDS):  # edge.clipflow
-            if not self.egress.connected.is_set():
-                return
-            body = item.body
-            if item.suffix == "event":
-                try:
-                    body = EventMessage.from_json(body).to_wire(0)
-                except (AttributeError, KeyError, TypeError, ValueError) as exc:
-                    self.outbox.set_aside(item.id, f"not a stored event: {exc!r}"[:300])
-                    continue
-                body.pop("seq")
-            try:
-                info = self.egress.publish(item.suffix, body)
-            except EgressRefused as exc:
-                log.error("outbox row %d can never be sent (%s); removing it", item.id, exc)
-                self.outbox.delete(item.id)
-                continue
-            except LedgerError as exc:  # disk full: the row waits in the outbox
-                self.ledger_log.failed(exc, "messages wait in the outbox")
-                return
-            self.ledger_log.ok()
-            if info is None:
-                return
-            with self._lock:  # the ack, if already in, waits in the queue until we are done
-                self._inflight[info.mid] = item.id
-            try:
-                self.outbox.mark_attempt(item.id)
-            except OutboxError as exc:  # only a counter: the message is on its way
-                log.debug("%s", exc)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=5)
-
-    def wait_empty(self, timeout: float) -> bool:
-        """Wait until the outbox is empty (everything acknowledged) or the timeout passes."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._messages_left() == 0:
-                return True
-            self._wake.set()
-            time.sleep(0.05)
-        return self._messages_left() == 0
-
-    def _messages_left(self) -> int:
-        """Rows this sender publishes (clip rows are edge.clipflow's)."""
-        return self.outbox.depth() - sum(self.outbox.depth_of(k) for k in CLIP_ROW_KINDS)
 
 
 class Agent:
@@ -239,7 +113,7 @@ class Agent:
         self._ts = 0.0
         self.stats = Stats()
         self._stop = threading.Event()
-        self._health_thread = vital_thread("health", self._health_loop)
+        self._health_job = Periodic("health", cfg.health.interval_s, self._health_tick)
         self._health_log = OnceLog(log, "health message")
         self.events_emitted = 0
         self.audio = self._make_audio()
@@ -257,7 +131,8 @@ class Agent:
             self.search.start()
         self.egress.start()
         self.sender.start()
-        self._health_thread.start()
+        self.health()  # first sample for the fps window
+        self._health_job.start()
         if self.digester is not None:
             self.digester.start()
         if self.audio is not None:
@@ -312,7 +187,7 @@ class Agent:
     def _emit_stats(self, record: StatsRecord | None) -> None:
         if record is None:
             return
-        self.spool.put("stats", record.to_message(self.cfg.site, self.cfg.camera))
+        self.spool.put("stats", record.to_message(self.cfg.site, self.cfg.camera).body())
         self.sender.wake()
 
     def _emit(self, events: list[Event], model: tuple[str, str] | None = None) -> None:
@@ -332,11 +207,13 @@ class Agent:
 
     def stop(self) -> None:
         self._stop.set()
+        self._health_job.stop(0)
         self.source.stop()
 
     def shutdown(self, flush_timeout: float = 5.0) -> None:
         """Flush the outbox for up to ``flush_timeout`` s, say offline, close everything."""
         self._stop.set()
+        self._health_job.stop()
         if self.audio is not None:
             self.audio.stop()
         if self.clipflow is not None:
@@ -362,7 +239,7 @@ class Agent:
         self.outbox.close()
 
     # -- health ---------------------------------------------------------------------------
-    def health(self) -> dict[str, Any]:
+    def health(self) -> HealthMessage:
         now = time.monotonic()
         self.stats.window.append((now, self.source.frames_in, self.stats.frames_processed))
         t_old, in_old, proc_old = self.stats.window[0]
@@ -374,30 +251,30 @@ class Agent:
             disk = shutil.disk_usage(self.cfg.data_dir).free
         except OSError:
             disk = None
-        return {
-            "schema": HEALTH_SCHEMA_ID,
-            "site": self.cfg.site,
-            "camera": self.cfg.camera,
-            "ts": utc_iso(time.time()),
-            "fps_in": round(fps_in, 2),
-            "fps_processed": round(fps_proc, 2),
-            "inference_ms_p50": round(float(np.percentile(inf, 50)), 2) if inf is not None else None,
-            "inference_ms_p95": round(float(np.percentile(inf, 95)), 2) if inf is not None else None,
-            "outbox_depth": self.outbox.depth(),
-            "uptime_s": round(now - self.stats.started, 1),
-            "cpu_percent": round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
-            "disk_free_bytes": disk,
-            "source_ok": bool(self.source.connected),
-            "detector": self._detector_health(),
-            "audio": {
-                "enabled": self.audio is not None and self.audio.listening,
-                "legal_basis": self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
-            },
-            "outbox_dropped": self.spool.dropped(),
-            "outbox_error": self.spool.error,
-            "outbox_memory_queue": self.spool.queued,
-            "disk_full": self.disk_full(disk),
-        }
+        dropped = self.spool.dropped()
+        return HealthMessage(
+            site=self.cfg.site,
+            camera=self.cfg.camera,
+            ts=utc_iso(time.time()),
+            fps_in=round(fps_in, 2),
+            fps_processed=round(fps_proc, 2),
+            inference_ms_p50=round(float(np.percentile(inf, 50)), 2) if inf is not None else None,
+            inference_ms_p95=round(float(np.percentile(inf, 95)), 2) if inf is not None else None,
+            outbox_depth=self.outbox.depth(),
+            uptime_s=round(now - self.stats.started, 1),
+            cpu_percent=round(os.getloadavg()[0] * 100 / (os.cpu_count() or 1), 1),
+            disk_free_bytes=disk,
+            source_ok=bool(self.source.connected),
+            detector=self._detector_health(),
+            audio=AudioHealth(
+                enabled=self.audio is not None and self.audio.listening,
+                legal_basis=self.cfg.audio.legal_basis if self.cfg.audio.enabled else None,
+            ),
+            outbox_dropped=OutboxDropped(stats=dropped["stats"], event=dropped["event"]),
+            outbox_error=self.spool.error,
+            outbox_memory_queue=self.spool.queued,
+            disk_full=self.disk_full(disk),
+        )
 
     def disk_full(self, free: int | None) -> bool:
         """Whether the data disk is full: less free than the ledger's reserve, the reserve
@@ -406,29 +283,27 @@ class Agent:
         return (self.ledger.disk_full or (free is not None and free < self.ledger.reserve_bytes)
                 or (error is not None and no_space(Exception(error))))
 
-    def _detector_health(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"model": self.detector.model_name, "backend": self.detector.backend}
+    def _detector_health(self) -> DetectorHealth:
         timings = getattr(self.detector, "timings_ms", None)
-        if timings:
-            out["timings_ms"] = dict(timings)
-        if self.cfg.motion.enabled:
-            out["gate_runs"] = self.gate.runs
-            out["gate_skips"] = self.gate.skips
-        return out
+        gating = self.cfg.motion.enabled
+        return DetectorHealth(
+            model=self.detector.model_name, backend=self.detector.backend,
+            timings_ms=dict(timings) if timings else ABSENT,
+            gate_runs=self.gate.runs if gating else ABSENT,
+            gate_skips=self.gate.skips if gating else ABSENT,
+        )
 
-    def _health_loop(self) -> None:
-        self.health()  # first sample for the fps window
-        while not self._stop.wait(self.cfg.health.interval_s):
-            if self.spool.retry():
-                self.sender.wake()
-            try:
-                self.egress.publish("health", self.health())
-            except LedgerError as exc:  # the reserve is used up too: logged once
-                self._health_log.failed(exc)
-            except Exception:
-                log.exception("health message failed")
-            else:
-                self._health_log.ok()
+    def _health_tick(self) -> None:
+        if self.spool.retry():
+            self.sender.wake()
+        try:
+            self.egress.publish("health", self.health())
+        except LedgerError as exc:  # the reserve is used up too: logged once
+            self._health_log.failed(exc)
+        except Exception:
+            log.exception("health message failed")
+        else:
+            self._health_log.ok()
 
     # -- audio ----------------------------------------------------------------------------
     def _make_audio(self) -> AudioListener | None:
@@ -442,14 +317,14 @@ class Agent:
 
         return AudioListener(self.cfg.audio, self.store, emit)
 
-    # -- forensic search (issue 12) ---------------------------------------------------------
+    # -- forensic search ---------------------------------------------------------
     def _make_search(self) -> BoxSearch | None:
         """The track index and its search worker, unless disabled or in statistics mode."""
         if not self.cfg.index.enabled or self.cfg.mode != "alerts":
             return None
-        from edge.clips import FaceFinder
         from edge.modelstore import ModelStoreError
-        from edge.search import BoxSearch
+        from edge.privacy.faces import FaceFinder
+        from edge.search.answer import BoxSearch
 
         try:
             faces: FaceFinder | None = FaceFinder(
@@ -458,11 +333,11 @@ class Agent:
             log.error("no face model (%s): vehicle tracks are indexed without previews", exc)
             faces = None
         return BoxSearch(self.cfg, self.egress, faces)
-    # -- ledger digests (issue 8) -----------------------------------------------------------
+    # -- ledger digests -----------------------------------------------------------
     def _make_digester(self) -> Digester | None:
         """Signed ledger digests with the box key, or None (logged) when the box has no key."""
-        from edge.digest import Digester
-        from edge.keys import BOX_KEY, KeyFileError, keys_dir, load_private
+        from edge.outbound.digests import Digester
+        from edge.wire.keys import BOX_KEY, KeyFileError, keys_dir, load_private
 
         try:
             key = load_private(keys_dir(self.cfg.data_dir) / BOX_KEY)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable
+
+from edge.wire.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ class Watchdog:
         self.idle_ok = idle_ok
         self.env = dict(os.environ) if env is None else env
         self.interval = watchdog_interval(self.env)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job: Periodic | None = None
+        self._last = 0
         self.pings = 0
 
     def start(self) -> None:
@@ -68,27 +69,26 @@ class Watchdog:
         notify("READY=1", self.env)
         if self.interval is None:
             return
-        self._thread = threading.Thread(target=self._loop, name="watchdog", daemon=True)
-        self._thread.start()
+        self._last = self.progress()
+        self._job = Periodic("watchdog", self.interval, self._ping, vital=False)
+        self._job.start()
 
     def check(self, last: int) -> tuple[bool, int]:
         """Whether the agent is alive given the progress count ``last`` seen before."""
         now = self.progress()
         return (now != last or self.idle_ok()), now
 
-    def _loop(self) -> None:
-        assert self.interval is not None
-        last = self.progress()
-        while not self._stop.wait(self.interval):
-            alive, last = self.check(last)
-            if alive and notify("WATCHDOG=1", self.env):
-                self.pings += 1
-            elif not alive:
-                log.error("no frame processed for %.0f s with the camera connected: "
-                          "withholding the watchdog ping so that systemd restarts the agent",
-                          self.interval)
+    def _ping(self) -> None:
+        alive, self._last = self.check(self._last)
+        if alive and notify("WATCHDOG=1", self.env):
+            self.pings += 1
+        elif not alive:
+            log.error("no frame processed for %.0f s with the camera connected: "
+                      "withholding the watchdog ping so that systemd restarts the agent",
+                      self.interval)
 
     def stop(self) -> None:
         """Say STOPPING=1 and stop pinging."""
-        self._stop.set()
+        if self._job is not None:
+            self._job.stop(0)
         notify("STOPPING=1", self.env)

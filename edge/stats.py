@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from edge.config import BoxConfig
 from edge.geometry import foot_point, point_in_polygon
-from edge.messages import STATS_SCHEMA_ID, utc_iso
 from edge.records import Frame, Track
+from edge.wire.messages import LineCount, StatsMessage, ZoneCount, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +51,14 @@ class StatsRecord:
     zones: tuple[tuple[str, str, int, float], ...]
     """(zone, class, max, mean)."""
 
-    def to_message(self, site: str, camera: str) -> dict[str, Any]:
-        return {
-            "schema": STATS_SCHEMA_ID,
-            "site": site,
-            "camera": camera,
-            "interval_start": utc_iso(self.start_wall),
-            "interval_end": utc_iso(self.end_wall),
-            "lines": [{"line": ln, "class": c, "forward": f, "backward": b} for ln, c, f, b in self.lines],
-            "zones": [
-                {"zone": z, "class": c, "max": m, "mean": round(mean, 3)} for z, c, m, mean in self.zones
-            ],
-        }
+    def to_message(self, site: str, camera: str) -> StatsMessage:
+        """The interval's ``vigie.stats/1`` message (means to 3 decimals, wall-clock times)."""
+        return StatsMessage(
+            site=site, camera=camera,
+            interval_start=utc_iso(self.start_wall), interval_end=utc_iso(self.end_wall),
+            lines=tuple(LineCount(ln, c, f, b) for ln, c, f, b in self.lines),
+            zones=tuple(ZoneCount(z, c, m, round(mean, 3)) for z, c, m, mean in self.zones),
+        )
 
 
 class StatsAggregator:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from central.broker import LocalBroker, mosquitto_path, start_broker
+from central.devtools.broker import LocalBroker, mosquitto_path, start_broker
 from edge.modelstore import ModelStore
-from tests.brokerkit import Fleet, RoleBroker, render_fleet
+from tests.kits.brokerkit import Fleet, RoleBroker, render_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

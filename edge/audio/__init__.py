@@ -8,5 +8,5 @@ Modules: :mod:`~edge.audio.source` (inputs, resampling), :mod:`~edge.audio.ring`
 in-memory buffer), :mod:`~edge.audio.gate` (impulse gate), :mod:`~edge.audio.classifier`
 (YAMNet on TFLite), :mod:`~edge.audio.detector` (windows and scores),
 :mod:`~edge.audio.burst` (hysteresis -> events), :mod:`~edge.audio.listener` (the agent's
-thread), :mod:`~edge.audio.evaluate` (``vigie audio eval``).
+thread), :mod:`~edge.tools.audio_eval` (``vigie audio eval``).
 """

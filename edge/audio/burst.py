@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.audio.detector import Pooling, WindowResult, pool
-from edge.messages import uuid7
 from edge.records import Event
+from edge.wire.messages import uuid7
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from edge.audio.burst import BurstParams, BurstTracker
 from edge.audio.classifier import Yamnet
 from edge.audio.detector import Classifier, GunshotDetector
 from edge.audio.source import AudioSourceError, FileSource, MicrophoneSource
-from edge.config import AudioConfig
+from edge.config_wings import AudioConfig
 from edge.modelstore import ModelStore
 from edge.records import Event
 

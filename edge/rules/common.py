@@ -10,8 +10,8 @@ from collections import deque
 from collections.abc import Sequence
 
 from edge.geometry import foot_point, point_in_polygon
-from edge.messages import uuid7
 from edge.records import Event, Frame, Track
+from edge.wire.messages import uuid7
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Pydantic configs of the event rules beyond ``intrusion`` (which lives in :mod:`edge.config`).
+"""Pydantic configs of the event rules, and of the counting lines, statistics and calibration.
 
 Every class refuses unknown keys and is discriminated on ``type`` in the box config's
 ``[[rules]]`` list. Times are seconds; positions and distances are normalised to the frame
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from edge.messages import NAME_PATTERN
+from edge.wire.messages import NAME_PATTERN
+from edge.wire.tomlconf import Strict
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Severity = Literal["info", "warning", "critical"]
@@ -22,9 +23,7 @@ Seconds = Annotated[float, Field(ge=0.0, le=3600.0)]
 VEHICLES = ["bicycle", "car", "motorcycle", "bus", "truck"]
 
 
-class _RuleBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class _RuleBase(Strict):
     zone: Name | None = None
     """Only objects whose foot point is in this zone count (None: the whole frame)."""
     dwell_s: Seconds = 0.0
@@ -34,12 +33,29 @@ class _RuleBase(BaseModel):
     cooldown_s: Seconds = 30.0
     """After an end, no new start of this rule for this long."""
     severity: Severity = "warning"
+    """Severity of the events this rule raises."""
+
+
+class IntrusionRule(Strict):
+    type: Literal["intrusion"]
+    zone: Name
+    """The watched zone (a ``[[zones]]`` name)."""
+    classes: list[str] = Field(default_factory=lambda: ["person"], min_length=1)
+    """Object classes that intrude."""
+    dwell_s: float = Field(default=2.0, ge=0.0, le=3600.0)
+    """How long an object must stay in the zone before the event starts."""
+    clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
+    """How long the zone must stay empty before the event ends (hysteresis)."""
+    severity: Literal["info", "warning", "critical"] = "warning"
+    """Severity of the events this rule raises."""
 
 
 class WrongWayRule(_RuleBase):
     type: Literal["wrong_way"]
     zone: Name
+    """The zone where the direction is enforced (a ``[[zones]]`` name)."""
     classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+    """Object classes whose direction is checked."""
     direction: tuple[float, float]
     """The allowed direction of travel in the image, e.g. ``[1, 0]`` = left to right."""
     min_distance: float = Field(default=0.08, gt=0.0, le=1.0)
@@ -59,6 +75,7 @@ class WrongWayRule(_RuleBase):
 class AbandonedObjectRule(_RuleBase):
     type: Literal["abandoned_object"]
     classes: list[str] = Field(default_factory=lambda: ["backpack", "handbag", "suitcase"])
+    """Object classes that can be left behind."""
     dwell_s: Seconds = 30.0
     """How long the object must stay still with nobody near it."""
     max_motion: float = Field(default=0.02, gt=0.0, le=1.0)
@@ -83,18 +100,22 @@ class PersonDownRule(_RuleBase):
     min_aspect: float = Field(default=1.2, gt=0.5, le=10.0)
     """Box width / height above which a person is lying."""
     max_motion: float = Field(default=0.03, gt=0.0, le=1.0)
+    """A lying person's foot point may move this much (normalised) and still be down."""
     severity: Severity = "critical"
 
 
 class CrowdDensityRule(_RuleBase):
     type: Literal["crowd_density"]
     zone: Name
+    """The zone whose density is measured (a ``[[zones]]`` name; its ground area comes from
+    ``[calibration]``)."""
     max_density: float = Field(default=2.0, gt=0.0, le=10.0)
     """Persons per square metre of the zone's ground above which the event starts."""
     hysteresis: float = Field(default=0.2, ge=0.0, lt=1.0)
     """The event ends only below ``max_density * (1 - hysteresis)``."""
     dwell_s: Seconds = 5.0
     min_persons: int = Field(default=3, ge=1, le=10000)
+    """No event with fewer persons in the zone, whatever the density."""
 
 
 class CrowdMovementRule(_RuleBase):
@@ -120,9 +141,11 @@ class WeaponRule(_RuleBase):
     classes: list[str] = Field(default_factory=lambda: ["knife"], min_length=1)
     """Weapon classes of the detector (COCO has ``knife``; a firearm model adds its own)."""
     k: int = Field(default=3, ge=1, le=100)
+    """Frames, of the last ``n``, in which the weapon must be seen."""
     n: int = Field(default=5, ge=1, le=100)
     """Seen in ``k`` of the last ``n`` frames."""
     min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
+    """Least detection score of a weapon class for a frame to count."""
     severity: Severity = "critical"
 
     @model_validator(mode="after")
@@ -135,9 +158,13 @@ class WeaponRule(_RuleBase):
 class FireRule(_RuleBase):
     type: Literal["fire"]
     classes: list[str] = Field(default_factory=lambda: ["fire", "smoke"], min_length=1)
+    """Flame and smoke classes of the detector (its manifest labels)."""
     k: int = Field(default=5, ge=1, le=100)
+    """Frames, of the last ``n``, in which fire or smoke must be seen."""
     n: int = Field(default=10, ge=1, le=100)
+    """Length of the frame window of ``k``."""
     min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
+    """Least detection score of a fire class for a frame to count."""
     severity: Severity = "critical"
 
     @model_validator(mode="after")
@@ -171,16 +198,18 @@ class CameraTamperRule(_RuleBase):
     """...for this long."""
 
 
-class LineConfig(BaseModel):
+class LineConfig(Strict):
     """A counting line: two normalised points. ``forward`` crossings go from the left of
     ``a -> b`` to its right (as seen in the image, y down)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     name: Name
+    """The line's name, in ``stats`` messages; unique in the file."""
     a: tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+    """First end of the line, ``[x, y]`` normalised to the frame."""
     b: tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+    """Second end of the line, ``[x, y]`` normalised to the frame."""
     classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+    """Object classes whose crossings are counted."""
 
     @model_validator(mode="after")
     def _not_a_point(self) -> LineConfig:
@@ -189,28 +218,29 @@ class LineConfig(BaseModel):
         return self
 
 
-class StatsConfig(BaseModel):
+class StatsConfig(Strict):
     """Statistics: line crossings and zone occupancy per class, published on ``stats``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     enabled: bool = True
+    """Count line crossings and zone occupancy (needs ``[[lines]]`` or ``[[zones]]``)."""
     interval_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """Seconds of counts in one ``stats`` message."""
     zones: list[Name] | None = None
     """Zones whose occupancy is counted (default: all)."""
     classes: list[str] = Field(default_factory=lambda: ["person", *VEHICLES], min_length=1)
+    """Object classes counted."""
 
 
-class CalibrationConfig(BaseModel):
+class CalibrationConfig(Strict):
     """Ground-plane calibration: four image points (normalised) and where they lie on the
     ground, in metres. Gives the homography image -> ground."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     image: list[tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]] = (
         Field(min_length=4, max_length=4)
     )
+    """Four ``[x, y]`` points of the ground in the image, normalised to the frame."""
     ground: list[tuple[float, float]] = Field(min_length=4, max_length=4)
+    """Where those four points lie on the ground, ``[x, y]`` in metres."""
 
     @model_validator(mode="after")
     def _non_degenerate(self) -> CalibrationConfig:

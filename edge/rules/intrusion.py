@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from edge.config import IntrusionRule, ZoneConfig
+from edge.config import ZoneConfig
 from edge.geometry import foot_point, point_in_polygon
-from edge.messages import uuid7
 from edge.records import Event, Frame, Track
+from edge.rules.configs import IntrusionRule
+from edge.wire.messages import uuid7
 
 log = logging.getLogger(__name__)
 

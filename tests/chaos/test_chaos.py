@@ -4,7 +4,7 @@ Each scenario checks that every event message the box stored in its outbox reach
 exactly once (one row per event id, the end state where the box produced an end), and that
 the hub holds nothing the box did not produce.
 
-The broker runs the hub role's configuration (tests/brokerkit.py): queue limits, persistence,
+The broker runs the hub role's configuration (tests/kits/brokerkit.py): queue limits, persistence,
 per-listener passwords, ACL, client id = user name on TLS. The agent connects as production boxes
 do (TLS with its certificate, its ``<site>/<camera>`` user and password; the broker certificate's
 name resolved to the veth address inside the network namespace); the ingest connects with the
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from central.demo import DEMO_ZONE
 from edge.modelstore import ModelStore
-from tests.brokerkit import HUB_NAME, Fleet, RoleBroker
 from tests.chaos.netns import NetNamespace, NetnsError, missing_tools
 from tests.conftest import Proc, wait_for
+from tests.kits import scenes
+from tests.kits.brokerkit import HUB_NAME, Fleet, RoleBroker
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 
@@ -48,25 +48,19 @@ class Rig:
         self.net = net
         self.broker = RoleBroker(fleet, tmp / "broker", tls_bind=net.host_ip if net else "127.0.0.1")
         self.broker.start()
-        self.hub_cfg = tmp / "hub.toml"
         # The box replays its file faster than real time (realtime = false, looped), so its
         # media timestamps run ahead of the wall clock by minutes: the one setting that differs
         # from the role's hub.toml is a clock-skew allowance covering that replay, so that these
-        # tests count delivery, not the skew check (tests/test_ingest_ownership.py tests that).
-        self.hub_cfg.write_text(f'database = "hub.sqlite"\nmax_clock_skew_s = 86400\n'
-                                f'[broker]\n{self.broker.hub_broker_toml()}')
-        self.box_cfg = tmp / "box.toml"
-        polygon = ", ".join(f"[{x}, {y}]" for x, y in DEMO_ZONE)
-        video = media / "video" / "one-by-one-person-detection.mp4"
+        # tests count delivery, not the skew check (tests/hub/test_ingest_ownership.py tests that).
+        self.hub_cfg = scenes.write(tmp / "hub.toml", scenes.hub_scene(
+            max_clock_skew_s=86400, broker=scenes.table_of(self.broker.hub_broker_toml())))
         host = HUB_NAME if net else "127.0.0.1"
-        self.box_cfg.write_text(
-            f'site = "chaos"\ncamera = "cam-01"\ndata_dir = "box-data"\n'
-            f'[source]\nurl = "{video}"\nrealtime = false\nloop = true\n'
-            f"[broker]\n{self.broker.box_broker_toml('chaos', 'cam-01', host)}"
-            f"{'keepalive_s = 5' if net else ''}\n[health]\ninterval_s = 1\n"
-            f'[[zones]]\nname = "table"\npolygon = [{polygon}]\n'
-            f'[[rules]]\ntype = "intrusion"\nzone = "table"\ndwell_s = 1\nclear_s = 1\n'
-        )
+        broker = scenes.table_of(self.broker.box_broker_toml("chaos", "cam-01", host))
+        if net:
+            broker["keepalive_s"] = 5
+        self.box_cfg = scenes.write(tmp / "box.toml", scenes.box_scene(
+            media / scenes.PERSON_VIDEO, site="chaos", loop=True, broker=broker,
+            zones=[scenes.TABLE], rules=[scenes.intrusion(classes=None, dwell_s=1, clear_s=1)]))
         self.env = {"VIGIE_MODELS": str(store.root)}
         self.agents: list[Proc] = []
         self.ingests: list[Proc] = []

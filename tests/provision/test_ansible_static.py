@@ -56,6 +56,13 @@ def test_model_pins_match_the_manifest() -> None:
     pinned = {f["path"]: f["sha256"] for m in manifest["model"] for f in m["files"]}
     for item in defaults["edge_box_model_files"]:
         assert pinned[item["path"]] == item["sha256"], item["path"]
+    # the hub's subject-access export: YOLOX-nano and YuNet, as edge.privacy.redact loads them
+    hub = yaml.safe_load((kit.ANSIBLE / "roles/hub/defaults/main.yml").read_text())
+    export = {m["name"]: m["files"][0]["path"] for m in manifest["model"]
+              if m["name"] in ("yolox-nano", "yunet")}
+    assert sorted(i["path"] for i in hub["hub_model_files"]) == sorted(export.values())
+    for item in hub["hub_model_files"]:
+        assert pinned[item["path"]] == item["sha256"], item["path"]
 
 
 def test_example_inventory_renders_valid_box_configs(tmp_path: Path) -> None:
@@ -98,3 +105,6 @@ def test_hub_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
     verify = run("systemd-analyze", "verify", *units, cwd=tmp_path)
     assert verify.returncode == 0 and not verify.stderr.strip(), verify.stdout + verify.stderr
+    # subject-access export finds its models where the role's model tasks put them
+    assert "Environment=VIGIE_MODELS=/var/lib/vigie-hub/models\n" in (
+        tmp_path / "vigie-hub-web.service").read_text()

@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from central.broker import mosquitto_path
+from central.devtools.broker import mosquitto_path
 from edge.modelstore import ModelStore
 from tests.conftest import MEDIA, wait_for
 from tests.provision import kit

@@ -2,7 +2,7 @@
 
 The pki role issues the CA, the broker's certificate and each camera's certificate and MQTT
 password; the hub role's Mosquitto tasks write the listeners, the ACL and the hashed password
-files; Mosquitto runs with exactly those files (tests/brokerkit.py). Boxes connect as in
+files; Mosquitto runs with exactly those files (tests/kits/brokerkit.py). Boxes connect as in
 production: TLS with a client certificate, user ``<site>/<camera>`` and its password, MQTT v5 (so
 refusals carry a reason code); the hub connects on the loopback listener with its own user.
 """
@@ -13,10 +13,10 @@ import ssl
 
 import pytest
 
-from central.broker import start_broker
-from edge.egress import ALLOWED_SUFFIXES
-from edge.messages import MAX_PAYLOAD_BYTES
-from tests.brokerkit import FLEET, Client, Fleet, RoleBroker, box_client, hub_client
+from central.devtools.broker import start_broker
+from edge.outbound.egress import ALLOWED_SUFFIXES
+from edge.wire.messages import MAX_PAYLOAD_BYTES
+from tests.kits.brokerkit import FLEET, Client, Fleet, RoleBroker, box_client, hub_client
 
 NOT_AUTHORIZED = 0x87
 QUEUE_SETTINGS = ("max_queued_messages", "max_queued_bytes", "max_inflight_messages",
@@ -61,7 +61,7 @@ def _settings(text: str) -> dict[str, str]:
 
 
 def test_local_broker_has_the_role_queue_settings(fleet: Fleet, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The demo's and the other tests' broker (central.broker.start_broker) queues as the role's."""
+    """The demo's and the other tests' broker (central.devtools.broker.start_broker) queues as the role's."""
     role = _settings(fleet.settings())
     assert set(role) == set(QUEUE_SETTINGS)
     local = start_broker(tmp_path / "local")

@@ -1,7 +1,7 @@
 """The hub's persistent session on the hub role's broker: nothing acknowledged to a box is lost.
 
-Mosquitto runs the role's files (tests/brokerkit.py); the hub side is the real ingest
-(central.ingest.Ingest) with the role's hub.toml, storing into a real SQLite database; boxes
+Mosquitto runs the role's files (tests/kits/brokerkit.py); the hub side is the real ingest
+(central.ingest.subscriber.Ingest) with the role's hub.toml, storing into a real SQLite database; boxes
 publish over TLS with their certificates and credentials, as the box's egress does (MQTT 3.1.1,
 clean session).
 """
@@ -18,10 +18,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from central.config import HubConfig, load
-from central.ingest import Ingest
-from edge.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
-from tests.brokerkit import Client, RoleBroker, box_client
+from central.ingest.subscriber import Ingest
+from edge.wire.messages import EventMessage, ObjectRef, encode, topic, utc_iso, uuid7
 from tests.conftest import wait_for
+from tests.kits.brokerkit import Client, RoleBroker, box_client
 
 MODEL_SHA = "e8" * 32
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.index import IndexRow, TrackIndex
-from edge.messages import encode, topic
-from tests.brokerkit import Client, RoleBroker, hub_client
-from tests.searchkit import BoxProcess, install_hub_key, request, signed
+from edge.search.index import IndexRow, TrackIndex
+from edge.wire.messages import encode, topic
+from tests.kits.brokerkit import Client, RoleBroker, hub_client
+from tests.kits.searchkit import BoxProcess, install_hub_key, request, signed
 
 SITE, CAMERA = "marseille", "cam-042"
 NO_SUBSCRIBERS = 0x10

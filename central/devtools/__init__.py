@@ -1,0 +1,1 @@
+"""Development tools: the demo, the load simulator and an embedded broker."""

@@ -1,0 +1,1 @@
+"""Hub ingest: MQTT subscriber, total decode, validation, idempotent storage or quarantine."""

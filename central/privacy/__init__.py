@@ -1,0 +1,1 @@
+"""The privacy officer's side: egress verification, inventory, register, retention, subject access."""

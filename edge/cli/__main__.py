@@ -1,0 +1,5 @@
+"""``python -m edge.cli``: the ``vigie`` command line."""
+
+from edge.cli import main
+
+main()

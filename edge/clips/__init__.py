@@ -1,0 +1,1 @@
+"""Event clips: pre-roll, assembly off the detection loop, anonymisation and WebM encoding."""

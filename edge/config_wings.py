@@ -1,0 +1,182 @@
+"""The box config's sections for its side wings: audio, clips and their upload, outbox, index,
+ledger digests.
+
+Each is a field of :class:`edge.config.BoxConfig` (``[audio]``, ``[clips]``, ``[upload]``,
+``[outbox]``, ``[index]``, ``[ledger]``); like every config model they refuse unknown keys.
+This module imports nothing from :mod:`edge.config` so that the config can import it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge.wire.tomlconf import Strict
+
+
+class AudioConfig(Strict):
+    """Gunshot detection from a microphone or a file. Off unless a legal basis is recorded.
+
+    Audio never leaves the box and never touches its disk: it lives in an in-memory ring
+    buffer of a few seconds; only ``gunshot`` event messages are sent.
+    """
+
+    enabled: bool = False
+    """Listen for gunshots (needs ``legal_basis``)."""
+    legal_basis: str | None = Field(default=None, max_length=200)
+    """Free text naming what allows sound capture here, e.g. the impact assessment's reference."""
+    file: str | None = None
+    """A WAV/FLAC file to replay instead of a microphone (tests, demonstrations)."""
+    device: int | str | None = None
+    """PortAudio input device (index or name); default device when neither is set."""
+    realtime: bool = True
+    """Pace a ``file`` at its own sample rate, as a microphone would deliver it."""
+    loop: bool = False
+    """Start a ``file`` again when it ends."""
+    pooling: Literal["max", "sum"] = "max"
+    """How the gun-related YAMNet classes are pooled (chosen by leave-one-position-out CV)."""
+    threshold: float = Field(default=0.3, gt=0.0, le=1.0)
+    """Pooled gunshot score of a window that starts an event."""
+    release: float = Field(default=0.15, gt=0.0, le=1.0)
+    """Hysteresis: a burst stays open while windows score at least this."""
+    refractory_s: float = Field(default=10.0, ge=1.0, le=600.0)
+    """Seconds without a window reaching ``release`` after which the event ends (one burst = one event)."""
+    gate_rise_db: float | None = Field(default=4.5, ge=0.0, le=60.0)
+    """Skip the model on windows without an onset this strong; none runs it on every window."""
+    severity: Literal["info", "warning", "critical"] = "critical"
+    """Severity of ``gunshot`` events."""
+    threads: int = Field(default=1, ge=1, le=8)
+    """CPU threads of the YAMNet runtime."""
+
+    @field_validator("legal_basis")
+    @classmethod
+    def _basis_text(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("legal_basis is empty; name the text that allows sound capture here")
+        return v.strip() if v else v
+
+    @model_validator(mode="after")
+    def _lawful(self) -> AudioConfig:
+        if self.enabled and not self.legal_basis:
+            raise ValueError(
+                "audio.enabled = true needs audio.legal_basis: sound capture in public space is "
+                "unlawful without a text that allows it; set legal_basis to its reference (for "
+                "example the data-protection impact assessment), or leave audio disabled"
+            )
+        if self.release > self.threshold:
+            raise ValueError(f"release ({self.release}) must not exceed threshold ({self.threshold})")
+        if self.file is not None and self.device is not None:
+            raise ValueError("set at most one of 'file' and 'device'")
+        return self
+
+
+class ClipsConfig(Strict):
+    """Anonymised event clips: pre/post-roll, anonymisation, encoding limits.
+
+    ``anonymize`` has no "off": a clip that leaves the box always has faces and/or person heads
+    blurred (privacy masks are applied in every case).
+    """
+
+    enabled: bool = True
+    """Make anonymised clips of events (uploaded only when ``[upload]`` is set)."""
+    pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
+    """Seconds of video before the event start kept in the clip (the pre-roll)."""
+    post_s: float = Field(default=10.0, ge=1.0, le=60.0)
+    """Seconds of video after the event start in the clip."""
+    fps: float = Field(default=10.0, ge=1.0, le=30.0)
+    """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
+    preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
+    """Memory bound of the pre-roll buffer (JPEG frames); the oldest frames go first."""
+    preroll_fps: float | None = Field(default=None, gt=0.0, le=60.0)
+    """Keep at most this many frames per second in the pre-roll (None: every frame)."""
+    preroll_max_width: int | None = Field(default=None, ge=160, le=7680)
+    """Downscale frames wider than this before storing them (None: full resolution)."""
+    jpeg_quality: int = Field(default=85, ge=30, le=100)
+    """JPEG quality of the frames held in the pre-roll buffer."""
+    max_width: int = Field(default=1920, ge=160, le=7680)
+    """Widest encoded clip (see ``max_height``)."""
+    max_height: int = Field(default=1080, ge=120, le=4320)
+    """A clip is encoded at most ``max_width`` x ``max_height`` (larger camera frames are
+    scaled down after anonymisation, aspect kept): the hub's ``clips.max_width``/``max_height``
+    refuse anything larger."""
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=256 * 1024 * 1024)
+    """A clip larger than this is not uploaded (the event says ``failed``)."""
+    anonymize: str = "faces+persons"
+    """What is blurred: ``faces``, ``persons`` (heads of person boxes) or both (``faces+persons``)."""
+    face_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
+    """YuNet score above which a face is blurred (low: better blur too much than too little)."""
+    face_scale: float = Field(default=2.0, ge=1.0, le=4.0)
+    """Upscale factor of the frame given to YuNet, so that small faces are found."""
+    max_pending: int = Field(default=4, ge=1, le=64)
+    """Clips assembled at once; an event beyond that gets no clip (``failed``), never a stall."""
+    upload_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
+    """One clip upload (HTTP PUT) is abandoned, and retried, after this long."""
+    retry_initial_s: float = Field(default=2.0, gt=0.0, le=600.0)
+    """First wait before retrying a failed upload; doubles on each failure."""
+    retry_max_s: float = Field(default=300.0, gt=0.0, le=86400.0)
+    """Longest wait between two upload attempts."""
+    max_attempts: int = Field(default=20, ge=1, le=10000)
+    """Upload attempts before a clip is given up (the event then says ``failed``)."""
+    shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+    """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
+    then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
+
+    @field_validator("anonymize")
+    @classmethod
+    def _no_off(cls, v: str) -> str:
+        allowed = ("faces+persons", "faces", "persons")
+        if v not in allowed:
+            raise ValueError(
+                f"anonymize must be one of {', '.join(repr(a) for a in allowed)}; "
+                f"clips are never sent without anonymisation (got {v!r}); "
+                "set clips.enabled = false to send no clips at all"
+            )
+        return v
+
+
+class UploadConfig(Strict):
+    """Where and as whom the box uploads clips (HTTP PUT to the hub)."""
+
+    hub_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    """The hub's base URL (``https://hub.example``); clips are PUT to ``/api/v1/events/<id>/clip``."""
+    device_token: str = Field(min_length=16, max_length=512)
+    """This box's bearer token for clip uploads (a ``device_tokens`` entry of the hub)."""
+
+
+class OutboxConfig(Strict):
+    """The box's store-and-forward queue (see edge.outbound.outbox for the drop policy)."""
+
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=256 * 1024)
+    """Cap on stored message bytes; over it, stats rows go first, then the oldest events."""
+    memory_queue: int = Field(default=1000, ge=10, le=100_000)
+    """Messages kept in memory (and retried) while the outbox cannot be written."""
+
+
+class IndexConfig(Strict):
+    """The box-local track index and its forensic search (see edge.search.index)."""
+
+    enabled: bool = True
+    """Index finished tracks and answer signed search requests (never in statistics mode)."""
+    retention_days: int = Field(default=10, ge=1, le=30)
+    """Index rows and their previews older than this are purged (30 days: French legal maximum)."""
+    best_crops: int = Field(default=3, ge=1, le=10)
+    """Crops of a live vehicle track kept in memory to vote its colour."""
+    max_results: int = Field(default=200, ge=1, le=500)
+    """Most rows one answer may carry, whatever the request's limit."""
+    request_max_lifetime_s: float = Field(default=900.0, ge=1.0, le=3600.0)
+    """A request living longer than this (``expires_at - issued_at``) is refused: its id
+    would have to be remembered that long (the hub's search ``expiry_s`` must not exceed it)."""
+    clock_skew_s: float = Field(default=300.0, ge=0.0, le=3600.0)
+    """A request issued further than this in the box's future is refused; answered request
+    ids are also kept this long past their expiry (a clock stepped back cannot revive them)."""
+
+
+class LedgerDigestConfig(Strict):
+    """Signed egress-ledger digests (edge.outbound.digests); need the box key made by ``vigie edge enrol``."""
+
+    interval_s: float = Field(default=60.0, ge=0.2, le=3600.0)
+    """Seconds between digests (a digest is also made at shutdown)."""
+    require_key: bool = False
+    """Refuse to start without the box key (else: warn and send no digests)."""
+

@@ -1,0 +1,1 @@
+"""Forensic search on the box: the track index, previews, colours and signed-request answers."""

@@ -1,0 +1,1 @@
+"""Offline tools for technicians and developers: replay, calibration drawing, evaluation, quantisation."""

@@ -1,0 +1,1 @@
+"""What box and hub share: the wire contract (messages, keys, ledger entries) and process conventions."""

@@ -1,0 +1,1 @@
+"""The documentation stays true to the code: topics, rules, commands, links."""
