@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
+
+from edge.wire.vitals import stop_on_signals
 
 if TYPE_CHECKING:
     from central.config import HubConfig
@@ -21,14 +21,6 @@ log = logging.getLogger("vigie")
 def hub() -> None:
     """The central hub: ingest and the operators' web application."""
 
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
 
 
 def load_hub_config(path: Path) -> HubConfig:
@@ -52,7 +44,7 @@ def hub_ingest(config: Path) -> None:
 
     cfg = load_hub_config(config)
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop, log)
     ingest = Ingest(cfg)
     ingest.start()
     stop.wait()
@@ -74,7 +66,7 @@ def hub_serve(config: Path, port: int | None) -> None:
     server = HubServer(app, cfg, port=port)
     PurgeJob(cfg.database, cfg.clips.dir, cfg.retention_days).start()  # hourly retention purge
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop, log)
 
     def _stopper() -> None:
         stop.wait()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import click
 
 from edge.cli.ledger import ledger_group
+from edge.wire.vitals import stop_on_signals
 
 if TYPE_CHECKING:
     from edge.config import BoxConfig
@@ -75,14 +74,6 @@ def edge_enrol(config: Path, hub_key: str | None) -> None:
     click.echo(f"{cfg.site}/{cfg.camera} {keys.public_text(key)}")
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
 
 @edge.command("run")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
@@ -100,7 +91,7 @@ def edge_run(config: Path) -> None:
     except (ModelStoreError, DetectorError, SourceError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop, log)
     def _stopper() -> None:
         stop.wait()
         agent.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -92,3 +93,14 @@ def forget(name: str) -> None:
     with _lock:
         _threads.pop(name, None)
         _dead.pop(name, None)
+
+
+def stop_on_signals(stop: threading.Event, logger: logging.Logger = log) -> None:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C) set ``stop``: the process ends its work and exits 0."""
+
+    def handler(signum: int, frame: object) -> None:
+        logger.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
