@@ -99,19 +99,63 @@ class ConfigError(Exception):
 
 M = TypeVar("M", bound=BaseModel)
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config file larger than this is refused unread (a box's or hub's file is a few KiB)."""
+MAX_NESTING = 32
+"""Arrays and inline tables nested deeper than this are refused before parsing (a zone's
+polygon is three levels deep; tomllib recurses once per level)."""
+
 
 def read_text(path: Path) -> str:
-    """The file's text; an unreadable or non-UTF-8 file is a :class:`ConfigError`."""
+    """The file's text; an unreadable, oversized or non-UTF-8 file is a :class:`ConfigError`."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(path, [Problem(None, "(file)", f"larger than {MAX_CONFIG_BYTES} bytes")])
+        return data.decode("utf-8")
     except OSError as exc:
         raise ConfigError(path, [Problem(None, "(file)", f"cannot read: {exc.strerror}")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(path, [Problem(None, "(file)", f"not UTF-8 text: {exc.reason}")]) from None
 
 
+def too_deep(text: str, limit: int = MAX_NESTING) -> int | None:
+    """The line on which arrays or inline tables first nest deeper than ``limit``, else None.
+
+    One linear pass; brackets inside strings and comments do not count."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+        elif c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        elif c in "\"'":
+            quote = text[i:i + 3] if text[i:i + 3] in ('"""', "'''") else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if text[i] == "\n":
+                    line += 1
+                i += 2 if text[i] == "\\" and quote[0] == '"' else 1
+            i += len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return None
+
+
 def parse_toml(text: str, path: Path) -> dict[str, Any]:
     """The TOML document; a syntax error is a :class:`ConfigError` with its line and column."""
+    if (deep := too_deep(text)) is not None:
+        raise ConfigError(path, [Problem(deep, "(syntax)", f"nested deeper than {MAX_NESTING} levels")])
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli import main
-from edge.config import ConfigError, check, load, parse
+from edge.config import ConfigError, check, check_report, load, parse
 
 GOOD = """\
 site = "marseille"
@@ -241,3 +241,42 @@ def test_several_errors_in_one_list_value_still_let_the_cross_checks_run(tmp_pat
         parse(text, tmp_path / "box.toml")
     found = [(p.line, p.location) for p in err.value.problems]
     assert found == [(15, "rules[0].zone"), (20, "detector.classes[0]"), (20, "detector.classes[1]")], found
+
+
+EXTREME_VALUES = ("nan", "inf", "-inf", str(2**64), "1" * 400, "1e400", '"x"', "[]", "{}", "true",
+                  "[" * 40 + "]" * 40)
+
+
+@pytest.mark.parametrize("value", EXTREME_VALUES)
+@pytest.mark.parametrize("key", ["dwell_s", "loop", "polygon"])
+def test_extreme_values_in_any_field_are_refused_with_their_line(tmp_path: Path, key: str,
+                                                                 value: str) -> None:
+    (tmp_path / "video.mp4").write_bytes(b"")
+    lines = [f"{key} = {value}" if line.startswith(f"{key} = ") else line for line in GOOD.splitlines()]
+    p = tmp_path / "box.toml"
+    p.write_text("\n".join(lines) + "\n")
+    ok, report = check_report(p)
+    if value == "true" and key in ("loop", "dwell_s"):  # a flag; for a number, pydantic reads 1
+        assert ok, report
+        return
+    assert not ok
+    line = next(i for i, text in enumerate(lines, 1) if text.startswith(f"{key} = "))
+    assert f"line {line}" in report, report
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('site = "s"\nx = ' + "[" * 5000 + "]" * 5000 + "\n", "line 2: (syntax): nested deeper than 32 levels"),
+    ("# " + "x" * (2 * 1024 * 1024) + "\n", "larger than 1048576 bytes"),
+    ("\x00\xff garbage", "line 1, column 1: (syntax): invalid TOML"),
+])
+def test_check_config_process_refuses_hostile_files_clearly(tmp_path: Path, text: str, fragment: str) -> None:
+    import subprocess
+    import sys
+
+    p = tmp_path / "box.toml"
+    p.write_text(text)
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "check-config", str(p)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert fragment in out.stderr, out.stderr

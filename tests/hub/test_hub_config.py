@@ -72,3 +72,24 @@ def test_unreadable_hub_config_is_one_clear_problem(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["hub", "ingest", "--config", str(tmp_path / "none.toml")])
     assert result.exit_code != 0
     assert "1 problem(s)" in result.output and "cannot read" in result.output
+
+
+@pytest.mark.parametrize("replace, fragment", [
+    (("port = 8080", "port = nan"), "line 2: port:"),
+    (("port = 8080", f"port = {2**64}"), "line 2: port:"),
+    (("max_bytes = 1048576", "max_bytes = 1e400"), "line 9: clips.max_bytes:"),
+    (("port = 8080", "port = " + "[" * 5000 + "]" * 5000), "line 2: (syntax): nested deeper than 32 levels"),
+    (('host = "127.0.0.1"', "host = [1, 2]"), "line 5: broker.host:"),
+])
+def test_hub_serve_refuses_extreme_values_with_their_line(tmp_path: Path, replace: tuple[str, str],
+                                                         fragment: str) -> None:
+    import subprocess
+    import sys
+
+    p = tmp_path / "hub.toml"
+    p.write_text(GOOD.replace(*replace))
+    out = subprocess.run([sys.executable, "-m", "edge.cli", "hub", "serve", "--config", str(p)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    assert fragment in out.stderr, out.stderr
