@@ -60,6 +60,22 @@ def false_alarm_rates() -> list[dict[str, Any]]:
             for t, z, s, c, n, fa in rows]
 
 
+def _hourly(fig: Any, ax: Any, buckets: list[str], ylabel: str, title: str, has_data: bool,
+            empty: str) -> Response:
+    """Finish an hourly chart: hour ticks, labels, a legend (or ``empty`` when there is no data)."""
+    step = max(1, len(buckets) // 12)
+    ax.set_xticks(range(0, len(buckets), step))
+    ax.set_xticklabels([b[5:].replace("T", " ") + "h" for b in buckets[::step]], rotation=30,
+                       ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if has_data:
+        ax.legend(fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
+    return _svg(fig)
+
+
 def _svg(fig: Any) -> Response:
     import matplotlib.pyplot as plt
 
@@ -96,17 +112,8 @@ def chart_events_per_hour() -> Response:
         counts = [data[t].get(b, 0) for b in buckets]
         ax.bar(range(len(buckets)), counts, bottom=bottom, label=t, width=0.85)
         bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
-    step = max(1, len(buckets) // 12)
-    ax.set_xticks(range(0, len(buckets), step))
-    ax.set_xticklabels([b[5:].replace("T", " ") + "h" for b in buckets[::step]], rotation=30,
-                       ha="right", fontsize=8)
-    ax.set_ylabel("events")
-    ax.set_title(f"Events per hour by type (last {hours} h, UTC)")
-    if data:
-        ax.legend(fontsize=8, frameon=False)
-    else:
-        ax.text(0.5, 0.5, "no events in this period", transform=ax.transAxes, ha="center")
-    return _svg(fig)
+    return _hourly(fig, ax, buckets, "events", f"Events per hour by type (last {hours} h, UTC)",
+                   bool(data), "no events in this period")
 
 
 @bp.get("/stats/false-alarms.svg")
@@ -168,18 +175,9 @@ def chart_crossings() -> Response:
     fig, ax = _figure()
     for cls in sorted(data):
         ax.plot(range(len(buckets)), [data[cls].get(b, 0) for b in buckets], marker=".", label=cls)
-    step = max(1, len(buckets) // 12)
-    ax.set_xticks(range(0, len(buckets), step))
-    ax.set_xticklabels([b[5:].replace("T", " ") + "h" for b in buckets[::step]], rotation=30,
-                       ha="right", fontsize=8)
-    ax.set_ylabel("crossings")
-    ax.set_title(f"Line crossings per hour by class (last {hours} h, UTC)")
-    if data:
-        ax.legend(fontsize=8, frameon=False)
-    else:
-        ax.text(0.5, 0.5, "no statistics messages in this period", transform=ax.transAxes,
-                ha="center")
-    return _svg(fig)
+    return _hourly(fig, ax, buckets, "crossings",
+                   f"Line crossings per hour by class (last {hours} h, UTC)", bool(data),
+                   "no statistics messages in this period")
 
 
 def stats_table_present() -> bool:
