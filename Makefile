@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test venv models test-tools provision-tools lint clean wheel image lint-ansible docs
+.PHONY: demo test venv models test-tools provision-tools lint clean wheel image lint-ansible docs translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,10 @@ test: venv test-tools models lint
 # The configuration reference, generated from the box and hub config models.
 docs: venv
 	$(BIN)/python -m edge.tools.configref -o docs/reference/configuration.md
+
+# The hub's gettext catalogues: new strings added, translations kept, .mo files compiled.
+translations: venv
+	$(BIN)/python -m central.devtools.catalogue
 
 clean:
 	rm -rf $(VENV) .demo test-output .pytest_cache .mypy_cache .ruff_cache

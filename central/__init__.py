@@ -60,6 +60,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     """The Flask application factory. ``overrides`` set Flask config keys (tests)."""
     from flask import Flask, g
 
+    from central import i18n
     from central.web import chrome
     from central.web.auth import TrustedProxies
     from central.web.httpjson import FiniteJSONProvider
@@ -94,6 +95,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     for bp in blueprints():
         app.register_blueprint(bp)
     chrome.install(app)  # page context, filters, error handlers, security headers
+    i18n.install(app, cfg.language, cfg.timezone)  # language per person, site time zone
 
     @app.teardown_appcontext
     def _close(exc: BaseException | None) -> None:

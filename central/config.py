@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, IPvAnyNetwork
+from pydantic import Field, IPvAnyNetwork, field_validator
 
 from central.users import Role
 from edge.wire.messages import NAME_PATTERN
@@ -127,6 +128,10 @@ class HubConfig(Checked):
     max_clock_skew_s: float = Field(default=300.0, ge=1.0, le=86400.0)
     """Event, statistics, health and ledger-digest times more than this far in the future
     (by the hub's clock) are refused and quarantined; each camera's measured skew is shown."""
+    language: Literal["fr", "en"] = "fr"
+    """The pages', notifications' and reports' language for people who have not chosen one."""
+    timezone: str = Field(default="Europe/Paris", min_length=1, max_length=64)
+    """The site's time zone (IANA name): every time people read is shown in it."""
     signing_key: Path | None = None
     """The hub's Ed25519 private key (``vigie hub keygen``); signs search requests. Without it
     the hub cannot search (boxes refuse unsigned requests)."""
@@ -149,6 +154,15 @@ class HubConfig(Checked):
     def max_body_bytes(self) -> int:
         """The request body limit the web server enforces."""
         return self.web.max_body_bytes or self.clips.max_bytes + 1024 * 1024
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Paris)") from exc
+        return value
 
 
 def load(path: Path | str) -> HubConfig:

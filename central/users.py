@@ -48,6 +48,7 @@ class User:
     username: str
     role: str
     disabled: bool
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _check_password(password: str) -> None:
 
 def _user(row: Any) -> User:
     return User(id=int(row["id"]), username=str(row["username"]), role=str(row["role"]),
-                disabled=bool(row["disabled"]))
+                disabled=bool(row["disabled"]), language=row["language"])
 
 
 def add_user(db: sqlite_utils.Database, username: str, password: str, role: str) -> User:
@@ -111,6 +112,19 @@ def set_password(db: sqlite_utils.Database, username: str, password: str) -> Non
     db.execute("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
                [_hasher.hash(password), time.time(), user.id])
     db.execute("DELETE FROM sessions WHERE user_id = ?", [user.id])
+
+
+def set_language(db: sqlite_utils.Database, username: str, language: str | None) -> None:
+    """The language of ``username``'s pages and reports (``None``: the hub's default)."""
+    from central.i18n import LANGUAGES
+
+    if language is not None and language not in LANGUAGES:
+        raise UserError(f"unknown language {language!r}: choose one of {', '.join(LANGUAGES)}")
+    user = get_user(db, username)
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    db.execute("UPDATE users SET language = ?, updated_at = ? WHERE id = ?",
+               [language, time.time(), user.id])
 
 
 def set_disabled(db: sqlite_utils.Database, username: str, disabled: bool = True) -> None:

@@ -214,6 +214,11 @@ def _quarantine_and_search_parts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _user_language(db: sqlite_utils.Database) -> None:
+    """Each person's language for pages and reports (NULL: the hub's default)."""
+    db.execute("ALTER TABLE users ADD COLUMN language TEXT")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -224,6 +229,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("privacy_ledger", _privacy_ledger),
     ("clip_pending_index", _clip_pending_index),
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
+    ("user_language", _user_language),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

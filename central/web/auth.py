@@ -44,6 +44,7 @@ class Identity:
     via: str  # "session" | "token"
     csrf: str | None = None
     user_id: int | None = None
+    language: str | None = None
 
 
 class TrustedProxies:
@@ -104,7 +105,8 @@ def identify() -> Identity | None:
             sess = load_session(get_db(), cookie)
             if sess is not None:
                 ident = Identity(actor=sess.user.username, role=sess.user.role, via="session",
-                                 csrf=sess.csrf, user_id=sess.user.id)
+                                 csrf=sess.csrf, user_id=sess.user.id,
+                                 language=sess.user.language)
     g.identity = ident
     if ident is not None:
         g.actor = ident.actor

@@ -22,10 +22,12 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import gettext, ngettext
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from central import audit
 from central.db import get_db
+from central.i18n import N_
 from central.users import ROLES, User, attempt_login, close_session, open_session
 from central.web.auth import SESSION_COOKIE, client_address, identify, is_api, public, roles
 
@@ -34,19 +36,19 @@ log = logging.getLogger(__name__)
 bp = Blueprint("web", __name__)
 
 LOGIN_CSRF_COOKIE = "vigie_login_csrf"
-NAV = (
-    ("Alerts", "/", ("operator", "supervisor")),
-    ("Cameras", "/cameras", ("operator", "supervisor", "admin")),
-    ("Search", "/search", ("operator", "supervisor", "privacy_officer")),
-    ("Statistics", "/stats", ("supervisor", "admin")),
-    ("Audit log", "/privacy/audit", ("privacy_officer", "admin")),
-    ("Egress", "/privacy/egress", ("privacy_officer", "admin")),
-    ("Quarantine", "/privacy/quarantine", ("privacy_officer", "admin")),
-    ("Data inventory", "/privacy/inventory", ("privacy_officer", "admin")),
-    ("Subject access", "/privacy/access", ("privacy_officer",)),
-    ("Users", "/admin/users", ("admin",)),
-    ("Investigate", "/investigate", ("investigator",)),
-    ("Searches", "/privacy/searches", ("privacy_officer", "admin")),
+NAV = (  # labels are catalogue strings, translated where shown (base.html)
+    (N_("Alerts"), "/", ("operator", "supervisor")),
+    (N_("Cameras"), "/cameras", ("operator", "supervisor", "admin")),
+    (N_("Search"), "/search", ("operator", "supervisor", "privacy_officer")),
+    (N_("Statistics"), "/stats", ("supervisor", "admin")),
+    (N_("Audit log"), "/privacy/audit", ("privacy_officer", "admin")),
+    (N_("Egress"), "/privacy/egress", ("privacy_officer", "admin")),
+    (N_("Quarantine"), "/privacy/quarantine", ("privacy_officer", "admin")),
+    (N_("Data inventory"), "/privacy/inventory", ("privacy_officer", "admin")),
+    (N_("Subject access"), "/privacy/access", ("privacy_officer",)),
+    (N_("Users"), "/admin/users", ("admin",)),
+    (N_("Investigate"), "/investigate", ("investigator",)),
+    (N_("Searches"), "/privacy/searches", ("privacy_officer", "admin")),
 )
 HOME = {"operator": "/", "supervisor": "/", "privacy_officer": "/privacy/audit", "admin": "/cameras",
         "investigator": "/investigate"}
@@ -109,7 +111,7 @@ def login() -> Any:
         username = request.form.get("username", "").strip().lower()[:64]
         password = request.form.get("password", "")[:1024]
         if not username or not password:
-            error, status = "Enter your user name and password.", 400
+            error, status = gettext("Enter your user name and password."), 400
         else:
             user, error, status = _check_login(username, password)
             if user is not None:
@@ -130,9 +132,11 @@ def _check_login(username: str, password: str) -> tuple[User | None, str | None,
         return result.user, None, 200
     _audit_refused(db, username, ip, throttled=result.wait_s > 0)
     if result.wait_s > 0:
-        return None, (f"Too many failed attempts. Try again in {int(result.wait_s // 60) + 1} "
-                      "minute(s)."), 429
-    return None, "Wrong user name or password, or the account is disabled.", 401
+        minutes = int(result.wait_s // 60) + 1
+        return None, ngettext("Too many failed attempts. Try again in %(num)d minute.",
+                              "Too many failed attempts. Try again in %(num)d minutes.",
+                              minutes), 429
+    return None, gettext("Wrong user name or password, or the account is disabled."), 401
 
 
 def _logged_in(user: User) -> Any:
@@ -157,6 +161,25 @@ def logout() -> Any:
     resp = redirect("/login")
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
+
+
+@bp.post("/me/language")
+@roles(*ROLES)
+def choose_language() -> Any:
+    """The person's language for pages and reports (kept with their account)."""
+    from central.users import UserError, set_language
+    from central.web.auth import check_csrf
+
+    ident = identify()
+    assert ident is not None
+    check_csrf(ident.csrf)
+    if ident.via != "session":
+        abort(400, "only people with an account choose a language")
+    try:
+        set_language(get_db(), ident.actor, request.form.get("language") or None)
+    except UserError as exc:
+        abort(400, str(exc))
+    return redirect(_safe_next(request.referrer and urlsplit(request.referrer).path, ident.role))
 
 
 @bp.get("/api/v1/me")

@@ -48,11 +48,11 @@ def test_session_cookie_flags_and_password_hash(hub: Hub) -> None:
 
 def test_wrong_password_and_throttling(hub: Hub) -> None:
     r = _post_login(hub, "operator", "wrong password!")
-    assert r.status_code == 401 and "Wrong user name or password" in r.text
+    assert r.status_code == 401 and "Identifiant ou mot de passe incorrect" in r.text
     for _ in range(4):
         assert _post_login(hub, "operator", "wrong password!").status_code == 401
     r = _post_login(hub, "operator", PASSWORD)  # right password, but throttled now
-    assert r.status_code == 429 and "Too many failed attempts" in r.text
+    assert r.status_code == 429 and "Trop de tentatives échouées" in r.text
     assert _post_login(hub, "supervisor", PASSWORD).status_code == 302, "other users unaffected"
     for i in range(14):  # 5 + 14 = 19 failures from this address, spread over user names
         assert _post_login(hub, f"guess-{i % 3}", "whatever123").status_code in (401, 429)
