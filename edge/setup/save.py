@@ -93,17 +93,13 @@ def _move_trailing_trivia(last: Table, new: Table) -> None:
     while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace | Comment):
         tail.insert(0, body.pop())
     body.append((None, Whitespace("\n")))
-    nbody = new.value.body
-    if nbody and nbody[-1][0] is None and isinstance(nbody[-1][1], Whitespace):
-        nbody.pop()
-    nbody.extend(tail or [(None, Whitespace("\n"))])
+    new.value.body.extend(tail)
 
 
 def _new_table(item: Mapping[str, Any]) -> Table:
     t = tomlkit.table()
     for k, v in item.items():
         t.add(k, _value(_plain(v)))
-    t.add(tomlkit.nl())
     return t
 
 
