@@ -236,7 +236,11 @@ const vigie = (() => {
   function shapeItem(kind, i, extra) {
     const s = S.layout[kind][i];
     const name = el("input", {type: "text", value: s.name, id: `name-${kind}-${i}`, class: "name",
-      oninput: e => { s.name = e.target.value; changed(false); }});
+      oninput: e => {
+        const before = s.name; s.name = e.target.value;
+        if (kind === "zones") S.layout.rules.forEach(r => { if (r.zone === before) r.zone = s.name; });
+        changed(false);
+      }});
     const del = el("button", {type: "button", text: T("delete"), onclick: () => {
       const old = s.name; S.layout[kind].splice(i, 1);
       if (kind === "zones") S.layout.rules = S.layout.rules.filter(r => r.zone !== old || !formOf(r.type).zoneRequired);
