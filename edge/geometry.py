@@ -38,7 +38,8 @@ def _segments_cross(p1: tuple[float, float], p2: tuple[float, float],
         return True
 
     def on(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float], d: float) -> bool:
-        return d == 0 and min(a[0], b[0]) <= c[0] <= max(a[0], b[0]) and min(a[1], b[1]) <= c[1] <= max(a[1], b[1])
+        return (d == 0 and min(a[0], b[0]) <= c[0] <= max(a[0], b[0])
+                and min(a[1], b[1]) <= c[1] <= max(a[1], b[1]))
 
     return on(q1, q2, p1, d1) or on(q1, q2, p2, d2) or on(p1, p2, q1, d3) or on(p1, p2, q2, d4)
 

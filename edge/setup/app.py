@@ -258,7 +258,8 @@ def _start_try(session: Session) -> tuple[Response, int] | Response:
             return jsonify(error=f"{video}: not a file"), 400
     else:
         seconds = body.get("seconds", session.keeper.keep_s)
-        seconds = float(seconds) if isinstance(seconds, int | float) and seconds > 0 else session.keeper.keep_s
+        if not (isinstance(seconds, int | float) and seconds > 0):
+            seconds = session.keeper.keep_s
         frames = session.keeper.recent(seconds)
         if not frames:
             return _camera_down(session, session.lang or "fr")

@@ -15,7 +15,8 @@ LANGS = ("fr", "en")
 
 FR: dict[str, str] = {
     "title": "Vigie · réglage de la caméra",
-    "token_refused": "Jeton refusé : il est faux ou a déjà servi. Relancez « vigie edge setup » pour en obtenir un nouveau.",
+    "token_refused": ("Jeton refusé : il est faux ou a déjà servi. Relancez « vigie edge setup » pour "
+                      "en obtenir un nouveau."),
     "token_missing": "Accès refusé : ouvrez l'adresse avec le jeton imprimé par « vigie edge setup ».",
     "camera_down": "La caméra ne donne pas d'image",
     "try_busy": "Un essai est déjà en cours.",
@@ -29,12 +30,16 @@ FR: dict[str, str] = {
     "tool_mask": "Masque",
     "tool_calibration": "Calibrage",
     "tool_direction": "Direction",
-    "help_edit": "Glissez un point pour le déplacer ; double-clic sur un bord pour ajouter un point ; clic droit sur un point pour le supprimer.",
+    "help_edit": ("Glissez un point pour le déplacer ; double-clic sur un bord pour ajouter un "
+                  "point ; clic droit sur un point pour le supprimer."),
     "help_zone": "Cliquez pour poser les points de la zone ; double-clic ou Entrée pour la fermer.",
-    "help_line": "Cliquez le point A puis le point B ; le sens « avant » va de la gauche de A→B vers sa droite.",
-    "help_mask": "Cliquez pour poser les points du masque ; double-clic ou Entrée pour le fermer. Ce qui est masqué ne quitte jamais la caméra.",
+    "help_line": ("Cliquez le point A puis le point B ; le sens « avant » va de la gauche de A→B "
+                  "vers sa droite."),
+    "help_mask": ("Cliquez pour poser les points du masque ; double-clic ou Entrée pour le fermer. "
+                  "Ce qui est masqué ne quitte jamais la caméra."),
     "help_calibration": "Cliquez quatre points au sol, puis donnez leur position en mètres.",
-    "help_direction": "Tracez une flèche dans le sens de circulation autorisé de la règle « sens interdit » choisie.",
+    "help_direction": ("Tracez une flèche dans le sens de circulation autorisé de la règle « sens "
+                       "interdit » choisie."),
     "zones": "Zones",
     "lines": "Lignes",
     "masks": "Masques de confidentialité",
@@ -71,7 +76,8 @@ FR: dict[str, str] = {
     "frame": "image",
     "other_problems": "Autres problèmes",
     "unsaved": "Modifications non enregistrées",
-    "nothing_sent": "Rien n'est envoyé : ni MQTT, ni envoi de clips. L'éditeur s'arrête seul après une période d'inactivité.",
+    "nothing_sent": ("Rien n'est envoyé : ni MQTT, ni envoi de clips. L'éditeur s'arrête seul après "
+                     "une période d'inactivité."),
     "new_zone": "zone",
     "new_line": "ligne",
     "new_mask": "masque",
@@ -79,7 +85,8 @@ FR: dict[str, str] = {
 
 EN: dict[str, str] = {
     "title": "Vigie · camera setup",
-    "token_refused": "Token refused: it is wrong or was already used. Run `vigie edge setup` again for a new one.",
+    "token_refused": ("Token refused: it is wrong or was already used. Run `vigie edge setup` again "
+                      "for a new one."),
     "token_missing": "Access refused: open the address with the token printed by `vigie edge setup`.",
     "camera_down": "The camera gives no picture",
     "try_busy": "A trial is already running.",
@@ -93,10 +100,12 @@ EN: dict[str, str] = {
     "tool_mask": "Mask",
     "tool_calibration": "Calibration",
     "tool_direction": "Direction",
-    "help_edit": "Drag a point to move it; double-click an edge to add a point; right-click a point to delete it.",
+    "help_edit": ("Drag a point to move it; double-click an edge to add a point; right-click a "
+                  "point to delete it."),
     "help_zone": "Click to place the zone's points; double-click or Enter closes it.",
     "help_line": "Click point A then point B; 'forward' goes from the left of A→B to its right.",
-    "help_mask": "Click to place the mask's points; double-click or Enter closes it. What is masked never leaves the camera.",
+    "help_mask": ("Click to place the mask's points; double-click or Enter closes it. What is "
+                  "masked never leaves the camera."),
     "help_calibration": "Click four points on the ground, then give their positions in metres.",
     "help_direction": "Draw an arrow along the allowed direction of travel of the chosen wrong-way rule.",
     "zones": "Zones",
@@ -135,7 +144,8 @@ EN: dict[str, str] = {
     "frame": "frame",
     "other_problems": "Other problems",
     "unsaved": "Unsaved changes",
-    "nothing_sent": "Nothing is sent: no MQTT, no clip upload. The editor stops by itself after a period of inactivity.",
+    "nothing_sent": ("Nothing is sent: no MQTT, no clip upload. The editor stops by itself after a "
+                     "period of inactivity."),
     "new_zone": "zone",
     "new_line": "line",
     "new_mask": "mask",

@@ -89,7 +89,7 @@ def _move_trailing_trivia(last: Table, new: Table) -> None:
     """Comments and blank lines ending ``last`` introduce what follows it in the file: they
     move to the end of ``new`` (appended after ``last``), which is separated by one blank line."""
     body = last.value.body
-    tail = []
+    tail: list[tuple[Any, Any]] = []
     while body and body[-1][0] is None and isinstance(body[-1][1], Whitespace | Comment):
         tail.insert(0, body.pop())
     body.append((None, Whitespace("\n")))

@@ -24,6 +24,8 @@ from edge.setup.frames import Kept, decode
 
 log = logging.getLogger(__name__)
 
+EVENT_KEYS = ("type", "state", "zone", "severity", "frame", "t")
+"""What the page lists of each event message a run produces."""
 MAX_SHOTS = 40
 """Annotated frames kept per run (each event's start and end)."""
 
@@ -100,7 +102,7 @@ class Trials:
 
         def emit(msg: dict[str, Any]) -> None:
             if msg.get("schema") == "vigie.event/1":
-                run.events.append({k: msg.get(k) for k in ("type", "state", "zone", "severity", "frame", "t")})
+                run.events.append({k: msg.get(k) for k in EVENT_KEYS})
 
         def progress(n: int) -> None:
             run.done += n

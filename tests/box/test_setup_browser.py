@@ -79,8 +79,8 @@ def _problems(page: Page) -> int:
 def start_editor(tmp: Path, cfg: Path, *args: str) -> tuple[Proc, str]:
     """``vigie edge setup`` on any free port; returns the process and its printed URL."""
     proc = Proc(["edge", "setup", str(cfg), "--port", "0", *args], tmp / "setup.log", cwd=tmp)
-    url = wait_for(lambda: (m := re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", proc.text())) and m.group(1),
-                   60, what="the editor's URL")
+    pattern = re.compile(r"(http://127\.0\.0\.1:\d+/\?token=\S+)")
+    url = wait_for(lambda: (m := pattern.search(proc.text())) and m.group(1), 60, what="the editor's URL")
     return proc, str(url)
 
 
@@ -156,7 +156,8 @@ def test_a_technician_draws_saves_and_tries_a_zone(browser: Browser, model_store
         page.click("#tool-zone")
         _click(page, [(0.1, 0.1), (0.3, 0.3), (0.3, 0.1), (0.1, 0.3)])
         page.keyboard.press("Enter")
-        wait_for(lambda: "crosses itself" in page.inner_text("#problems-zones-1"), 20, what="the crossing refused")
+        wait_for(lambda: "crosses itself" in page.inner_text("#problems-zones-1"), 20,
+                 what="the crossing refused")
         page.click("#save")
         wait_for(lambda: "refusé" in page.inner_text("#saved"), 20, what="the save refused")
         assert cfg.read_text() == saved
