@@ -179,3 +179,12 @@ def test_the_page_follows_lang(tmp_path: Path, media: Path, spawn: Any, lang: st
                         what="recent frames kept")
         assert loop
     assert proc.stop() == 0
+
+
+def test_the_editor_imports_nothing_of_the_hub() -> None:
+    """The editor's modules load without the hub's code and without an MQTT client (the ``vigie``
+    root adds the hub's commands only where the hub extra is installed)."""
+    script = ("import sys, edge.setup.server, edge.setup.app, edge.setup.tryit\n"
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('central', 'paho')))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr

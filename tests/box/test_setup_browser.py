@@ -32,6 +32,8 @@ ZONE = [(0.40, 0.70), (0.78, 0.70), (0.78, 0.99), (0.40, 0.99)]
 """Around the standing table, where each visitor of the person video stops."""
 LINE = [(0.75, 0.99), (0.75, 0.40)]
 MASK = [(0.02, 0.02), (0.15, 0.02), (0.15, 0.30), (0.02, 0.30)]
+CALIBRATION = [(0.1, 0.6), (0.9, 0.6), (0.95, 0.98), (0.05, 0.98)]
+GROUND = [(0, 4), (4, 4), (4, 0), (0, 0)]
 COMMENT = "# Caméra du hall : réglée avec vigie edge setup"
 
 
@@ -115,6 +117,22 @@ def test_a_technician_draws_saves_and_tries_a_zone(browser: Browser, model_store
         page.fill("#name-zones-0", "table")
         wait_for(lambda: page.input_value("#rule-0-zone") == "table" and _problems(page) == 0, 20,
                  what="a valid layout with the rule on the renamed zone")
+        # A wrong-way rule whose allowed direction is drawn as an arrow (left to right).
+        page.select_option("#add-rule-type", "wrong_way")
+        page.click("#add-rule")
+        page.click("#rules-1 >> text=Tracer la direction")
+        _drag(page, (0.45, 0.5), (0.7, 0.5))
+        wait_for(lambda: page.input_value("#rule-1-direction-0") == "1", 20, what="the drawn direction")
+        # The four ground points of the calibration, and where they lie in metres.
+        page.click("#tool-calibration")
+        _click(page, CALIBRATION)
+        for k, (gx, gy) in enumerate(GROUND):
+            page.fill(f"#ground-{k}-0", str(gx))
+            page.press(f"#ground-{k}-0", "Tab")
+            page.fill(f"#ground-{k}-1", str(gy))
+            page.press(f"#ground-{k}-1", "Tab")
+        wait_for(lambda: _problems(page) == 0 and page.input_value("#ground-3-1") == "0", 20,
+                 what="a valid calibration")
         # The preview is masked by the box's own MaskPainter: black where the mask is.
         frame = page.request.get(url.split("?")[0] + "api/frame")
         img = cv2.imdecode(np.frombuffer(frame.body(), np.uint8), cv2.IMREAD_GRAYSCALE)
@@ -132,17 +150,20 @@ def test_a_technician_draws_saves_and_tries_a_zone(browser: Browser, model_store
         check = subprocess.run([sys.executable, "-m", "edge.cli", "edge", "check-config", str(cfg)],
                                capture_output=True, text=True, timeout=120)
         assert check.returncode == 0, check.stderr
-        assert "1 zone(s), 1 rule(s)" in check.stdout
+        assert "1 zone(s), 2 rule(s)" in check.stdout
         from edge.config import load
 
         box = load(cfg)
         assert box.zones[0].name == "table" and box.rules[0].zone == "table" and box.rules[0].dwell_s == 1
         assert [round(v, 2) for v in box.zones[0].polygon[1]] == [0.78, 0.7]
         assert box.lines[0].name == "ligne-1" and box.privacy_masks[0].name == "masque-1"
+        assert box.rules[1].type == "wrong_way" and box.rules[1].direction == (1.0, 0.0)
+        assert box.calibration is not None and box.calibration.ground[1] == (4.0, 4.0)
+        assert [round(v, 2) for v in box.calibration.image[2]] == [0.95, 0.98]
 
         # Try it on the video: the intrusion fires in the zone just drawn, drawn on its frame.
         page.fill("#try-file", str(video))
-        page.fill("#try-max", "130")
+        page.fill("#try-max", "100")
         page.click("#try-run")
         wait_for(lambda: page.get_attribute("#try-status", "data-state") in ("done", "failed"), 180,
                  what="the trial to end")
