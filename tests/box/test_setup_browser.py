@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import psutil
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from edge.modelstore import ModelStore
@@ -44,7 +45,8 @@ def browser() -> Iterator[Browser]:
 
 
 def _shot(page: Page, out: Path, name: str, selector: str | None = None) -> None:
-    """A PNG of the page's top (or of ``selector``), 1000 px wide at most (small enough for the docs)."""
+    """A PNG of the page's top (or of ``selector``), 900 px wide at most and 256 colours (small
+    enough for the docs)."""
     path = out / name
     if selector:
         page.locator(selector).screenshot(path=str(path))
@@ -52,12 +54,13 @@ def _shot(page: Page, out: Path, name: str, selector: str | None = None) -> None
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(path))
     img = cv2.imread(str(path))
-    if img.shape[1] > 1000:
-        img = cv2.resize(img, (1000, round(img.shape[0] * 1000 / img.shape[1])), interpolation=cv2.INTER_AREA)
-    cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if img.shape[1] > 900:
+        img = cv2.resize(img, (900, round(img.shape[0] * 900 / img.shape[1])), interpolation=cv2.INTER_AREA)
+    small = Image.fromarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)).quantize(256, Image.Quantize.FASTOCTREE)
+    small.save(path, optimize=True)
     if figures := os.environ.get("VIGIE_FIGURES"):
         Path(figures).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(Path(figures) / f"setup-{name}"), img, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        small.save(Path(figures) / f"setup-{name}", optimize=True)
 
 
 def _click(page: Page, points: list[tuple[float, float]]) -> None:
@@ -182,6 +185,7 @@ def test_a_technician_draws_saves_and_tries_a_zone(browser: Browser, model_store
         page.click("#save")
         wait_for(lambda: "refusé" in page.inner_text("#saved"), 20, what="the save refused")
         assert cfg.read_text() == saved
+        page.evaluate("document.getElementById('zones-1').scrollIntoView()")
         _shot(page, output_dir, "03-refused.png")
         # Fixed by dragging a point (edit tool); then a point dragged out of the picture is refused.
         page.click("#tool-edit")
