@@ -16,6 +16,7 @@ import pytest
 import requests
 
 from edge.config import check_text
+from edge.modelstore import ModelStore
 from edge.rules.configs import RULE_TYPES
 from edge.setup.forms import rule_forms
 from edge.setup.messages import EN, FR, pick
@@ -188,3 +189,34 @@ def test_the_editor_imports_nothing_of_the_hub() -> None:
               "print(sorted(m for m in sys.modules if m.split('.')[0] in ('central', 'paho')))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_try_it_runs_on_the_frames_kept_by_the_session(tmp_path: Path, media: Path, spawn: Any,
+                                                       model_store: ModelStore) -> None:
+    """The unsaved layout (with a rule the file does not have) on the last seconds kept."""
+    cfg = scenes.write(tmp_path / "box.toml", scenes.box_scene(
+        media / scenes.TRAFFIC_VIDEO, health_s=None, models_dir=model_store.root, data_dir=tmp_path / "data"))
+    before = cfg.read_text()
+    _proc, base, token = _editor(spawn, cfg, "--idle-timeout", "120")
+    layout = {"zones": [{"name": "rue", "polygon": [[0, 0.3], [1, 0.3], [1, 1], [0, 1]]}],
+              "rules": [{"type": "intrusion", "zone": "rue", "classes": ["car"], "dwell_s": 0}]}
+    post = {"headers": {"X-Vigie-Setup": "1"}, "timeout": 20}
+    with requests.Session() as s:
+        s.get(base, params={"token": token}, timeout=10)
+        wait_for(lambda: len(s.get(base + "api/loop", timeout=10).json()["frames"]) >= 8, 30,
+                 what="frames kept")
+        two_points = {"zones": [{"name": "x", "polygon": [[0, 0], [1, 1]]}]}
+        bad = s.post(base + "api/try", json={"layout": two_points}, **post)
+        assert bad.status_code == 422 and bad.json()["problems"][0]["location"] == "zones[0].polygon"
+        run = s.post(base + "api/try", json={"layout": layout, "seconds": 3}, **post).json()
+        assert run["state"] == "running" and run["total"] >= 8
+        status = base + f"api/try/{run['id']}"
+        done = wait_for(lambda: (r := s.get(status, timeout=10).json())["state"] != "running" and r, 120,
+                        what="the trial to end")
+        assert done["state"] == "done" and done["done"] == done["total"], done
+        starts = [e for e in done["events"] if e["state"] == "start"]
+        assert starts and starts[0]["type"] == "intrusion" and starts[0]["zone"] == "rue", done["events"]
+        shot = s.get(base + f"api/try/{run['id']}/shot/{done['shots'][0]}", timeout=10)
+        assert shot.status_code == 200 and shot.content[:2] == b"\xff\xd8"
+    assert cfg.read_text() == before, "trying never saves"
+    assert not (tmp_path / "data").exists(), "the trial uses a temporary folder, not the box's data"
