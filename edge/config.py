@@ -273,7 +273,7 @@ def load(path: Path | str) -> BoxConfig:
 
 def parse(text: str, path: Path) -> BoxConfig:
     """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
-    return parse_model(BoxConfig, text, path, _resolve_paths, FALLBACKS)
+    return parse_model(BoxConfig, text, path, resolve_paths, FALLBACKS)
 
 
 def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
@@ -294,7 +294,7 @@ def check_text(text: str, path: Path) -> tuple[BoxConfig | None, list[Problem]]:
         data = parse_toml(text, path)
     except ConfigError as exc:
         return None, exc.problems
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     cfg, problems = collect(BoxConfig, data, text, FALLBACKS)
     missing = _missing_files(data, text)
     if missing:
@@ -329,7 +329,9 @@ def _missing_files(data: dict[str, Any], text: str) -> list[Problem]:
     return out
 
 
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+def resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the document's relative paths (data and model folders, file sources) absolute from
+    ``base``, the config file's folder."""
     for key in ("data_dir", "models_dir"):
         if isinstance(data.get(key), str):
             data[key] = str((base / data[key]).resolve())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,11 +58,11 @@ class Session:
 def source_of(path: Path) -> SourceConfig:
     """The config's ``[source]`` (relative file paths from the file's folder), even when
     other sections have mistakes: the editor is there to fix them."""
-    from edge.config import _resolve_paths
+    from edge.config import resolve_paths
 
     text = read_text(path)
     data = parse_toml(text, path)
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     try:
         return SourceConfig.model_validate(data.get("source"))
     except ValueError as exc:
@@ -127,6 +128,13 @@ def create_app(session: Session) -> Flask:
         return render_template("setup.html", lang=lg, langs=LANGS, t=table(lg),
                                name=session.path.name)
 
+    _api_routes(app, session, lang)
+    return app
+
+
+def _api_routes(app: Flask, session: Session, lang: Callable[[], str]) -> None:
+    """The page's calls: state, frames, check, save, try it."""
+
     @app.get("/api/state")
     def state() -> Response:
         _cfg, problems = check_text(session.text, session.path)
@@ -180,8 +188,6 @@ def create_app(session: Session) -> Flask:
         if run is None or i not in run.shots:
             return jsonify(error="no such frame"), 404
         return Response(run.shots[i], mimetype="image/jpeg")
-
-    return app
 
 
 def _refuse(status: int, message: str) -> Response:
