@@ -13,10 +13,11 @@ The spine's sections are here; the rules' are in :mod:`edge.rules.configs` and t
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config_wings import (
     AudioConfig,
@@ -55,13 +56,36 @@ from edge.wire.tomlconf import (
     read_text,
 )
 
-__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate",
-           "parse", "problems_from"]
+__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "check_text", "load",
+           "locate", "outline_problem", "parse", "problems_from"]
 
 log = logging.getLogger(__name__)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+Point = tuple[float, float]
+"""A polygon's point ``[x, y]``, normalised to the frame; checked by :func:`outline_problem`."""
+
+
+def outline_problem(polygon: list[Point]) -> str | None:
+    """Why a zone's or mask's outline cannot be used (a point outside the frame, edges that
+    cross), or None."""
+    from edge.geometry import self_crossing
+
+    for k, (x, y) in enumerate(polygon):
+        if not (math.isfinite(x) and math.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return (f"point {k + 1} [{x:g}, {y:g}] is outside the frame: coordinates are normalised, "
+                    "0..1 from the left and top edges")
+    if (pair := self_crossing(polygon)) is not None:
+        i, j = pair
+        return (f"the outline crosses itself (edge {i + 1}-{i + 2} crosses edge {j + 1}-"
+                f"{(j + 1) % len(polygon) + 1}); list the points in order around the area")
+    return None
+
+
+def _outline(polygon: list[Point]) -> list[Point]:
+    if (why := outline_problem(polygon)) is not None:
+        raise ValueError(why)
+    return polygon
 
 
 class SourceConfig(Strict):
@@ -170,7 +194,10 @@ class ZoneConfig(Strict):
     name: Name
     """The zone's name, referred to by rules and statistics; unique in the file."""
     polygon: list[Point] = Field(min_length=3)
-    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
+    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down),
+    in order around the zone (edges that cross are refused)."""
+
+    _simple = field_validator("polygon")(_outline)
 
 
 Rule = Annotated[
@@ -186,7 +213,10 @@ class PrivacyMask(Strict):
     name: Name
     """The mask's name (shown in the processing register)."""
     polygon: list[Point] = Field(min_length=3)
-    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
+    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down),
+    in order around the area (edges that cross are refused)."""
+
+    _simple = field_validator("polygon")(_outline)
 
 
 class BoxConfig(Checked):
@@ -243,7 +273,7 @@ def load(path: Path | str) -> BoxConfig:
 
 def parse(text: str, path: Path) -> BoxConfig:
     """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
-    return parse_model(BoxConfig, text, path, _resolve_paths, FALLBACKS)
+    return parse_model(BoxConfig, text, path, resolve_paths, FALLBACKS)
 
 
 def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
@@ -252,10 +282,19 @@ def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
     path = Path(path)
     try:
         text = read_text(path)
+    except ConfigError as exc:
+        return None, exc.problems
+    return check_text(text, path)
+
+
+def check_text(text: str, path: Path) -> tuple[BoxConfig | None, list[Problem]]:
+    """:func:`check` on TOML ``text`` meant to be saved as ``path`` (its folder resolves relative
+    paths): what the zone editor validates each change with before anything is written."""
+    try:
         data = parse_toml(text, path)
     except ConfigError as exc:
         return None, exc.problems
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     cfg, problems = collect(BoxConfig, data, text, FALLBACKS)
     missing = _missing_files(data, text)
     if missing:
@@ -290,7 +329,9 @@ def _missing_files(data: dict[str, Any], text: str) -> list[Problem]:
     return out
 
 
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+def resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the document's relative paths (data and model folders, file sources) absolute from
+    ``base``, the config file's folder."""
     for key in ("data_dir", "models_dir"):
         if isinstance(data.get(key), str):
             data[key] = str((base / data[key]).resolve())
