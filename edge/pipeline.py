@@ -97,7 +97,7 @@ class Agent:
         self.detector = make_detector(cfg.detector, self.store)
         self.tracker = IouTracker(cfg.tracker)
         self.gate = MotionGate(cfg.motion)
-        self.rules: list[Rule] = build_rules(cfg) if cfg.mode == "alerts" else []
+        self.rules: list[Rule] = build_rules(cfg, self.store) if cfg.mode == "alerts" else []
         self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         self.source = VideoSource(cfg.source)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.outbox.max_bytes)
