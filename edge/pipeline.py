@@ -21,7 +21,8 @@ import numpy as np
 from edge.capture import VideoSource
 from edge.clips.flow import ClipFlow
 from edge.config import BoxConfig
-from edge.detect import Detector, make_detector
+from edge.detect import Detector
+from edge.detect.tiling import make_box_detector
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
 from edge.outbound.diskfull import OnceLog, no_space
@@ -94,7 +95,7 @@ class Agent:
         self.cfg = cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or ModelStore(cfg.models_dir)
-        self.detector = make_detector(cfg.detector, self.store)
+        self.detector = make_box_detector(cfg, self.store)
         self.tracker = IouTracker(cfg.tracker)
         self.gate = MotionGate(cfg.motion)
         self.rules: list[Rule] = build_rules(cfg, self.store) if cfg.mode == "alerts" else []
