@@ -4,6 +4,7 @@ bottom edge, and ``auto`` does not tile beyond its budget."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def test_tile_grid_covers_the_region_with_overlap() -> None:
     assert len(tiles) == 12 and all(t[2] - t[0] == 416 and t[3] - t[1] == 416 for t in tiles)
     xs = sorted({t[0] for t in tiles})
     assert xs[0] == 0 and max(t[2] for t in tiles) == 1352
-    assert all(b - a <= 416 * 0.75 for a, b in zip(xs, xs[1:], strict=False)), "neighbours overlap"
+    assert all(b - a <= 416 * 0.75 for a, b in pairwise(xs)), "neighbours overlap"
     assert tile_grid((0, 0, 768, 432), 416, 0.25)[0][3] == 432, "432 rows are one tile, not two"
 
 
