@@ -109,3 +109,8 @@ def test_person_down_turns_on_quarter_turns_only_over_its_zone(tmp_path: Path,
     assert isinstance(down, TiledDetector)
     plan = down.plan(1352, 900)
     assert plan.tiles == () and len(plan.lying) == 1 and plan.lying[0][0] >= 676 - 104
+
+
+def test_tiling_zone_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"detector\.tiling\.zones names zone 'nowhere'"):
+        _box_cfg(tmp_path, {"mode": "on", "zones": ["nowhere"]}, [])
