@@ -111,6 +111,33 @@ class SourceConfig(Strict):
         return self
 
 
+class TilingConfig(Strict):
+    """Extra detector passes over the zones the rules watch, for what one downscaled full-frame
+    pass misses: small and far objects (tiles at the frame's native resolution) and persons
+    lying on the ground (the watched region turned a quarter turn each way, so that a lying
+    body stands up for a detector trained mostly on upright people). Their detections are
+    merged with the full-frame pass (:mod:`edge.detect.tiling`)."""
+
+    mode: Literal["off", "on", "auto"] = "off"
+    """``off``: the full-frame pass only; ``on``: also tiles; ``auto``: tiles only when the
+    measured cost of all passes fits ``budget_ms`` (measured at start-up)."""
+    tile_px: int = Field(default=416, ge=128, le=2048)
+    """Side of a tile in frame pixels (the model's input size keeps native resolution)."""
+    overlap: float = Field(default=0.25, ge=0.0, le=0.5)
+    """Share of a tile's side shared with its neighbour: objects up to this size are whole
+    in at least one tile."""
+    zones: list[Name] = Field(default_factory=list)
+    """Zones to tile (``[[zones]]`` names); empty: the zones the rules watch, or the whole
+    frame when a rule watches the whole frame."""
+    budget_ms: float = Field(default=200.0, gt=0.0, le=60000.0)
+    """With ``auto``: the detector milliseconds per processed frame the camera may spend."""
+    max_tiles: int = Field(default=12, ge=1, le=64)
+    """Never more tiles than this per frame (the tile grid is refused, and logged, above it)."""
+    lying_passes: bool | None = None
+    """The quarter-turn passes for lying persons; default: on when a ``person_down`` rule is
+    configured (two more detector passes over its zone)."""
+
+
 class DetectorConfig(Strict):
     model: str = "yolox-nano"
     """The object detector, by its name in ``models/manifest.toml``."""
@@ -126,6 +153,9 @@ class DetectorConfig(Strict):
     """Detector classes kept; every other class is dropped before tracking."""
     threads: int = Field(default=2, ge=1, le=64)
     """CPU threads of the inference runtime."""
+    tiling: TilingConfig = TilingConfig()
+    """Extra passes over the watched zones: tiles for small objects, quarter turns for lying
+    persons."""
 
 
 class MotionConfig(Strict):

@@ -21,7 +21,8 @@ import numpy as np
 from edge.capture import VideoSource
 from edge.clips.flow import ClipFlow
 from edge.config import BoxConfig
-from edge.detect import Detector, make_detector
+from edge.detect import Detector
+from edge.detect.tiling import make_box_detector
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
 from edge.outbound.diskfull import OnceLog, no_space
@@ -94,10 +95,10 @@ class Agent:
         self.cfg = cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or ModelStore(cfg.models_dir)
-        self.detector = make_detector(cfg.detector, self.store)
+        self.detector = make_box_detector(cfg, self.store)
         self.tracker = IouTracker(cfg.tracker)
         self.gate = MotionGate(cfg.motion)
-        self.rules: list[Rule] = build_rules(cfg) if cfg.mode == "alerts" else []
+        self.rules: list[Rule] = build_rules(cfg, self.store) if cfg.mode == "alerts" else []
         self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         self.source = VideoSource(cfg.source)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.outbox.max_bytes)

@@ -56,6 +56,10 @@ def check_box(cfg: BoxConfig) -> list[Issue]:
         if z not in zones:
             out.append(Issue(("stats", "zones", j),
                              f"stats.zones names zone {z!r}, not a [[zones]] entry ({known})"))
+    for j, z in enumerate(cfg.detector.tiling.zones):
+        if z not in zones:
+            out.append(Issue(("detector", "tiling", "zones", j),
+                             f"detector.tiling.zones names zone {z!r}, not a [[zones]] entry ({known})"))
     labels = model_labels(cfg.detector.model)
     for i, rule in enumerate(cfg.rules):
         out.extend(_rule_issues(cfg, i, rule, zones, known, labels))

@@ -97,10 +97,30 @@ class AbandonedObjectRule(_RuleBase):
 class PersonDownRule(_RuleBase):
     type: Literal["person_down"]
     dwell_s: Seconds = 5.0
+    """How long a person must lie still before the event starts."""
+    posture: Literal["body", "box"] = "body"
+    """``body``: the torso axis (hips to shoulders) found by the pose model on the person's
+    crop, compared with the camera's vertical at the person's feet (from ``[calibration]``
+    when present, else straight up the image); sitting and crouching keep the torso upright
+    and are not down. ``box``: the box's width over height only (fooled by sitting, by
+    outstretched arms and by people cut by the frame's edge)."""
+    min_tilt_deg: float = Field(default=60.0, ge=20.0, le=90.0)
+    """With ``body``: the torso leans at least this far from the vertical to count as lying."""
+    min_pose_score: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """With ``body``: the pose model's confidence below which the posture is unknown."""
+    min_size_px: int = Field(default=40, ge=8, le=4000)
+    """With ``body``: persons whose box's longer side is shorter than this many pixels are
+    too small for the pose model; their posture stays unknown."""
+    pose_interval_s: float = Field(default=0.5, ge=0.0, le=10.0)
+    """With ``body``: a track's posture is re-estimated at most this often (CPU)."""
     min_aspect: float = Field(default=1.2, gt=0.5, le=10.0)
-    """Box width / height above which a person is lying."""
+    """With ``box``: box width / height above which a person is lying."""
     max_motion: float = Field(default=0.03, gt=0.0, le=1.0)
-    """A lying person's foot point may move this much (normalised) and still be down."""
+    """A lying person's torso centre (box centre with ``box``) may move this much
+    (normalised to the frame) over the dwell and still be down: arms and legs may move."""
+    gap_s: float = Field(default=1.5, ge=0.0, le=60.0)
+    """A lying person unseen for up to this long (a detector miss, a new track id over the
+    same place, a pose not found) keeps their lying and stillness timers."""
     severity: Severity = "critical"
 
 

@@ -18,7 +18,7 @@ import cv2
 
 from edge.capture import VideoSource
 from edge.config import BoxConfig, SourceConfig
-from edge.detect import make_detector
+from edge.detect.tiling import make_box_detector
 from edge.modelstore import ModelStore
 from edge.records import Event
 from edge.rules import build_rules
@@ -68,9 +68,10 @@ def replay(
             "data_dir": Path(tmp),
             "source": SourceConfig(url=str(video), realtime=False, loop=False),
         })
-        detector = make_detector(cfg.detector, store or ModelStore(cfg.models_dir))
+        store = store or ModelStore(cfg.models_dir)
+        detector = make_box_detector(cfg, store)
         tracker = IouTracker(cfg.tracker)
-        rules = build_rules(cfg) if cfg.mode == "alerts" else []
+        rules = build_rules(cfg, store) if cfg.mode == "alerts" else []
         counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         source = VideoSource(cfg.source)
         writer: cv2.VideoWriter | None = None
