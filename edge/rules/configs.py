@@ -156,15 +156,49 @@ class WeaponRule(_RuleBase):
 
 
 class FireRule(_RuleBase):
+    """Flames or smoke, from the classical detector (:mod:`edge.rules.flame`: colour,
+    flicker, persistence; no model needed) or from a detector model with flame/smoke classes."""
+
     type: Literal["fire"]
+    source: Literal["classical", "model"] = "classical"
+    """``classical``: flame colour + broadband flicker + persistence, and grey veiling smoke,
+    computed on the frames; ``model``: a detector whose manifest labels include ``classes``."""
     classes: list[str] = Field(default_factory=lambda: ["fire", "smoke"], min_length=1)
-    """Flame and smoke classes of the detector (its manifest labels)."""
+    """With ``source = "model"``: the detector's flame and smoke classes (its manifest labels)."""
     k: int = Field(default=5, ge=1, le=100)
     """Frames, of the last ``n``, in which fire or smoke must be seen."""
     n: int = Field(default=10, ge=1, le=100)
     """Length of the frame window of ``k``."""
     min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
-    """Least detection score of a fire class for a frame to count."""
+    """With ``source = "model"``: least detection score of a fire class for a frame to count."""
+    window_s: float = Field(default=2.0, ge=0.5, le=10.0)
+    """Classical: seconds of frames over which flicker, occupancy and drift are measured
+    (flame flicker is 1-15 Hz: two seconds hold several periods of its slowest part)."""
+    min_flicker: float = Field(default=8.0, ge=1.0, le=100.0)
+    """Classical: least temporal standard deviation of a flame pixel's brightness, in grey
+    levels (a lit sign under sensor noise stays below 3; flames vary by tens of levels)."""
+    max_peak: float = Field(default=0.6, ge=0.2, le=1.0)
+    """Classical: most of the flicker power that one frequency (with its two neighbours) may
+    hold; a blinking beacon holds over 0.8, irregular flame flicker about 0.3-0.5."""
+    min_occupancy: float = Field(default=0.4, gt=0.0, le=1.0)
+    """Classical: least share of the window's frames in which a pixel shows flame colour (or
+    smoke); a headlight's reflection passes over a pixel in a fraction of a second."""
+    min_area: float = Field(default=0.0005, gt=0.0, le=0.5)
+    """Classical: smallest flame or smoke region, as a fraction of the watched area (zone, or
+    frame): 0.0005 of a 768x432 frame is about 13x13 pixels."""
+    max_drift: float = Field(default=0.03, gt=0.0, le=1.0)
+    """Classical: how far (fraction of the frame width) a flame region's centroid may move over
+    the window; a fire stays where it burns, a reflection travels with its car."""
+    learn_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    """Classical: pixels steadily of flame colour without flicker for this long (lit signs) are
+    background; also the time constant of the smoke background."""
+    smoke: bool = False
+    """Classical: also look for smoke (grey, blurring the background, growing or rising). Off by
+    default: grey clothes and vehicles that the detector does not track look alike."""
+    smoke_max_saturation: float = Field(default=0.25, gt=0.0, le=1.0)
+    """Classical: most colour saturation (0-1) of a smoke pixel."""
+    smoke_edge_ratio: float = Field(default=0.6, gt=0.0, lt=1.0)
+    """Classical: smoke veils the background: its edge energy falls below this fraction."""
     severity: Severity = "critical"
 
     @model_validator(mode="after")
