@@ -36,6 +36,9 @@ def build_rules(cfg: BoxConfig) -> list[Rule]:
     from edge.rules.weapon import Weapon
     from edge.rules.wrong_way import WrongWay
 
+    plane = None
+    if cfg.calibration is not None:
+        plane = GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
     rules: list[Rule] = []
     for rc in cfg.rules:
         zone = cfg.zone(rc.zone) if rc.zone is not None else None
@@ -44,12 +47,11 @@ def build_rules(cfg: BoxConfig) -> list[Rule]:
         elif rc.type == "wrong_way":
             rules.append(WrongWay(rc, cfg.zone(rc.zone)))
         elif rc.type == "abandoned_object":
-            rules.append(AbandonedObject(rc, zone))
+            rules.append(AbandonedObject(rc, zone, plane))
         elif rc.type == "person_down":
             rules.append(PersonDown(rc, zone))
         elif rc.type == "crowd_density":
-            assert cfg.calibration is not None  # config validation requires it
-            plane = GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
+            assert plane is not None  # config validation requires the calibration
             rules.append(CrowdDensity(rc, cfg.zone(rc.zone), plane))
         elif rc.type == "crowd_movement":
             rules.append(CrowdMovement(rc, zone))

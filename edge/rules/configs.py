@@ -73,19 +73,41 @@ class WrongWayRule(_RuleBase):
 
 
 class AbandonedObjectRule(_RuleBase):
+    """Two kinds of objects: tracks of ``classes`` left with nobody near, and (the main path)
+    static foreground objects whose owner has left (:mod:`edge.rules.ownership`)."""
+
     type: Literal["abandoned_object"]
     classes: list[str] = Field(default_factory=lambda: ["backpack", "handbag", "suitcase"])
-    """Object classes that can be left behind."""
+    """Detector classes that can be left behind (a bag on the ground often scores too low to be
+    tracked: the static-object path does not need the class)."""
     dwell_s: Seconds = 30.0
-    """How long the object must stay still with nobody near it."""
+    """How long unattended before the event: a tracked object still with nobody near it, or a
+    static object with its owner(s) away."""
     max_motion: float = Field(default=0.02, gt=0.0, le=1.0)
-    """The object's foot point may move this much (normalised) and still be still."""
+    """A tracked object's foot point may move this much (normalised) and still be still."""
     person_radius: float = Field(default=0.15, gt=0.0, le=2.0)
-    """No person's foot point within this distance (normalised) of the object."""
-    foreground_blob: bool = False
-    """Also flag static foreground blobs (illegal dumping of things the model has no class for)."""
-    blob_min_area: float = Field(default=0.002, gt=0.0, le=0.5)
-    """Smallest blob, as a fraction of the frame area."""
+    """Normalised distance between foot points within which a person is near an object (the
+    owner radius too, without ``[calibration]``)."""
+    foreground_blob: bool = True
+    """Watch static foreground objects: things that differ from the learned background and
+    stay still, with or without a detector class."""
+    static_s: float = Field(default=5.0, ge=1.0, le=600.0)
+    """How long a foreground region must stay still to be an object (its owner is whoever was
+    at it meanwhile)."""
+    learn_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """A static object that nobody brought (street furniture, a parked thing) becomes background
+    after this long; everything in view when the rule starts is background already."""
+    require_owner: bool = True
+    """Only objects somebody was seen leaving count. False also flags ownerless static objects
+    after ``dwell_s`` (a dumping site watched at night): many more false alarms."""
+    owner_radius_m: float = Field(default=3.0, gt=0.0, le=50.0)
+    """With ``[calibration]``: an owner farther than this (metres on the ground) has left."""
+    blob_min_area: float = Field(default=0.0008, gt=0.0, le=0.5)
+    """Smallest static object without calibration, as a fraction of the frame (0.0008 of
+    768x432 is 16x16 pixels; a bag 31x33 pixels is 0.003)."""
+    min_object_m2: float = Field(default=0.03, gt=0.0, le=10.0)
+    """With ``[calibration]``: smallest static object, in square metres of its apparent size at
+    its distance (0.03 m2 is a box of about 17 x 17 cm; a small backpack is 0.08)."""
 
     @model_validator(mode="after")
     def _something_to_watch(self) -> AbandonedObjectRule:

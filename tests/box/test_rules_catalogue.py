@@ -154,7 +154,7 @@ def test_abandoned_object_static_blob() -> None:
         return dumped if ts >= 5.0 else bg
 
     cfg = AbandonedObjectRule(type="abandoned_object", classes=[], foreground_blob=True, dwell_s=4,
-                              clear_s=2)
+                              clear_s=2, require_owner=False)
     tl = Timeline(AbandonedObject(cfg, None), image=image).run([(20, nothing)])
     assert len(tl.starts()) == 1, tl.events
     assert 5 + 4 <= tl.starts()[0] <= 5 + 4 + 3
