@@ -159,9 +159,15 @@ class CrowdMovementRule(_RuleBase):
 
 
 class WeaponRule(_RuleBase):
+    """A weapon class of the detector over several frames. With the shipped COCO models this
+    sees **knives only** (COCO's ``knife``): no shipped model detects firearms. A firearm
+    detector (e.g. trained on Open Images' Handgun/Rifle/Shotgun boxes) plugs in through its
+    manifest labels and ``classes``."""
+
     type: Literal["weapon"]
     classes: list[str] = Field(default_factory=lambda: ["knife"], min_length=1)
-    """Weapon classes of the detector (COCO has ``knife``; a firearm model adds its own)."""
+    """Weapon classes of the detector: ``knife`` is the only one the shipped COCO models have;
+    firearm classes need a firearm model in the manifest."""
     k: int = Field(default=3, ge=1, le=100)
     """Frames, of the last ``n``, in which the weapon must be seen."""
     n: int = Field(default=5, ge=1, le=100)

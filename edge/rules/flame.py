@@ -218,8 +218,8 @@ class FlameSmoke:
         y0, _, x0, _ = self._crop
         ys, xs = np.nonzero(comp)
         s = self._scale
-        box = ((x0 + sl[1].start + xs.min()) * s, (y0 + sl[0].start + ys.min()) * s,
-               (x0 + sl[1].start + xs.max() + 1) * s, (y0 + sl[0].start + ys.max() + 1) * s)
+        box = (float((x0 + sl[1].start + xs.min()) * s), float((y0 + sl[0].start + ys.min()) * s),
+               float((x0 + sl[1].start + xs.max() + 1) * s), float((y0 + sl[0].start + ys.max() + 1) * s))
         area = float(comp.sum()) / max(1.0, float(self._watch.sum()))
         return FireRegion(kind, box, round(area, 5), round(flicker, 2), round(peak, 3))
 

@@ -9,7 +9,7 @@ import numpy as np
 from edge.calibration import GroundPlane
 from edge.rules.abandoned_object import AbandonedObject
 from edge.rules.configs import AbandonedObjectRule
-from tests.kits.rulekit import H, W, Timeline, nothing, track
+from tests.kits.rulekit import H, Timeline, W, nothing, track
 
 _rng = np.random.default_rng(5)
 BG = cv2.GaussianBlur(_rng.integers(0, 255, (H, W, 3), dtype=np.uint8), (7, 7), 0)
