@@ -74,12 +74,64 @@ class FireRegion:
 
 
 def flame_colour(bgr: np.ndarray) -> np.ndarray:
-    """Boolean mask of flame-coloured pixels of a float32 BGR image."""
+    """Boolean mask of flame-coloured pixels of a uint8 BGR image."""
+    ycrcb = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
     b, g, r = bgr[..., 0], bgr[..., 1], bgr[..., 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cr = 0.5 * r - 0.4187 * g - 0.0813 * b
-    cb = -0.1687 * r - 0.3313 * g + 0.5 * b
+    y, cr, cb = ycrcb[..., 0], ycrcb[..., 1].astype(np.int16), ycrcb[..., 2].astype(np.int16)
     return (r >= MIN_RED) & (r > g) & (g > b) & (y >= MIN_LUMA) & (cr - cb >= MIN_CR_CB)
+
+
+class _Window:
+    """The last ``window_s`` of small frames (luma, flame mask, smoke mask) with running sums,
+    so per-pixel mean, variance and occupancy cost one add and one subtract a frame."""
+
+    def __init__(self) -> None:
+        self.items: deque[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = deque()
+        self._sums: list[np.ndarray] = []
+
+    def push(self, ts: float, luma: np.ndarray, colour: np.ndarray, smoke: np.ndarray,
+             window_s: float) -> None:
+        parts = [luma.astype(np.float64), luma.astype(np.float64) ** 2, colour, smoke]
+        if not self._sums or self._sums[0].shape != luma.shape:
+            self.items.clear()
+            self._sums = [np.zeros(luma.shape, np.float64) for _ in parts]
+        for acc, part in zip(self._sums, parts, strict=True):
+            acc += part
+        self.items.append((ts, luma, colour, smoke))
+        while ts - self.items[0][0] > window_s:
+            _, old_l, old_c, old_s = self.items.popleft()
+            old = [old_l.astype(np.float64), old_l.astype(np.float64) ** 2, old_c, old_s]
+            for acc, part in zip(self._sums, old, strict=True):
+                acc -= part
+
+    @property
+    def span(self) -> float:
+        return self.items[-1][0] - self.items[0][0] if self.items else 0.0
+
+    def flicker(self) -> np.ndarray:
+        """Per-pixel temporal standard deviation of the luma."""
+        n = len(self.items)
+        mean: np.ndarray = self._sums[0] / n
+        return np.sqrt(np.maximum(self._sums[1] / n - mean * mean, 0.0))
+
+    def occupancy(self, which: int) -> np.ndarray:
+        """Per-pixel share of the frames in the flame (1) or smoke (2) mask."""
+        return self._sums[1 + which] / len(self.items)
+
+    def stack(self, which: int, sl: tuple[slice, slice]) -> np.ndarray:
+        """Frames x the ``sl`` window of luma (0), flame mask (1) or smoke mask (2)."""
+        return np.stack([(luma, colour, smoke)[which][sl] for _, luma, colour, smoke in self.items])
+
+
+def shrink(image: np.ndarray, width: int) -> np.ndarray:
+    """``image`` scaled to ``width`` pixels, averaging the pixels it merges: two halvings by
+    bilinear interpolation (exact 2x2 means) then an area resize, about four times cheaper than
+    an area resize of the full frame and within half a grey level of it."""
+    h, w = image.shape[:2]
+    height = max(1, round(h * width / w))
+    if w > 2 * width:
+        image = cv2.resize(image, (2 * width, 2 * height), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def peak_share(series: np.ndarray) -> float:
@@ -106,7 +158,7 @@ class FlameSmoke:
     def __init__(self, cfg: FireRule, polygon: Sequence[tuple[float, float]] | None):
         self.cfg = cfg
         self.polygon = polygon
-        self._hist: deque[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = deque()
+        self._hist = _Window()
         self._shape: tuple[int, int] | None = None
         self._scale = 1.0
         self._crop = (0, 0, 0, 0)
@@ -132,7 +184,7 @@ class FlameSmoke:
         self._steady = np.zeros(self._watch.shape, np.float32)
         self._scale = w / WIDTH
         self._shape = (h, w)
-        self._hist.clear()
+        self._hist = _Window()
         self._bg = None
 
     def update(self, image: np.ndarray, ts: float) -> list[FireRegion]:
@@ -140,22 +192,17 @@ class FlameSmoke:
         if self._shape != (h, w):
             self._setup(h, w)
         y0, y1, x0, x1 = self._crop
-        size = (WIDTH, max(1, round(h * WIDTH / w)))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)[y0:y1, x0:x1].astype(np.float32)
-        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        small = shrink(image, WIDTH)[y0:y1, x0:x1]
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
         colour = flame_colour(small) & self._watch
         smoke = self._smoke_pixels(small, grey, ts) if self.cfg.smoke else np.zeros_like(colour)
-        self._hist.append((ts, grey, colour, smoke))
-        while self._hist and ts - self._hist[0][0] > self.cfg.window_s:
-            self._hist.popleft()
-        span = ts - self._hist[0][0]
-        if span < 0.8 * self.cfg.window_s or len(self._hist) < 8:
+        self._hist.push(ts, grey, colour, smoke, self.cfg.window_s)
+        if self._hist.span < 0.8 * self.cfg.window_s or len(self._hist.items) < 8:
             return []
-        luma = np.stack([g for _, g, _, _ in self._hist])
-        masks = np.stack([c for _, _, c, _ in self._hist])
-        out = self._flames(luma, masks, ts)
+        flicker = self._hist.flicker()
+        out = self._flames(flicker, ts)
         if self.cfg.smoke:
-            out += self._smokes(luma, np.stack([s for _, _, _, s in self._hist]))
+            out += self._smokes(flicker)
         return out
 
     def _learn_signs(self, steady: np.ndarray, ts: float) -> np.ndarray:
@@ -167,18 +214,15 @@ class FlameSmoke:
         learned = (self._steady >= self.cfg.learn_s).astype(np.uint8)
         return cv2.dilate(learned, np.ones((3, 3), np.uint8)).astype(bool)
 
-    def _flames(self, luma: np.ndarray, masks: np.ndarray, ts: float) -> list[FireRegion]:
-        occupancy = masks.mean(axis=0)
-        flicker = luma.std(axis=0)
+    def _flames(self, flicker: np.ndarray, ts: float) -> list[FireRegion]:
+        occupancy = self._hist.occupancy(1)
         background = self._learn_signs((occupancy >= 0.9) & (flicker < self.cfg.min_flicker), ts)
         cand = (occupancy >= self.cfg.min_occupancy) & (flicker >= self.cfg.min_flicker) & ~background
         out: list[FireRegion] = []
         for sl, comp in self._components(cand):
-            region = masks[:, sl[0], sl[1]] & comp
-            if self._drift(region) > self.cfg.max_drift:
+            if self._drift(self._hist.stack(1, sl) & comp) > self.cfg.max_drift:
                 continue
-            series = luma[:, sl[0], sl[1]][:, comp]
-            peak = peak_share(series)
+            peak = peak_share(self._hist.stack(0, sl)[:, comp])
             if peak > self.cfg.max_peak:
                 continue
             out.append(self._region("flame", sl, comp, float(flicker[sl][comp].mean()), peak))
@@ -229,29 +273,28 @@ class FlameSmoke:
         if self._bg is None or self._bg_edges is None:
             self._bg, self._bg_edges = grey.copy(), edges.copy()
             return np.zeros(grey.shape, bool)
-        hsv = cv2.cvtColor(np.clip(small, 0, 255).astype(np.uint8), cv2.COLOR_BGR2HSV)
+        hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
         grey_ish = hsv[..., 1].astype(np.float32) / 255.0 <= self.cfg.smoke_max_saturation
         veiled = (self._bg_edges >= MIN_BG_EDGE) & (edges <= self.cfg.smoke_edge_ratio * self._bg_edges)
         pix = (np.abs(grey - self._bg) >= SMOKE_DIFF) & grey_ish & veiled & self._watch
-        dt = 0.0 if not self._hist else max(0.0, ts - self._hist[-1][0])
+        dt = 0.0 if not self._hist.items else max(0.0, ts - self._hist.items[-1][0])
         a = np.where(pix, 0.0, min(1.0, dt / self.cfg.learn_s)).astype(np.float32)
         self._bg += a * (grey - self._bg)
         self._bg_edges += a * (edges - self._bg_edges)
         return pix
 
-    def _smokes(self, luma: np.ndarray, masks: np.ndarray) -> list[FireRegion]:
-        cand = masks.mean(axis=0) >= self.cfg.min_occupancy
+    def _smokes(self, flicker: np.ndarray) -> list[FireRegion]:
+        cand = self._hist.occupancy(2) >= self.cfg.min_occupancy
         out: list[FireRegion] = []
-        third = max(1, len(masks) // 3)
         for sl, comp in self._components(cand):
-            region = masks[:, sl[0], sl[1]] & comp
-            early, late = region[:third].sum(axis=0) > 0, region[-third:].sum(axis=0) > 0
+            region = self._hist.stack(2, sl) & comp
+            third = max(1, len(region) // 3)
+            early, late = region[:third].any(axis=0), region[-third:].any(axis=0)
             if not early.any() or not late.any():
                 continue
             grows = late.sum() >= 1.1 * early.sum()
             rises = np.nonzero(late.any(axis=1))[0].min() < np.nonzero(early.any(axis=1))[0].min()
             if not (grows or rises) or self._drift(region) > 2 * self.cfg.max_drift:
                 continue
-            flick = float(luma[:, sl[0], sl[1]].std(axis=0)[comp].mean())
-            out.append(self._region("smoke", sl, comp, flick, 0.0))
+            out.append(self._region("smoke", sl, comp, float(flicker[sl][comp].mean()), 0.0))
         return out
