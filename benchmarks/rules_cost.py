@@ -65,6 +65,11 @@ method = "flow"
 [[rules]]
 type = "weapon"
 [[rules]]
+type = "fire"
+[[rules]]
+type = "fire"
+smoke = true
+[[rules]]
 type = "camera_tamper"
 """
 

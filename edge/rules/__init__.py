@@ -40,6 +40,9 @@ def build_rules(cfg: BoxConfig, store: ModelStore | None = None) -> list[Rule]:
     from edge.rules.weapon import Weapon
     from edge.rules.wrong_way import WrongWay
 
+    plane = None
+    if cfg.calibration is not None:
+        plane = GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
     rules: list[Rule] = []
     plane = (GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
              if cfg.calibration is not None else None)
@@ -50,7 +53,7 @@ def build_rules(cfg: BoxConfig, store: ModelStore | None = None) -> list[Rule]:
         elif rc.type == "wrong_way":
             rules.append(WrongWay(rc, cfg.zone(rc.zone)))
         elif rc.type == "abandoned_object":
-            rules.append(AbandonedObject(rc, zone))
+            rules.append(AbandonedObject(rc, zone, plane))
         elif rc.type == "person_down":
             rules.append(PersonDown(rc, zone, _pose(rc, cfg, store), plane))
         elif rc.type == "crowd_density":

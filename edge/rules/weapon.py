@@ -1,6 +1,7 @@
 """``weapon``: a weapon class of the detector seen in ``k`` of the last ``n`` frames.
 
-COCO models give ``knife``; a model with firearm classes plugs in through its manifest
+The shipped models are COCO models: this rule sees knives (``knife``) and nothing else; no
+shipped model detects firearms. A model with firearm classes plugs in through its manifest
 labels and this rule's ``classes``. :class:`KofNRule` is shared with ``fire``.
 """
 

@@ -154,7 +154,7 @@ def test_abandoned_object_static_blob() -> None:
         return dumped if ts >= 5.0 else bg
 
     cfg = AbandonedObjectRule(type="abandoned_object", classes=[], foreground_blob=True, dwell_s=4,
-                              clear_s=2)
+                              clear_s=2, require_owner=False)
     tl = Timeline(AbandonedObject(cfg, None), image=image).run([(20, nothing)])
     assert len(tl.starts()) == 1, tl.events
     assert 5 + 4 <= tl.starts()[0] <= 5 + 4 + 3
@@ -283,7 +283,7 @@ def test_weapon_cooldown() -> None:
 
 
 def test_fire_rule_uses_its_classes() -> None:
-    cfg = FireRule(type="fire", k=3, n=5, clear_s=1)
+    cfg = FireRule(type="fire", source="model", k=3, n=5, clear_s=1)
     tl = Timeline(Fire(cfg, None)).run([(2, _knife_every(5, 5, "smoke")), (3, nothing)])
     assert [e.type for _, e in tl.events] == ["fire", "fire"]
     assert Timeline(Fire(cfg, None)).run([(3, _knife_every(5, 5, "knife"))]).events == []
