@@ -40,9 +40,6 @@ def build_rules(cfg: BoxConfig, store: ModelStore | None = None) -> list[Rule]:
     from edge.rules.weapon import Weapon
     from edge.rules.wrong_way import WrongWay
 
-    plane = None
-    if cfg.calibration is not None:
-        plane = GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
     rules: list[Rule] = []
     plane = (GroundPlane.from_points(cfg.calibration.image, cfg.calibration.ground)
              if cfg.calibration is not None else None)
