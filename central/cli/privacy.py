@@ -19,6 +19,11 @@ HUB_CONFIG = click.option(
     type=click.Path(dir_okay=False, path_type=Path), help="The hub's TOML config.")
 
 
+LANGUAGE = click.option(
+    "--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True,
+    help="The report's language.")
+
+
 def _hub(config: Path) -> tuple[Any, Any]:
     from central.cli.users import open_hub
 
@@ -114,8 +119,9 @@ def export_camera(entries: list[dict[str, Any]]) -> tuple[str, str] | None:
               help="Folder for report.json and report.html.")
 @click.option("--alerts/--no-alerts", default=True, show_default=True,
               help="Also raise privacy alerts for what is found.")
+@LANGUAGE
 def verify_cmd(config: Path, camera: str | None, since: str | None, ledger_file: Path | None,
-               out_dir: Path, alerts: bool) -> None:
+               out_dir: Path, alerts: bool, language: str) -> None:
     """Verify the egress of every camera (or one) and write an HTML and a JSON report.
 
     Exit status 1 when anything is found.
@@ -147,7 +153,8 @@ def verify_cmd(config: Path, camera: str | None, since: str | None, ledger_file:
     doc = {"generated_at": _iso(time.time()), "since": _iso(t0) if t0 else None,
            "ledger_file": str(ledger_file) if ledger_file else None, "grace_s": grace,
            "cameras": [r.as_dict() for r in reports]}
-    write_report(out_dir, "report", doc, "privacy/verify_report.html")
+    doc["language"] = language
+    write_report(out_dir, "report", doc, "privacy/verify_report.html", language)
     for r in reports:
         click.echo(f"{r.site}/{r.camera}: {r.status} ({r.digests} digest(s), {r.entries} ledger "
                    f"entr{'y' if r.entries == 1 else 'ies'}, {r.receipts} receipt(s), "
@@ -165,20 +172,27 @@ def _iso(ts: float) -> str:
     return utc_iso(ts)
 
 
-def render(template: str, **ctx: Any) -> str:
-    """Render one of the hub's templates outside a request (CLI documents)."""
+def render(template: str, language: str = "fr", **ctx: Any) -> str:
+    """Render one of the hub's templates outside a request (CLI documents), in ``language``."""
     import jinja2
+
+    from central.i18n import DEFAULT_TIMEZONE, label, translations, translator, when
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "web" / "templates"),
-        autoescape=jinja2.select_autoescape(["html"]))
-    return env.get_template(template).render(**ctx)
+        autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    gettext = translator(language)
+    env.filters["when"] = lambda v, fmt="short": when(v, language, DEFAULT_TIMEZONE, fmt)
+    env.filters["label"] = lambda v, kind: label(kind, v, gettext)
+    return env.get_template(template).render(language=language, **ctx)
 
 
-def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str) -> None:
+def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str,
+                 language: str = "fr") -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in ((f"{stem}.json", json.dumps(doc, indent=2)),
-                       (f"{stem}.html", render(template, doc=doc))):
+    for name, text in ((f"{stem}.json", json.dumps(doc, indent=2, ensure_ascii=False)),
+                       (f"{stem}.html", render(template, language, doc=doc))):
         tmp = out_dir / (name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out_dir / name)
@@ -191,17 +205,21 @@ def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str) -
                    "renders for its inventory.")
 @click.option("--config", "config", envvar="VIGIE_HUB_CONFIG", show_envvar=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="The hub's TOML config: retention in force and recipients by role.")
-@click.option("--controller", help="The data controller's name, printed in the register.")
+              help="The hub's TOML config: retention in force, recipients by role, controller.")
+@click.option("--controller", help="The data controller's name (default: [controller] name of the hub config).")
+@LANGUAGE
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("privacy-register"), show_default=True,
               help="Folder for register.html and register.json.")
 def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller: str | None,
-                 out_dir: Path) -> None:
-    """Write the processing register (HTML and JSON) from the live configuration."""
+                 language: str, out_dir: Path) -> None:
+    """Write the processing register (HTML and JSON) from what runs: the hub's tables, the
+    boxes' stores, the messages, roles and machine clients, and the live box configuration."""
     from central import audit
+    from central.i18n import translator
     from central.privacy.register import RegisterError, build, load_boxes
 
+    _ = translator(language)
     try:
         boxes = load_boxes(list(box_configs))
     except RegisterError as exc:
@@ -209,11 +227,18 @@ def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller:
     hub = db = None
     if config is not None:
         hub, db = _hub(config)
-    doc = build(boxes, hub, db, controller)
-    write_report(out_dir, "register", doc, "privacy/register.html")
+    doc = build(boxes, hub, db, controller, language)
+    write_report(out_dir, "register", doc, "privacy/register.html", language)
     if db is not None:
         audit.record(db, "cli", "privacy.register", "register",
                      f"{len(doc['cameras'])} camera(s) from {len(boxes)} config file(s)")
+    for p in doc["processings"]:
+        if not p["described"]:
+            click.echo(_("warning: %(where)s %(name)s is not described in the register")
+                       % {"where": p["where"], "name": p["name"]}, err=True)
     n_rules = sum(len(c["rules"]) for c in doc["cameras"])
-    click.echo(f"register of {len(doc['cameras'])} camera(s) on {len(doc['sites'])} site(s), "
-               f"{n_rules} rule(s): {out_dir / 'register.html'}, {out_dir / 'register.json'}")
+    click.echo(_("register of %(cameras)d camera(s) on %(sites)d site(s), %(rules)d rule(s), "
+                 "%(items)d processing(s) described: %(html)s, %(json)s") % {
+        "cameras": len(doc["cameras"]), "sites": len(doc["sites"]), "rules": n_rules,
+        "items": sum(1 for p in doc["processings"] if p["described"]),
+        "html": out_dir / "register.html", "json": out_dir / "register.json"})
