@@ -313,17 +313,14 @@ class Redactor:
         return (time.perf_counter() - t0) * 1.1
 
 
-def person_at(persons: list[Box], x: float, y: float, width: int, height: int) -> Box:
-    """The person box holding the normalised point (x, y); the smallest when boxes overlap.
-    :class:`AccessError` when the point is outside the frame or on nobody."""
+def person_at(persons: list[Box], x: float, y: float, width: int, height: int) -> Box | None:
+    """The person box holding the normalised point (x, y), the smallest when boxes overlap;
+    None when the point is on nobody. :class:`AccessError` when it is outside the frame."""
     if not (0 <= x <= 1 and 0 <= y <= 1):
         raise AccessError("the point must be inside the frame (fractions 0..1)")
     px, py = x * width, y * height
     holding = [p for p in persons if p[0] <= px <= p[2] and p[1] <= py <= p[3]]
-    if not holding:
-        raise AccessError(f"no person found at this point on this frame ({len(persons)} person(s) "
-                          "detected): click inside a person, choose another frame, or draw a box")
-    return min(holding, key=lambda p: (p[2] - p[0]) * (p[3] - p[1]))
+    return min(holding, key=lambda p: (p[2] - p[0]) * (p[3] - p[1])) if holding else None
 
 
 _LOCK = threading.Lock()

@@ -175,12 +175,19 @@ def api_pick(event_id: str) -> Any:
         k, x, y = int(body.get("frame", -1)), float(body.get("x")), float(body.get("y"))
     except (TypeError, ValueError):
         abort(400, "give the frame number and the point clicked (x, y in fractions of the frame)")
+    from flask_babel import gettext
+
     try:
         at = frame_at(path, k, clip_limits())
         h, w = at.image.shape[:2]
-        box = person_at(_redactor().persons(at.image), x, y, w, h)
+        found = _redactor().persons(at.image)
+        box = person_at(found, x, y, w, h)
     except AccessError as exc:
         abort(400, str(exc))
+    if box is None:
+        abort(400, gettext("No person found at this point of frame %(k)d (%(n)d person(s) "
+                           "detected): click inside a person, choose another frame, or type a "
+                           "box.", k=k, n=len(found)))
     return jsonify(event_id=event["id"], frame=k, point=[x, y], box=norm(box, w, h))
 
 
