@@ -242,3 +242,77 @@ def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller:
         "cameras": len(doc["cameras"]), "sites": len(doc["sites"]), "rules": n_rules,
         "items": sum(1 for p in doc["processings"] if p["described"]),
         "html": out_dir / "register.html", "json": out_dir / "register.json"})
+
+
+@privacy.command("access-export")
+@HUB_CONFIG
+@click.argument("event_id")
+@click.option("--frame", type=click.IntRange(min=0), required=True,
+              help="The frame on which the requester is marked.")
+@click.option("--point", help="A point on the requester, x,y in fractions of the frame: the person "
+                              "box holding it is taken.")
+@click.option("--box", help="Or the requester's box x,y,w,h in fractions of the frame.")
+@click.option("--reason", required=True, help="The request this export answers (audited).")
+@click.option("--models", "models_dir", envvar="VIGIE_MODELS", show_envvar=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The model store.")
+@LANGUAGE
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="The ZIP to write.")
+def access_export_cmd(config: Path, event_id: str, frame: int, point: str | None, box: str | None,
+                      reason: str, models_dir: Path | None, language: str, out_file: Path) -> None:
+    """Export one clip for a subject-access request: the requester kept, everyone else obscured;
+    says how long it will take, shows its progress, and prints the time it took."""
+    from tqdm import tqdm
+
+    from central import audit
+    from central.i18n import translator
+    from central.ingest.clipcheck import ClipLimits
+    from central.ingest.clipstore import clip_path
+    from central.privacy.inventory import retention_days
+    from central.privacy.subject_access import (
+        AccessError, Mark, Redactor, frame_at, norm, package, person_at)
+
+    _ = translator(language)
+    cfg, db = _hub(config)
+    c = cfg.clips
+    limits = ClipLimits(c.max_bytes, c.max_duration_s, c.max_width, c.max_height, c.max_fps)
+    keys = ("id", "site", "camera", "type", "severity", "zone", "started_at", "ended_at")
+    ev = db.execute(f"SELECT {', '.join(keys)} FROM events WHERE id = ?", [event_id]).fetchone()
+    row = db.execute("SELECT sha256 FROM clips WHERE event_id = ?", [event_id]).fetchone()
+    if ev is None or row is None:
+        raise click.ClickException(f"no clip for event {event_id}")
+    event, path = dict(zip(keys, ev, strict=True)), clip_path(Path(c.dir), row[0])
+    red = Redactor(models_dir)
+    try:
+        at = frame_at(path, frame, limits)
+        h, w = at.image.shape[:2]
+        if point:
+            x, y = (float(v) for v in point.split(","))
+            found = person_at(red.persons(at.image), x, y, w, h)
+            if found is None:
+                raise click.ClickException(f"no person at {point} on frame {frame}")
+            marked = norm(found, w, h) or []
+        elif box:
+            marked = [float(v) for v in box.split(",")]
+        else:
+            raise click.UsageError("give --point or --box")
+        mark = Mark(frame, (marked[0], marked[1], marked[2], marked[3]))
+        per_frame = red.measure(at.image)
+        click.echo(_("Estimated time: about %(s)d s (%(frames)d frames at %(ms)d ms each, both "
+                     "passes, measured on this hub).") % {
+            "s": max(1, round(per_frame * at.frames)), "frames": at.frames,
+            "ms": round(per_frame * 1000)})
+        t0 = time.perf_counter()
+        with tqdm(total=2 * at.frames, unit="img", desc="export", mininterval=0.5) as bar:
+            rendered = red.render(path, mark, limits, progress=lambda d, _t: bar.update(d - bar.n))
+    except (AccessError, ValueError, IndexError) as exc:
+        raise click.ClickException(str(exc)) from None
+    took = time.perf_counter() - t0
+    data, manifest = package(event, row[0], rendered, mark, reason.strip(), "cli",
+                             retention_days(db, cfg.retention_days), red.models, language)
+    out_file.write_bytes(data)
+    audit.record(db, "cli", "subject_access.export", event_id,
+                 f"{reason.strip()} | frame {frame} box {list(mark.box)} | export "
+                 f"{manifest['what']['export_sha256'][:16]}")
+    click.echo(_("Done in %(s)s s.") % {"s": f"{took:.1f}"} + f" {rendered.frames} "
+               f"frames, {rendered.frames / took:.1f} frames/s -> {out_file}")
