@@ -206,7 +206,8 @@ def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str,
 @click.option("--config", "config", envvar="VIGIE_HUB_CONFIG", show_envvar=True,
               type=click.Path(dir_okay=False, path_type=Path),
               help="The hub's TOML config: retention in force, recipients by role, controller.")
-@click.option("--controller", help="The data controller's name (default: [controller] name of the hub config).")
+@click.option("--controller",
+              help="The data controller's name (default: [controller] name of the hub config).")
 @LANGUAGE
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("privacy-register"), show_default=True,
@@ -269,8 +270,7 @@ def access_export_cmd(config: Path, event_id: str, frame: int, point: str | None
     from central.ingest.clipcheck import ClipLimits
     from central.ingest.clipstore import clip_path
     from central.privacy.inventory import retention_days
-    from central.privacy.subject_access import (
-        AccessError, Mark, Redactor, frame_at, norm, package, person_at)
+    from central.privacy.subject_access import AccessError, Mark, Redactor, frame_at, norm, package, person_at
 
     _ = translator(language)
     cfg, db = _hub(config)

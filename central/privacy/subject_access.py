@@ -237,7 +237,7 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
 
     started = datetime.fromisoformat(event["started_at"].replace("Z", "+00:00"))
     purge_at = (started + timedelta(days=retention_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = {
+    manifest: dict[str, Any] = {
         "schema": MANIFEST_SCHEMA, "language": language,
         "generated_at": utc_iso(time.time()), "generated_by": actor, "reason": reason,
         "what": {"event_id": event["id"], "type": event["type"], "severity": event["severity"],
@@ -249,24 +249,25 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
         "when": {"started_at": event["started_at"], "ended_at": event["ended_at"]},
         "retention": {"days": retention_days, "legal_max_days": LEGAL_MAX_DAYS,
                       "source_clip_purged_after": purge_at,
-                            "note": _(NOTE)},
+                      "note": _(NOTE)},
         "subject": {"marked_frame": mark.frame, "marked_box": list(mark.box),
                     "frames_tracked": sum(1 for t in rendered.track if t is not None),
                     "track": [norm(t, rendered.width, rendered.height) for t in rendered.track]},
         "others": {"method": _(METHOD), "models": models},
     }
-    tracked = manifest["subject"]["frames_tracked"]
-    manifest["summary"] = _(SUMMARY) % {
+    tracked = sum(1 for t in rendered.track if t is not None)
+    summary = _(SUMMARY) % {
         "event": event["id"], "type": label("event_type", event["type"], _), "site": event["site"],
         "camera": event["camera"], "start": when(event["started_at"], language),
         "end": when(event["ended_at"], language), "frames": rendered.frames, "tracked": tracked,
         "actor": actor, "made": when(manifest["generated_at"], language), "reason": reason,
         "purge": when(purge_at, language), "days": retention_days, "max": LEGAL_MAX_DAYS}
+    manifest["summary"] = summary
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("clip.webm", rendered.data)
         z.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
-        z.writestr("LISEZMOI.txt" if language == "fr" else "README.txt", manifest["summary"] + "\n")
+        z.writestr("LISEZMOI.txt" if language == "fr" else "README.txt", summary + "\n")
     return buf.getvalue(), manifest
 
 

@@ -172,8 +172,8 @@ def api_pick(event_id: str) -> Any:
     body = json_object()
     event, _, path = _clip_file(event_id)
     try:
-        k, x, y = int(body.get("frame", -1)), float(body.get("x")), float(body.get("y"))
-    except (TypeError, ValueError):
+        k, x, y = int(body.get("frame", -1)), float(body["x"]), float(body["y"])
+    except (KeyError, TypeError, ValueError):
         abort(400, "give the frame number and the point clicked (x, y in fractions of the frame)")
     from flask_babel import gettext
 

@@ -65,5 +65,5 @@ def stores(config: Path) -> None:
             for name, n, oldest in sqlite_rows(p):
                 click.echo(f"{name:34} {n:>8} {'':>12}  {oldest}")
         elif not p.name.endswith(("-wal", "-shm")):
-            n, size, oldest = _size(p)
-            click.echo(f"{p.name + ('/' if p.is_dir() else ''):34} {n:>8} {size:>12}  {_iso(oldest)}")
+            n, size, first = _size(p)
+            click.echo(f"{p.name + ('/' if p.is_dir() else ''):34} {n:>8} {size:>12}  {_iso(first)}")

@@ -158,7 +158,8 @@ def test_inventory_lists_every_store_with_search_results_and_previews(hub: Hub) 
     assert set(HUB_TABLES) - {"rejected"} <= set(items) and set(BOX_STORES) <= set(items)
     assert items["search_results"]["count"] == 3 and items["searches"]["count"] == 1
     previews = items["search_results.preview"]
-    assert previews["count"] == 2 and previews["bytes"] == len(b"\xff\xd8jpeg-preview") + len(b"\xff\xd8another")
+    assert previews["count"] == 2
+    assert previews["bytes"] == len(b"\xff\xd8jpeg-preview") + len(b"\xff\xd8another")
     assert items["search_results"]["oldest"] == "2026-12-01T08:10:00.000Z"
     assert items["index.sqlite:tracks"]["count"] is None  # kept on the boxes only
     assert "10 jours" in items["search_results"]["policy"]
