@@ -7,6 +7,7 @@ value on the retention page (table ``settings``); either way never more than
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any
 
 import sqlite_utils
 
+from central.i18n import N_
 from edge.wire.messages import utc_iso
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class InventoryRow:
     policy: str
 
 
+PREVIEWS = N_("the anonymised vehicle preview stills of the search results (none for persons)")
 BYTES = {"events": "SUM(LENGTH(payload))", "clips": "SUM(bytes)",
          "stats": "SUM(LENGTH(lines) + LENGTH(zones))", "search_results": "SUM(LENGTH(preview))",
          "receipts": "SUM(bytes)"}
@@ -152,8 +155,9 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None,
     at = next(i for i, r in enumerate(rows) if r.name == "search_results") + 1 \
         if "search_results" in tables else len(rows)
     if "search_results" in tables:
-        rows.insert(at, _table_row(db, "search_results", ctx, keep, now,
-                                   where="preview IS NOT NULL", label="search_results.preview"))
+        previews = _table_row(db, "search_results", ctx, keep, now, where="preview IS NOT NULL",
+                              label="search_results.preview")
+        rows.insert(at, dataclasses.replace(previews, holds=_(PREVIEWS)))
     if clips_dir is not None:
         rows.append(_clip_files(clips_dir, ctx, keep, now))
     rows += [InventoryRow(n, _("each box"), _(d.purpose), _(d.data), None, None, None, None,

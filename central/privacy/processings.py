@@ -19,14 +19,15 @@ from central.i18n import N_
 
 log = logging.getLogger(__name__)
 
-Retention = Literal["hub", "kept", "account", "session", "attempts", "index", "outbox",
+Retention = Literal["hub", "kept", "audit", "account", "session", "attempts", "index", "outbox",
                     "request", "memory", "search"]
 """How long an item is kept; :func:`central.privacy.register.retention_text` says it in words
 with the configured number of days."""
 
 RETENTIONS: dict[str, str] = {
     "hub": N_("%(days)d days (retention in force at the hub, legal maximum %(max)d), then purged"),
-    "kept": N_("kept: not personal data (hashes, counts, settings) or the audit trail"),
+    "kept": N_("kept: no personal data (hashes, counts, settings)"),
+    "audit": N_("kept: the audit trail (append-only), proof of every look and search"),
     "account": N_("while the account or client exists (disabled, not deleted, to keep the audit "
                   "trail readable)"),
     "session": N_("until logout, or 8 hours without activity"),
@@ -104,7 +105,7 @@ HUB_TABLES: dict[str, Described] = {
     "audit": Described(
         N_("prove who looked at, searched, exported or changed what, when and why"),
         N_("actor, action, subject, reason, time; failed and throttled logins with the name tried "
-           "and the address"), AGENTS, AUDITORS, "kept",
+           "and the address"), AGENTS, AUDITORS, "audit",
         N_("append-only: SQLite triggers refuse UPDATE and DELETE"), "ts"),
     "users": Described(
         N_("give each agent an account with one role"),
@@ -123,7 +124,7 @@ HUB_TABLES: dict[str, Described] = {
     "searches": Described(
         N_("forensic search by an investigator, for a case, with a reason"),
         N_("requester, case reference, reason, time window and question asked"), AGENTS,
-        ("investigator", "privacy_officer"), "kept",
+        ("investigator", "privacy_officer"), "audit",
         N_("every search audited; boxes answer only requests signed by the hub"), "created_at"),
     "search_cameras": Described(
         N_("follow which cameras answered a search"), N_("camera, state, number of results"),

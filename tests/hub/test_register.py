@@ -154,3 +154,22 @@ def test_register_refuses_bad_and_duplicate_configs(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["privacy", "register", "--box-config", str(tmp_path / "nope"),
                                   "-o", str(tmp_path / "o")])
     assert r.exit_code != 0 and "no such file or folder" in r.output
+
+
+def test_egress_verification_report_in_french_by_default(tmp_path: Path) -> None:
+    from central.cli.privacy import write_report
+
+    doc = {"generated_at": "2026-12-01T10:00:00Z", "since": None, "ledger_file": None,
+           "grace_s": 180.0, "cameras": [{
+               "site": "test", "camera": "cam-01", "status": "alert", "enrolled": True,
+               "digests": 3, "entries": 40, "head_seq": 41, "receipts": 39,
+               "last_digest_at": "2026-12-01T09:59:00Z",
+               "findings": [{"seq": 12, "kind": "missing", "detail": "never received"}]}]}
+    write_report(tmp_path / "fr", "report", doc, "privacy/verify_report.html")
+    html = (tmp_path / "fr" / "report.html").read_text()
+    assert "Rapport de vérification des sorties" in html and ">alerte</td>" in html
+    assert "Établi le 01/12/2026 11:00:00" in html  # Paris time
+    assert "<td>oui</td>" in html and "le premier message" in html
+    write_report(tmp_path / "en", "report", doc, "privacy/verify_report.html", "en")
+    html = (tmp_path / "en" / "report.html").read_text()
+    assert "Egress verification report" in html and ">alert</td>" in html
