@@ -155,13 +155,19 @@ def verify_cmd(config: Path, camera: str | None, since: str | None, ledger_file:
            "cameras": [r.as_dict() for r in reports]}
     doc["language"] = language
     write_report(out_dir, "report", doc, "privacy/verify_report.html", language)
+    from central.i18n import label, translator
+
+    _ = translator(language)
     for r in reports:
-        click.echo(f"{r.site}/{r.camera}: {r.status} ({r.digests} digest(s), {r.entries} ledger "
-                   f"entr{'y' if r.entries == 1 else 'ies'}, {r.receipts} receipt(s), "
-                   f"{len(r.findings)} finding(s))")
+        click.echo(_("%(camera)s: %(status)s (%(digests)d digest(s), %(entries)d ledger "
+                     "entries, %(receipts)d receipt(s), %(findings)d finding(s))") % {
+            "camera": f"{r.site}/{r.camera}", "status": label("egress_status", r.status, _),
+            "digests": r.digests, "entries": r.entries, "receipts": r.receipts,
+            "findings": len(r.findings)})
         for f in r.findings:
             click.echo(f"  seq {f.seq}: {f.kind}: {f.detail}")
-    click.echo(f"report written to {out_dir / 'report.html'} and {out_dir / 'report.json'}")
+    click.echo(_("report written to %(html)s and %(json)s") % {
+        "html": out_dir / "report.html", "json": out_dir / "report.json"})
     if findings:
         raise SystemExit(1)
 
