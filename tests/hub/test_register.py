@@ -173,3 +173,22 @@ def test_egress_verification_report_in_french_by_default(tmp_path: Path) -> None
     write_report(tmp_path / "en", "report", doc, "privacy/verify_report.html", "en")
     html = (tmp_path / "en" / "report.html").read_text()
     assert "Egress verification report" in html and ">alert</td>" in html
+
+
+def test_register_of_the_demo_counts_its_operator_api_token(tmp_path: Path) -> None:
+    from central.devtools.demo import write_configs
+
+    video = tmp_path / "video.mp4"
+    video.write_bytes(b"")
+    hub_cfg, box_cfg = write_configs(tmp_path, video, 1883, 8080)
+    out = tmp_path / "reg"
+    r = CliRunner().invoke(main, ["privacy", "register", "--box-config", str(box_cfg),
+                                  "--config", str(hub_cfg), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "n'est pas décrit" not in r.output
+    doc = json.loads((out / "register.json").read_text())
+    clients = {x["role"]: x["machine_clients"] for x in doc["recipients"]}
+    assert clients["operator"] == 1 and sum(clients.values()) == 1
+    assert {c["kind"]: c["count"] for c in doc["clients"]}["device_tokens"] == 1
+    assert all(p["described"] for p in doc["processings"])
+    assert doc["cameras"][0]["index"]["enabled"] is True
