@@ -70,6 +70,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
     app.json = FiniteJSONProvider(app)
     app.config.update(
         DATABASE=Path(cfg.database),
+        HUB_CONFIG=cfg,  # the processing register describes it (tokens, retention, controller)
         API_TOKENS={k: v if isinstance(v, str) else v.model_dump()
                     for k, v in cfg.api_tokens.items()},
         DEVICE_TOKENS={t: (d.site, d.camera) for t, d in cfg.device_tokens.items()},

@@ -93,6 +93,18 @@ class PrivacyVerifyConfig(Strict):
     """How far back each continuous round looks (``vigie privacy verify`` looks at all)."""
 
 
+class ControllerConfig(Strict):
+    """What the processing register says of the controller (``vigie privacy register``)."""
+
+    name: str | None = Field(default=None, max_length=200)
+    """The data controller (e.g. the town), printed at the head of the register."""
+    legal_basis: str | None = Field(default=None, max_length=1000)
+    """The legal basis of the processing (lawfulness, the texts it rests on); default: the
+    public-interest mission of French law 2023-380 art. 10 and decree 2023-828."""
+    dpo: str | None = Field(default=None, max_length=200)
+    """How to reach the data protection officer."""
+
+
 class HubWeb(Strict):
     """The production HTTP server of ``vigie hub serve`` (waitress)."""
 
@@ -138,6 +150,7 @@ class HubConfig(Checked):
     search: HubSearch = HubSearch()
     privacy: PrivacyVerifyConfig = PrivacyVerifyConfig()
     web: HubWeb = HubWeb()
+    controller: ControllerConfig = ControllerConfig()
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=64)
     """Addresses (or networks) of the reverse proxies whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer

@@ -64,6 +64,10 @@ LABELS: dict[str, dict[str, str]] = {
              "privacy_officer": N_("Privacy officer"), "admin": N_("Administrator"),
              "investigator": N_("Investigator")},
     "language": {"fr": "Français", "en": "English"},
+    "egress_status": {"ok": N_("verified"), "unverified": N_("unverified"), "alert": N_("alert")},
+    "quarantine": {"invalid": N_("invalid"), "spoof": N_("spoof attempts"),
+                   "clock_skew": N_("clock skew"), "unstorable": N_("unstorable"),
+                   "search": N_("search answers")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

@@ -45,6 +45,7 @@ NAV = (  # labels are catalogue strings, translated where shown (base.html)
     (N_("Egress"), "/privacy/egress", ("privacy_officer", "admin")),
     (N_("Quarantine"), "/privacy/quarantine", ("privacy_officer", "admin")),
     (N_("Data inventory"), "/privacy/inventory", ("privacy_officer", "admin")),
+    (N_("Processing register"), "/privacy/register", ("privacy_officer", "admin")),
     (N_("Subject access"), "/privacy/access", ("privacy_officer",)),
     (N_("Users"), "/admin/users", ("admin",)),
     (N_("Investigate"), "/investigate", ("investigator",)),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from edge.cli.ledger import ledger_group
+from edge.cli.stores import stores
 from edge.wire.vitals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -211,3 +212,4 @@ def edge_setup(config: Path, host: str, port: int, idle_s: float, lang: str | No
 
 
 edge.add_command(ledger_group)  # `vigie edge ledger export`: on the box
+edge.add_command(stores)  # `vigie edge stores`: what the box keeps, for the privacy officer

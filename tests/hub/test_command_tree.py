@@ -22,6 +22,7 @@ edge ledger
 edge ledger export
 edge replay
 edge run
+edge stores
 hub
 hub enrol-box
 hub ingest
@@ -45,6 +46,7 @@ models fetch
 models quantize
 models status
 privacy
+privacy access-export
 privacy register
 privacy verify
 sim

@@ -126,13 +126,13 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     assert [m["camera"] for m in only["messages"]] == ["cam-043"]
     assert po.get(f"{hub.url}/api/v1/privacy/quarantine?category=nope", timeout=10).status_code == 400
     page = po.get(f"{hub.url}/privacy/quarantine", timeout=10)
-    assert page.status_code == 200 and "spoof attempt" in page.text
+    assert page.status_code == 200 and "tentatives d&#39;usurpation" in page.text
     assert f"event {start['id']} belongs to marseille/cam-042" in page.text
     template = (Path(__file__).parents[2] / "central/web/templates/privacy/quarantine.html").read_text()
     assert "<script" not in template and not re.search(r"\son[a-z]+\s*=", template)
     assert 'href="/privacy/quarantine"' in page.text  # in the navigation
     inventory = po.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).json()["items"]
-    assert any(i["what"] == "Quarantine" and i["count"] == 3 for i in inventory)
+    assert any(i["name"] == "quarantine" and i["count"] == 3 for i in inventory)
     assert hub.login("admin").get(f"{hub.url}/privacy/quarantine", timeout=10).status_code == 200
     for role in ("operator", "supervisor", "investigator"):
         s = hub.login(role)
