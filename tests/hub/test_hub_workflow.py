@@ -83,7 +83,7 @@ def test_search_filters_pagination_and_audit(hub: Hub) -> None:
     assert not {e["id"] for e in page1["events"]} & {e["id"] for e in page2["events"]}
     assert search(status="new")["total"] == 9 and search(outcome="test")["total"] == 0
     for bad, why in (({"from": "yesterday"}, "ISO 8601"), ({"status": "open"}, "status doit être"),
-                     ({"per_page": "5000"}, "per_page doit être"), ({"zone": "a'--"}, "zone doit être")):
+                     ({"per_page": "5000"}, "per_page doit être"), ({"zone": "a'--"}, "zone doit comporter")):
         r = s.get(f"{hub.url}/api/v1/events", params=bad, timeout=10)
         assert r.status_code == 400 and why in r.json()["message"], (bad, r.text)
     page = s.get(f"{hub.url}/search", params={"class": "car", "go": "1"}, timeout=10)
@@ -169,7 +169,8 @@ def test_cameras_page_shows_health(hub: Hub) -> None:
     s = hub.login("operator")
     page = s.get(f"{hub.url}/cameras", timeout=10).text
     assert "4.5" in page and "61 / 80 ms" in page and "yolox-nano (onnxruntime)" in page
-    assert "<td>on</td>" in page and "AIPD-2026-014" in page
+    assert "<td>actif</td>" in page and "AIPD-2026-014" in page
+    assert ">En ligne<" in page and "<th>Dernier signal</th>" in page
     cams = {c["camera"]: c for c in s.get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]}
     assert cams["cam-h"]["online"] is True and cams["cam-old"]["online"] is False
 
@@ -210,7 +211,8 @@ def test_stats_messages_chart(hub: Hub) -> None:
     assert sum(counts["crossings"]["person"].values()) == 3 + 1 + 5 + 0
     assert counts["occupancy"] == {"hall/person": 7.0}
     svg = sup.get(f"{hub.url}/stats/crossings-per-hour.svg?hours=2", timeout=30)
-    assert svg.status_code == 200 and "person" in svg.text and "<svg" in svg.text
+    assert svg.status_code == 200 and "Personne" in svg.text and "<svg" in svg.text
+    assert "Franchissements de ligne par heure" in svg.text and "Europe/Paris" in svg.text
 
 
 def json_dumps(value: object) -> str:

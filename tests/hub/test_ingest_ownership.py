@@ -141,7 +141,7 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     cams = hub.login("operator").get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]
     assert 890 < cams[0]["clock_skew_s"] < 910
     page = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "Clock skew" in page and "+9" in page
+    assert "Décalage d" in page and "+9" in page
 
 
 
