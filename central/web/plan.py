@@ -8,7 +8,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from flask_babel import gettext as _
 
 from central import audit
@@ -77,8 +87,13 @@ def page() -> Any:
     return _render()
 
 
-def _render(error: str | None = None, message: str | None = None, status: int = 200) -> Any:
-    return render_template("plan/plan.html", plan=plan_info(get_db()), focus=_focus(),
+def _render(error: str | None = None, status: int = 200) -> Any:
+    plan = plan_info(get_db())
+    message = None
+    if plan and request.method == "GET" and request.args.get("saved"):
+        message = _("Plan saved (%(w)d × %(h)d pixels, metadata removed).", w=plan["width"],
+                    h=plan["height"])
+    return render_template("plan/plan.html", plan=plan, focus=_focus(),
                            alert=request.args.get("alert", "")[:64],
                            may_edit=g.identity.role in EDITORS, cameras=plan_cameras(),
                            max_kib=current_app.config["PLAN_MAX_BYTES"] // 1024,
@@ -102,8 +117,7 @@ def upload() -> Any:
     store_plan(db, plan, g.actor)
     audit.record(db, g.actor, "plan.upload", "site plan",
                  f"{plan.width}x{plan.height} {plan.mime} sha256 {plan.sha256}")
-    return _render(message=_("Plan saved (%(w)d × %(h)d pixels, metadata removed).",
-                             w=plan.width, h=plan.height))
+    return redirect("/plan?saved=1", 303)  # a reload does not send the file again
 
 
 @bp.get("/plan/image")
