@@ -52,7 +52,7 @@ def _no_overflow(page: Page) -> bool:
 
 
 def _page(browser: Browser, hub: Hub, user: str, width: int = 1280, height: int = 900) -> Page:
-    ctx = browser.new_context(viewport={"width": width, "height": height})
+    ctx = browser.new_context(viewport={"width": width, "height": height}, locale="fr-FR")
     page = ctx.new_page()
     login(page, hub, user)
     return page
@@ -266,7 +266,8 @@ def test_plan_page_places_cameras_and_centres_on_an_alert(browser: Browser, cons
     # a new alert shows on the plan without a reload (polling)
     alert = insert_event(console.database, camera="cam-01", severity="critical")
     expect(mark.locator(".badge.sev-critical")).to_have_text("1", timeout=10_000)
-    page.screenshot(path=str(output_dir / "plan.png"))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(output_dir / "plan.png"), full_page=True)
     # the alert page's link: the alert's camera highlighted
     op = _page(browser, console, "operator", 800, 700)
     op.goto(f"{console.url}/plan?alert={alert}")
