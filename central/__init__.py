@@ -35,7 +35,9 @@ def blueprints() -> tuple[Blueprint, ...]:
         forensic,
         health,
         openapi,
+        plan,
         privacy,
+        shift,
         stats,
     )
 
@@ -47,6 +49,8 @@ def blueprints() -> tuple[Blueprint, ...]:
         chrome.bp,     # login, logout, /api/v1/me
         events.bp,     # event search and CSV export
         stats.bp,      # statistics for supervisors
+        shift.bp,      # the shift summary: open now, and since the shift began
+        plan.bp,       # the site plan with the cameras on it
         privacy.bp,    # the privacy officer's pages and API
         access.bp,     # subject-access requests
         devices.bp,    # box public keys
@@ -89,6 +93,9 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         RETENTION_DAYS=cfg.retention_days,
         MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
         MAX_CONTENT_LENGTH=cfg.max_body_bytes(),
+        SHIFT_STARTS=tuple(cfg.shifts.starts),
+        PLAN_MAX_BYTES=cfg.plan.max_bytes,
+        PLAN_MAX_PIXELS=cfg.plan.max_pixels,
     )
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +14,8 @@ from edge.wire.messages import NAME_PATTERN
 from edge.wire.tomlconf import Checked, ConfigError, Issue, Strict, load_model
 
 __all__ = ["ConfigError", "HubConfig", "load"]
+
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class HubBroker(Strict):
@@ -118,6 +121,34 @@ class HubWeb(Strict):
     the largest legal body)."""
 
 
+class HubShifts(Strict):
+    """The operators' shifts (the shift page shows what happened since the current one began)."""
+
+    starts: list[str] = Field(default_factory=lambda: ["06:00", "14:00", "22:00"], min_length=1,
+                              max_length=12)
+    """When each shift begins, ``HH:MM`` in the site's time zone (``timezone``), e.g. three
+    eight-hour shifts."""
+
+    @field_validator("starts")
+    @classmethod
+    def _clock_times(cls, value: list[str]) -> list[str]:
+        for text in value:
+            if not _HHMM.fullmatch(text):
+                raise ValueError(f"shift start {text[:20]!r} is not a time HH:MM (00:00 to 23:59)")
+        if len(set(value)) != len(value):
+            raise ValueError("shift starts must be distinct")
+        return sorted(value)
+
+
+class HubPlan(Strict):
+    """The site plan image a supervisor uploads (the plan page; no map tiles)."""
+
+    max_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024)
+    """Largest plan file accepted."""
+    max_pixels: int = Field(default=4096, ge=256, le=16384)
+    """Widest and tallest plan accepted, in pixels."""
+
+
 class HubConfig(Checked):
     database: Path = Path("/var/lib/vigie-hub/hub.sqlite")
     """The hub's SQLite database."""
@@ -151,6 +182,8 @@ class HubConfig(Checked):
     privacy: PrivacyVerifyConfig = PrivacyVerifyConfig()
     web: HubWeb = HubWeb()
     controller: ControllerConfig = ControllerConfig()
+    shifts: HubShifts = HubShifts()
+    plan: HubPlan = HubPlan()
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=64)
     """Addresses (or networks) of the reverse proxies whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer

@@ -68,6 +68,15 @@ LABELS: dict[str, dict[str, str]] = {
     "quarantine": {"invalid": N_("invalid"), "spoof": N_("spoof attempts"),
                    "clock_skew": N_("clock skew"), "unstorable": N_("unstorable"),
                    "search": N_("search answers")},
+    "object_class": {"person": N_("Person"), "bicycle": N_("Bicycle"), "car": N_("Car"),
+                     "motorcycle": N_("Motorcycle"), "bus": N_("Bus"), "truck": N_("Truck")},
+    "colour": {"white": N_("White"), "silver/grey": N_("Silver or grey"), "black": N_("Black"),
+               "red": N_("Red"), "blue": N_("Blue"), "green": N_("Green"),
+               "yellow/orange": N_("Yellow or orange"), "brown/beige": N_("Brown or beige")},
+    "direction": {"left": N_("Leftwards"), "right": N_("Rightwards"), "up": N_("Upwards"),
+                  "down": N_("Downwards"), "stationary": N_("Stationary")},
+    "search_state": {"asked": N_("Asked"), "answered": N_("Answered"), "refused": N_("Refused"),
+                     "offline": N_("Offline")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

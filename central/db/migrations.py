@@ -219,6 +219,19 @@ def _user_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN language TEXT")
 
 
+def _camera_plan(db: sqlite_utils.Database) -> None:
+    """Each camera's label and position on the site plan (fractions of the plan's width and
+    height), and the site plan image itself (one row: re-encoded, metadata stripped)."""
+    db.execute("ALTER TABLE cameras ADD COLUMN label TEXT")
+    db.execute("ALTER TABLE cameras ADD COLUMN plan_x REAL")
+    db.execute("ALTER TABLE cameras ADD COLUMN plan_y REAL")
+    db.execute(
+        "CREATE TABLE site_plan (id INTEGER PRIMARY KEY CHECK (id = 1), image BLOB NOT NULL, "
+        "mime TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, "
+        "sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, uploaded_at REAL NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -230,6 +243,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("clip_pending_index", _clip_pending_index),
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
     ("user_language", _user_language),
+    ("camera_plan", _camera_plan),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

@@ -136,12 +136,12 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
 
     page.goto(f"{hub.url}/cameras")
     cam = page.locator("tr[data-camera='test/cam-01']")
-    expect(cam).to_contain_text("online")
+    expect(cam).to_contain_text("En ligne")
     expect(cam).to_contain_text("60 / 90 ms")
     page.screenshot(path=str(output_dir / "05-cameras.png"))
 
     page.goto(f"{hub.url}/search?class=knife&go=1")
-    expect(page.locator("#total")).to_contain_text("1 event(s)")
+    expect(page.locator("#total")).to_contain_text("1 événement")
     page.screenshot(path=str(output_dir / "06-search.png"))
 
     # the privacy pages are refused to an operator

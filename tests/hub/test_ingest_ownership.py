@@ -141,7 +141,7 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     cams = hub.login("operator").get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]
     assert 890 < cams[0]["clock_skew_s"] < 910
     page = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "Clock skew" in page and "+9" in page
+    assert "Décalage d" in page and "+9" in page
 
 
 
@@ -152,8 +152,8 @@ def test_cameras_page_says_a_box_disk_is_full(hub: Hub) -> None:  # noqa: F811
             "outbox_error": "database or disk is full"}
     assert ing.handle(A + "health", encode(full)) == "stored"
     row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "<th>Disk</th>" in row and "FULL (database or disk is full)" in row
+    assert "<th>Disque</th>" in row and "PLEIN (database or disk is full)" in row
     ing.handle(A + "health", encode({**full, "disk_full": False, "disk_free_bytes": 3 * 2**30,
                                      "outbox_error": None}))
     row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "FULL" not in row and "3.0 GiB free" in row
+    assert "PLEIN" not in row and "3.0 Gio libres" in row
