@@ -94,9 +94,17 @@ HUB_TABLES: dict[str, Described] = {
         "stored_at"),
     "cameras": Described(
         N_("show each camera's state and health to operators and technicians"),
-        N_("camera name, state, last health message (frame rates, disk, whether audio listens)"),
+        N_("camera name, label and position on the site plan, state, last health message (frame "
+           "rates, disk, whether audio listens)"),
         NOBODY, ("operator", "supervisor", "admin"), "kept", N_("no image; health only"),
         "last_seen"),
+    "site_plan": Described(
+        N_("show the cameras on a drawing of the site, so operators see where an alert is"),
+        N_("one site plan image (re-encoded, metadata removed), its size, who uploaded it and "
+           "when; it should be a drawing, not a photograph with people in it"),
+        AGENTS, ("operator", "supervisor", "admin"), "kept",
+        N_("uploaded by supervisors only, PNG or JPEG checked and re-encoded, every upload "
+           "audited; replaced by the next upload"), "uploaded_at"),
     "stats": Described(
         N_("count passages per line and zone for planning (statistics mode)"),
         N_("aggregate counts per interval, line, zone and class"), NOBODY,
