@@ -26,7 +26,9 @@ def blueprints() -> tuple[Blueprint, ...]:
     from central.web import (
         access,
         admin,
+        alertlist,
         alerts,
+        alertstream,
         cameras,
         chrome,
         clips,
@@ -36,12 +38,16 @@ def blueprints() -> tuple[Blueprint, ...]:
         health,
         openapi,
         privacy,
+        procedures,
         stats,
     )
 
     return (
         health.bp,     # /healthz: the process's vital threads
+        alertstream.bp,  # live updates of the queue and alert pages (server-sent events)
+        alertlist.bp,  # alert listings: flat pages and the grouped triage queue
         alerts.bp,     # the operators' alert queue and workflow API
+        procedures.bp,  # the supervisors' written procedures per event type and camera
         cameras.bp,    # cameras and their health
         clips.bp,      # event clip upload (devices) and viewing
         chrome.bp,     # login, logout, /api/v1/me
@@ -88,6 +94,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         RETENTION_DAYS=cfg.retention_days,
         MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
         MAX_CONTENT_LENGTH=cfg.max_body_bytes(),
+        ALERTS=cfg.alerts,
     )
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]

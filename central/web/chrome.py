@@ -38,6 +38,7 @@ bp = Blueprint("web", __name__)
 LOGIN_CSRF_COOKIE = "vigie_login_csrf"
 NAV = (  # labels are catalogue strings, translated where shown (base.html)
     (N_("Alerts"), "/", ("operator", "supervisor")),
+    (N_("Procedures"), "/procedures", ("operator", "supervisor")),
     (N_("Cameras"), "/cameras", ("operator", "supervisor", "admin")),
     (N_("Search"), "/search", ("operator", "supervisor", "privacy_officer")),
     (N_("Statistics"), "/stats", ("supervisor", "admin")),
