@@ -64,6 +64,11 @@ LABELS: dict[str, dict[str, str]] = {
              "privacy_officer": N_("Privacy officer"), "admin": N_("Administrator"),
              "investigator": N_("Investigator")},
     "language": {"fr": "Français", "en": "English"},
+    "alert_action": {"alert.view": N_("Viewed"), "alert.ack": N_("Acknowledged"),
+                     "alert.resolve": N_("Resolved"), "alert.assign": N_("Assigned"),
+                     "alert.mute": N_("Sound muted"), "alert.unmute": N_("Sound back on"),
+                     "alert.escalated": N_("Escalated: critical, not acknowledged in time"),
+                     "clip.view": N_("Clip viewed"), "received": N_("Received")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

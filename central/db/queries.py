@@ -104,6 +104,8 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
     for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to",
               "escalated_at", "muted_at", "muted_by"):
         out[k] = row.get(k)
+    still = row.get("still")  # the anonymised still at the event's start, where stored
+    out["still"] = json.loads(still) if isinstance(still, str) and still else None
     return out
 
 

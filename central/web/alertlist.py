@@ -55,7 +55,8 @@ def _where(default_status: str | None) -> tuple[str, list[Any]]:
     ``site/cam``)."""
     status = request.args.get("status") or default_status
     if status is not None and status not in (*STATUSES, "open", "all"):
-        abort(400, _("status must be one of %(values)s", values=", ".join((*STATUSES, "open", "all"))))
+        abort(400, _("status must be one of %(values)s (open: new and acknowledged)",
+                     values=", ".join((*STATUSES, "open", "all"))))
     clauses: list[str] = []
     params: list[Any] = []
     if status == "open":

@@ -36,7 +36,7 @@ bp = Blueprint("alertstream", __name__)
 
 TICK_S = 0.5
 """How often a stream looks for changes."""
-KEEPALIVE_S = 5.0
+KEEPALIVE_S = 1.0
 """A comment line this often: a closed browser is noticed (the write fails) within it."""
 RETRY_MS = 1000
 _LOCK = threading.Lock()
