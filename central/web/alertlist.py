@@ -32,7 +32,7 @@ ORDERS = {"newest": "started_at DESC, id",
           "triage": TRIAGE_ORDER}
 """``queue``: new alerts first, then acknowledged, each newest first. ``triage``: critical,
 warning, information; new before acknowledged; the oldest first (the queue page's order)."""
-FILTERS = {"status": {"enum": [*STATUSES, "open", "all"]},
+FILTERS: dict[str, dict[str, Any]] = {"status": {"enum": [*STATUSES, "open", "all"]},
            "severity": {"enum": list(SEVERITIES)},
            "type": {"type": "string", "maxLength": 64},
            "camera": {"type": "string", "maxLength": 129}}

@@ -70,8 +70,9 @@ def alert_page(alert_id: str) -> str:
     assignees = [r["username"] for r in db.query(
         "SELECT username FROM users WHERE disabled = 0 AND role IN ('operator', 'supervisor') "
         "ORDER BY username")]
+    stored = db.execute("SELECT 1 FROM clips WHERE event_id = ?", [alert_id]).fetchone()
     return render_template("alerts/detail.html", a=event_row(row), history=history(alert_id),
-                           outcomes=OUTCOMES, assignees=assignees,
+                           outcomes=OUTCOMES, assignees=assignees, clip_stored=bool(stored),
                            procedure=procedures.for_alert(db, row["type"], row["site"],
                                                           row["camera"]))
 

@@ -49,7 +49,7 @@ def _slots() -> threading.BoundedSemaphore:
         if "vigie_streams" not in ext:
             ext["vigie_streams"] = threading.BoundedSemaphore(
                 max(1, current_app.config["ALERTS"].max_streams))
-        return ext["vigie_streams"]  # type: ignore[no-any-return]
+        return ext["vigie_streams"]
 
 
 def version(db: Any, alert_id: str | None) -> str:

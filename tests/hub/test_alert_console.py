@@ -13,7 +13,6 @@ from typing import Any
 
 import cv2
 import pytest
-import requests
 from playwright.sync_api import Browser, Page, expect
 
 from central import db as hubdb
