@@ -64,20 +64,25 @@ class Group:
                 str(first["started_at"]), str(first["id"]))
 
 
+KEY_FIELDS = ("site", "camera", "type", "zone", "severity", "status")
+
+
 def group_key(row: dict[str, Any]) -> tuple[str, ...]:
     """What makes two alerts repeats of one another."""
-    return tuple(str(row.get(k) or "") for k in ("site", "camera", "type", "zone", "severity",
-                                                 "status"))
+    return tuple(str(row.get(k) or "") for k in KEY_FIELDS)
 
 
-def group(rows: Iterable[dict[str, Any]], window_s: float) -> list[Group]:
-    """Fold repeats (see the module's docstring) and order the groups for triage."""
-    ordered = sorted(rows, key=lambda r: (str(r["started_at"]), str(r["id"])))
+def group(rows: Iterable[dict[str, Any]], window_s: float, presorted: bool = False) -> list[Group]:
+    """Fold repeats (see the module's docstring) and order the groups for triage.
+
+    ``presorted``: the rows come oldest first already, each with its start as an epoch in
+    ``at`` (the queue's query does both in SQL)."""
+    ordered = rows if presorted else sorted(rows, key=lambda r: (str(r["started_at"]), str(r["id"])))
     open_groups: dict[tuple[str, ...], Group] = {}
     out: list[Group] = []
     for row in ordered:
         key = group_key(row)
-        at = _epoch(row["started_at"])
+        at = row["at"] if presorted else _epoch(row["started_at"])
         current = open_groups.get(key)
         if current is None or window_s <= 0 or at - current.last_at > window_s:
             current = Group(key)
@@ -113,8 +118,9 @@ def escalate_due(db: sqlite_utils.Database, after_s: float, now: float | None = 
                            [now, ESCALATION_ACTOR, event_id,
                             f"critical, not acknowledged after {after_s:g} s"])
                 done.append(event_id)
-    for event_id in done:
-        log.warning("critical alert %s escalated: not acknowledged after %g s", event_id, after_s)
+    if done:
+        log.warning("%d critical alert(s) escalated, not acknowledged after %g s: %s%s", len(done),
+                    after_s, ", ".join(done[:5]), " …" if len(done) > 5 else "")
     return done
 
 

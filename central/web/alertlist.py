@@ -134,8 +134,13 @@ def queue() -> Any:
     where, params = _where("open")
     limit = _int_arg("limit", 200, 1, MAX_PAGE)
     offset = _int_arg("offset", 0, 0, MAX_OFFSET)
-    keys = [dict(r) for r in db.query(f"SELECT {_GROUP_COLUMNS} FROM events{where}", params)]
-    groups = group(keys, cfg.group_window_s)
+    cur = db.execute(f"SELECT {_GROUP_COLUMNS}, (julianday(started_at) - 2440587.5) * 86400.0 "
+                     f"AS at FROM events{where} ORDER BY started_at, id", params)
+    names = [d[0] for d in cur.description]
+    keys = [dict(zip(names, r, strict=True)) for r in cur]
+    for r in keys:
+        r["at"] = r["at"] or 0.0  # a start SQLite cannot read: grouped as the oldest
+    groups = group(keys, cfg.group_window_s, presorted=True)
     shown = groups[offset:offset + limit]
     wanted = [r["id"] for g in shown for r in g.rows[:MEMBERS_SHOWN]]
     full: dict[str, dict[str, Any]] = {}

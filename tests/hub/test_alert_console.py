@@ -124,6 +124,10 @@ def test_queue_french_paris_time_groups_bulk_ack_and_filters(hub: Hub, page: Pag
     thumb = page.locator(f"tr[data-id='{info}'] img.thumb")
     expect(thumb).to_be_visible()
     until(page, "[...document.querySelectorAll('img.thumb')].every(i => i.naturalWidth > 0)")
+    page.set_viewport_size({"width": 800, "height": 700})  # a small screen of the centre
+    assert page.evaluate("document.documentElement.scrollWidth") <= 800
+    expect(thumb).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 800})
     group_row.locator("button.expand").click()
     expect(page.locator("tr.member")).to_have_count(5)
     page.screenshot(path=str(output_dir / "queue-grouped.png"))
@@ -270,3 +274,33 @@ def test_escalation_and_a_sound_per_priority(tmp_path: Path, browser: Browser) -
     finally:
         ctx.close()
         next(gen, None)
+
+
+def test_escalation_is_written_once_and_never_for_a_taken_alert(tmp_path: Path) -> None:
+    from central.triage import EscalationJob, escalate_due
+
+    database = tmp_path / "hub.sqlite"
+    late = put(database, severity="critical", type_="weapon")["id"]
+    taken = put(database, severity="critical", type_="weapon")["id"]
+    warning = put(database, severity="warning")["id"]
+    db = hubdb.connect(database)
+    db.execute("UPDATE events SET status = 'acknowledged' WHERE id = ?", [taken])
+    assert escalate_due(db, 60.0) == [], "not due yet"
+    job = EscalationJob(database, 60.0)
+    later = time.time() + 61
+    assert escalate_due(db, 60.0, now=later) == [late]
+    assert escalate_due(db, 60.0, now=later + 5) == [] and job.run_once() == []
+    rows = db.execute("SELECT subject, actor FROM audit WHERE action = 'alert.escalated'").fetchall()
+    assert rows == [(late, "hub")]
+    assert db.execute("SELECT COUNT(*) FROM events WHERE escalated_at IS NOT NULL").fetchone()[0] == 1
+    assert warning not in {r[0] for r in rows}
+    db.conn.close()
+
+
+def test_streams_must_leave_threads_for_requests() -> None:
+    from central.config import HubConfig, HubWeb
+    from edge.wire.tomlconf import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="max_streams"):
+        HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=4))
+    assert HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=3)).alerts.max_streams == 3
