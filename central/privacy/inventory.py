@@ -98,6 +98,8 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
     rc = db.execute("SELECT COUNT(*), MIN(received_at) FROM receipts").fetchone()
     le = db.execute("SELECT COUNT(*), MIN(ts) FROM ledger_entries").fetchone()
     qu = db.execute("SELECT COUNT(*), MIN(received_at) FROM quarantine").fetchone()
+    pr = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(text)), 0), MIN(updated_at) "
+                    "FROM procedures").fetchone()
     rows = [
         InventoryRow("Events", "event messages: type, zone, time, object labels and boxes",
                      ev[0], ev[1], ev[2], max(0.0, oldest_ev + keep - now) if oldest_ev else None,
@@ -120,6 +122,9 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
                      f"purged {days} days after reception"),
         InventoryRow("Audit log", "who looked at or changed what, when and why", au[0], None,
                      utc_iso(au[1]) if au[1] else None, None, "kept; append-only"),
+        InventoryRow("Procedures", "what operators do per event type (and camera), and the "
+                     "supervisor who wrote it", pr[0], pr[1], utc_iso(pr[2]) if pr[2] else None,
+                     None, "kept until a supervisor changes or removes it (no data on the public)"),
     ]
     return rows
 

@@ -304,3 +304,42 @@ def test_streams_must_leave_threads_for_requests() -> None:
     with pytest.raises((ConfigError, ValueError), match="max_streams"):
         HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=4))
     assert HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=3)).alerts.max_streams == 3
+
+
+def test_api_triage_filters_and_bulk_resolve(hub: Hub) -> None:
+    """Old parameters keep working; sort=triage and the filters combine; a bulk resolve acts
+    on each alert once (audited one by one) and lists what it skipped."""
+    old_warning = put(hub.database, started_at="2026-12-01T08:00:00.000Z")["id"]
+    new_warning = put(hub.database, started_at="2026-12-01T08:03:00.000Z")["id"]
+    critical = put(hub.database, severity="critical", type_="weapon",
+                   started_at="2026-12-01T09:30:00.000Z")["id"]
+    other_cam = put(hub.database, camera="cam-02", started_at="2026-12-01T07:00:00.000Z")["id"]
+    s = hub.login("operator")
+
+    def ids(query: str) -> list[str]:
+        r = s.get(f"{hub.url}/api/v1/alerts?{query}", timeout=10)
+        assert r.status_code == 200, r.text
+        return [a["id"] for a in r.json()["alerts"]]
+
+    assert ids("status=new") == [critical, new_warning, old_warning, other_cam], "newest first"
+    assert ids("status=open&sort=triage") == [critical, other_cam, old_warning, new_warning]
+    assert ids("sort=triage&camera=test/cam-01&severity=warning") == [old_warning, new_warning]
+    assert ids("type=weapon") == [critical] and ids("camera=cam-02") == [other_cam]
+    assert s.get(f"{hub.url}/api/v1/alerts?severity=loud", timeout=10).status_code == 400
+    q = s.get(f"{hub.url}/api/v1/alerts/queue", timeout=10).json()
+    assert [g["count"] for g in q["groups"]] == [1, 1, 2] and q["total"] == 4
+    assert q["groups"][2]["ids"] == [old_warning, new_warning]
+
+    body = {"action": "resolve", "ids": [old_warning, new_warning, "no-such-alert"],
+            "outcome": "false_alarm", "comment": "cat on the fence"}
+    r = s.post(f"{hub.url}/api/v1/alerts/bulk", json=body, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["done"] == [old_warning, new_warning]
+    assert r.json()["skipped"] == [{"id": "no-such-alert", "reason": "missing"}]
+    again = s.post(f"{hub.url}/api/v1/alerts/bulk", json=body, timeout=10).json()
+    assert again["done"] == [] and {x["reason"] for x in again["skipped"]} == {"resolved", "missing"}
+    assert audit_rows(hub, "alert.resolve") == [old_warning, new_warning]
+    assert s.post(f"{hub.url}/api/v1/alerts/bulk", json={**body, "comment": ""},
+                  timeout=10).status_code == 400
+    assert s.post(f"{hub.url}/api/v1/alerts/bulk", json={"action": "ack", "ids": []},
+                  timeout=10).status_code == 400
