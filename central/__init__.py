@@ -95,6 +95,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
         MAX_CONTENT_LENGTH=cfg.max_body_bytes(),
         ALERTS=cfg.alerts,
+        ALERT_STREAMS=cfg.alert_streams(),
     )
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]

@@ -119,9 +119,10 @@ class HubAlerts(Strict):
     stream_s: float = Field(default=25.0, ge=1.0, le=300.0)
     """How long one live-update stream (server-sent events) lasts before the hub closes it
     and the browser reconnects: a stream holds one of the web server's threads."""
-    max_streams: int = Field(default=4, ge=0, le=63)
+    max_streams: int | None = Field(default=None, ge=0, le=63)
     """Live-update streams served at once (0: none, every page polls); pages beyond this
-    poll instead. Must leave threads for requests (below ``web.threads``)."""
+    poll instead. Default: half of ``web.threads`` (4 of 8); when set, it must be below
+    ``web.threads`` so that streams leave threads for requests."""
 
 
 class HubConfig(Checked):
@@ -165,7 +166,7 @@ class HubConfig(Checked):
     def cross_checks(self) -> list[Issue]:
         """The request body limit leaves room for the largest clip upload; live streams
         leave threads for requests."""
-        if self.alerts.max_streams >= self.web.threads:
+        if self.alerts.max_streams is not None and self.alerts.max_streams >= self.web.threads:
             return [Issue(("alerts", "max_streams"),
                           f"alerts.max_streams ({self.alerts.max_streams}) must be below "
                           f"web.threads ({self.web.threads}): streams would hold every thread")]
@@ -174,6 +175,12 @@ class HubConfig(Checked):
                           f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
                           f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
         return []
+
+    def alert_streams(self) -> int:
+        """Live-update streams served at once (``alerts.max_streams``, else half the threads)."""
+        if self.alerts.max_streams is not None:
+            return self.alerts.max_streams
+        return self.web.threads // 2
 
     def max_body_bytes(self) -> int:
         """The request body limit the web server enforces."""

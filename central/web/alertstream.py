@@ -5,7 +5,8 @@ with a version string whenever the alerts (or that alert and its history) change
 fetches what it shows through the ordinary API. The hub serves requests from a fixed pool of
 waitress threads and a stream holds one, so streams are bounded twice: each lasts
 ``alerts.stream_s`` (25 s by default) and then ends, with ``retry:`` telling the browser to
-reconnect a second later; and at most ``alerts.max_streams`` run at once, beyond which the
+reconnect a second later; and at most ``alerts.max_streams`` (default half of ``web.threads``)
+run at once, beyond which the
 hub answers 503 and the page polls instead. A client that does not ask for
 ``text/event-stream`` gets one event and the end of the response (no thread held).
 
@@ -48,7 +49,7 @@ def _slots() -> threading.BoundedSemaphore:
     with _LOCK:
         if "vigie_streams" not in ext:
             ext["vigie_streams"] = threading.BoundedSemaphore(
-                max(1, current_app.config["ALERTS"].max_streams))
+                max(1, current_app.config["ALERT_STREAMS"]))
         return ext["vigie_streams"]
 
 
@@ -132,7 +133,7 @@ def stream() -> Any:
             db.conn.close()
         return Response(once, mimetype="text/event-stream", headers=headers)
     slots = _slots()
-    if cfg.max_streams == 0 or not slots.acquire(blocking=False):
+    if current_app.config["ALERT_STREAMS"] == 0 or not slots.acquire(blocking=False):
         resp = jsonify(error="busy", message=_("Too many live pages: this page polls instead."))
         resp.status_code = 503
         return resp

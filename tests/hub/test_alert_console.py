@@ -195,7 +195,7 @@ def test_streams_are_bounded_and_pages_fall_back_to_polling(tmp_path: Path, page
             next(held.iter_lines())
             busy = s.get(f"{served.url}/api/v1/alerts/stream", headers=sse, timeout=10)
             assert busy.status_code == 503 and busy.json()["error"] == "busy"
-        served.app.config["ALERTS"] = HubAlerts(max_streams=0)  # no stream to spare at all
+        served.app.config["ALERT_STREAMS"] = 0  # no stream to spare at all
         login(page, served, "operator")
         until(page, "window.vigieLive.mode === 'poll'")
         msg = put(served.database, camera="cam-09")
@@ -303,7 +303,9 @@ def test_streams_must_leave_threads_for_requests() -> None:
 
     with pytest.raises((ConfigError, ValueError), match="max_streams"):
         HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=4))
-    assert HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=3)).alerts.max_streams == 3
+    assert HubConfig(web=HubWeb(threads=4), alerts=HubAlerts(max_streams=3)).alert_streams() == 3
+    assert HubConfig(web=HubWeb(threads=2)).alert_streams() == 1, "half the threads by default"
+    assert HubConfig(web=HubWeb(threads=1)).alert_streams() == 0, "one thread: pages poll"
 
 
 def test_api_triage_filters_and_bulk_resolve(hub: Hub) -> None:
