@@ -26,7 +26,9 @@ def blueprints() -> tuple[Blueprint, ...]:
     from central.web import (
         access,
         admin,
+        alertlist,
         alerts,
+        alertstream,
         cameras,
         chrome,
         clips,
@@ -37,13 +39,17 @@ def blueprints() -> tuple[Blueprint, ...]:
         openapi,
         plan,
         privacy,
+        procedures,
         shift,
         stats,
     )
 
     return (
         health.bp,     # /healthz: the process's vital threads
+        alertstream.bp,  # live updates of the queue and alert pages (server-sent events)
+        alertlist.bp,  # alert listings: flat pages and the grouped triage queue
         alerts.bp,     # the operators' alert queue and workflow API
+        procedures.bp,  # the supervisors' written procedures per event type and camera
         cameras.bp,    # cameras and their health
         clips.bp,      # event clip upload (devices) and viewing
         chrome.bp,     # login, logout, /api/v1/me
@@ -96,6 +102,8 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         SHIFT_STARTS=tuple(cfg.shifts.starts),
         PLAN_MAX_BYTES=cfg.plan.max_bytes,
         PLAN_MAX_PIXELS=cfg.plan.max_pixels,
+        ALERTS=cfg.alerts,
+        ALERT_STREAMS=cfg.alert_streams(),
     )
     app.config.update(overrides)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies)  # type: ignore[method-assign]

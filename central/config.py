@@ -147,6 +147,23 @@ class HubPlan(Strict):
     """Largest plan file accepted."""
     max_pixels: int = Field(default=4096, ge=256, le=16384)
     """Widest and tallest plan accepted, in pixels."""
+class HubAlerts(Strict):
+    """The operators' alert queue: grouping of repeats, escalation, live updates."""
+
+    group_window_s: float = Field(default=300.0, ge=0.0, le=3600.0)
+    """Alerts of one camera, type and zone that start within this long of the previous one
+    fold into one row of the queue (0: no grouping). Five minutes covers a rule re-firing on
+    one intruder walking about, without merging separate incidents of an hour."""
+    escalate_after_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """A critical alert nobody has acknowledged this long after the hub received it is
+    escalated: it sounds again and is flagged to the supervisors (audited once)."""
+    stream_s: float = Field(default=25.0, ge=1.0, le=300.0)
+    """How long one live-update stream (server-sent events) lasts before the hub closes it
+    and the browser reconnects: a stream holds one of the web server's threads."""
+    max_streams: int | None = Field(default=None, ge=0, le=63)
+    """Live-update streams served at once (0: none, every page polls); pages beyond this
+    poll instead. Default: half of ``web.threads`` (4 of 8); when set, it must be below
+    ``web.threads`` so that streams leave threads for requests."""
 
 
 class HubConfig(Checked):
@@ -184,18 +201,30 @@ class HubConfig(Checked):
     controller: ControllerConfig = ControllerConfig()
     shifts: HubShifts = HubShifts()
     plan: HubPlan = HubPlan()
+    alerts: HubAlerts = HubAlerts()
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=64)
     """Addresses (or networks) of the reverse proxies whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer
     these headers are ignored, so a client cannot pick the address its logins are counted on."""
 
     def cross_checks(self) -> list[Issue]:
-        """The request body limit leaves room for the largest clip upload."""
+        """The request body limit leaves room for the largest clip upload; live streams
+        leave threads for requests."""
+        if self.alerts.max_streams is not None and self.alerts.max_streams >= self.web.threads:
+            return [Issue(("alerts", "max_streams"),
+                          f"alerts.max_streams ({self.alerts.max_streams}) must be below "
+                          f"web.threads ({self.web.threads}): streams would hold every thread")]
         if self.web.max_body_bytes is not None and self.web.max_body_bytes <= self.clips.max_bytes:
             return [Issue(("web", "max_body_bytes"),
                           f"web.max_body_bytes ({self.web.max_body_bytes}) must be above "
                           f"clips.max_bytes ({self.clips.max_bytes}): clip uploads would fail")]
         return []
+
+    def alert_streams(self) -> int:
+        """Live-update streams served at once (``alerts.max_streams``, else half the threads)."""
+        if self.alerts.max_streams is not None:
+            return self.alerts.max_streams
+        return self.web.threads // 2
 
     def max_body_bytes(self) -> int:
         """The request body limit the web server enforces."""

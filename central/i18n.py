@@ -77,6 +77,11 @@ LABELS: dict[str, dict[str, str]] = {
                   "down": N_("Downwards"), "stationary": N_("Stationary")},
     "search_state": {"asked": N_("Asked"), "answered": N_("Answered"), "refused": N_("Refused"),
                      "offline": N_("Offline")},
+    "alert_action": {"alert.view": N_("Viewed"), "alert.ack": N_("Acknowledged"),
+                     "alert.resolve": N_("Resolved"), "alert.assign": N_("Assigned"),
+                     "alert.mute": N_("Sound muted"), "alert.unmute": N_("Sound back on"),
+                     "alert.escalated": N_("Escalated: critical, not acknowledged in time"),
+                     "clip.view": N_("Clip viewed"), "received": N_("Received")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

@@ -232,6 +232,21 @@ def _camera_plan(db: sqlite_utils.Database) -> None:
     )
 
 
+def _alert_triage(db: sqlite_utils.Database) -> None:
+    """Escalation and per-alert silencing on events, an index for the live pages' change
+    check, and the supervisors' written procedures per event type (and camera)."""
+    for col, kind in (("escalated_at", "REAL"), ("muted_at", "REAL"), ("muted_by", "TEXT")):
+        db.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
+    db.execute("CREATE INDEX events_updated ON events(updated_at)")
+    db.execute("CREATE INDEX events_escalation ON events(status, severity, received_at) "
+               "WHERE escalated_at IS NULL")
+    db.execute(
+        "CREATE TABLE procedures (id INTEGER PRIMARY KEY, type TEXT NOT NULL, "
+        "camera TEXT NOT NULL DEFAULT '', text TEXT NOT NULL, updated_at REAL NOT NULL, "
+        "updated_by TEXT NOT NULL, UNIQUE (type, camera))"
+    )
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -244,6 +259,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
     ("user_language", _user_language),
     ("camera_plan", _camera_plan),
+    ("alert_triage", _alert_triage),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

@@ -101,8 +101,11 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
         out[k] = json.loads(row[k]) if row[k] else None
     out["acked_at"] = row["acked_at"]
     out["received_at"] = row["received_at"]
-    for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to"):
+    for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to",
+              "escalated_at", "muted_at", "muted_by"):
         out[k] = row.get(k)
+    still = row.get("still")  # the anonymised still at the event's start, where stored
+    out["still"] = json.loads(still) if isinstance(still, str) and still else None
     return out
 
 

@@ -83,8 +83,9 @@ HUB_TABLES: dict[str, Described] = {
     "events": Described(
         N_("alert operators to the predetermined events of the decree, and record how each was "
            "handled"),
-        N_("event type, zone, time, object labels and boxes, measures; acknowledgement and "
-           "resolution by agents"), PASSERS_BY, ("operator", "supervisor", "investigator"), "hub",
+        N_("event type, zone, time, object labels and boxes, measures; acknowledgement, "
+           "resolution, escalation and sound muting by agents"), PASSERS_BY,
+        ("operator", "supervisor", "investigator"), "hub",
         N_("no image in an event; schema-checked at ingest"), "started_at"),
     "clips": Described(
         N_("let an operator check an alert with a short anonymised clip"),
@@ -98,6 +99,12 @@ HUB_TABLES: dict[str, Described] = {
            "rates, disk, whether audio listens)"),
         NOBODY, ("operator", "supervisor", "admin"), "kept", N_("no image; health only"),
         "last_seen"),
+    "procedures": Described(
+        N_("show operators the written procedure for each event type (and camera)"),
+        N_("the procedure's text, its event type and camera, which supervisor wrote it and when"),
+        AGENTS, WATCHERS, "kept",
+        N_("written by supervisors only, every change audited; no data on the public"),
+        "updated_at"),
     "site_plan": Described(
         N_("show the cameras on a drawing of the site, so operators see where an alert is"),
         N_("one site plan image (re-encoded, metadata removed), its size, who uploaded it and "

@@ -40,6 +40,7 @@ NAV = (  # labels are catalogue strings, translated where shown (base.html)
     (N_("Alerts"), "/", ("operator", "supervisor")),
     (N_("Shift"), "/shift", ("operator", "supervisor")),
     (N_("Plan"), "/plan", ("operator", "supervisor", "admin")),
+    (N_("Procedures"), "/procedures", ("operator", "supervisor")),
     (N_("Cameras"), "/cameras", ("operator", "supervisor", "admin")),
     (N_("Search"), "/search", ("operator", "supervisor", "privacy_officer")),
     (N_("Statistics"), "/stats", ("supervisor", "admin")),

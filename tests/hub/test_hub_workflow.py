@@ -32,14 +32,14 @@ def test_ack_assign_resolve_history_and_audit(hub: Hub) -> None:
     assert r.json()["acked_by"] == "operator"
     assert op.post(f"{hub.url}/api/v1/alerts/{alert}/ack", json={}, timeout=10).status_code == 409
     r = sup.post(f"{hub.url}/api/v1/alerts/{alert}/assign", json={"operator": "nobody"}, timeout=10)
-    assert r.status_code == 400 and "not an active operator" in r.json()["message"]
+    assert r.status_code == 400 and "n'est pas un opérateur ou un superviseur actif" in r.json()["message"]
     r = sup.post(f"{hub.url}/api/v1/alerts/{alert}/assign", json={"operator": "operator"}, timeout=10)
     assert r.status_code == 200 and r.json()["assigned_to"] == "operator"
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve", json={"outcome": "maybe", "comment": "x"},
                 timeout=10)
-    assert r.status_code == 400 and "outcome must be one of" in r.json()["message"]
+    assert r.status_code == 400 and "l'issue doit être l'une de" in r.json()["message"]
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve", json={"outcome": "false_alarm"}, timeout=10)
-    assert r.status_code == 400 and "comment is required" in r.json()["message"]
+    assert r.status_code == 400 and "commentaire est obligatoire" in r.json()["message"]
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve",
                 json={"outcome": "false_alarm", "comment": "a shadow on the gate"}, timeout=10)
     assert r.status_code == 200
@@ -188,7 +188,7 @@ def test_queue_keeps_old_open_alerts(hub: Hub) -> None:
     got = s.get(f"{hub.url}/api/v1/alerts?status=open&limit=2", timeout=10).json()["alerts"]
     assert [a["id"] for a in got] == [acked, old]
     r = s.get(f"{hub.url}/api/v1/alerts?status=closed", timeout=10)
-    assert r.status_code == 400 and "open (new and acknowledged)" in r.json()["message"]
+    assert r.status_code == 400 and "(open : nouvelles et prises en compte)" in r.json()["message"]
 
 
 def test_stats_messages_chart(hub: Hub) -> None:
