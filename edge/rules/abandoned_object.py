@@ -14,7 +14,7 @@ import math
 from edge.config import ZoneConfig
 from edge.geometry import foot_point, point_in_polygon
 from edge.records import Box, Event, Frame, Track
-from edge.rules.common import Episode, Motion, pseudo_track, select
+from edge.rules.common import Episode, Held, Motion, pseudo_track, select
 from edge.rules.configs import AbandonedObjectRule
 from edge.rules.foreground import StaticBlobs
 
@@ -35,11 +35,11 @@ class AbandonedObject:
     def __init__(self, cfg: AbandonedObjectRule, zone: ZoneConfig | None):
         self.cfg = cfg
         self.polygon = zone.polygon if zone else None
-        self.motion = Motion(cfg.dwell_s)
-        self._alone_since: dict[int, float] = {}
+        self.motion = Motion(cfg.dwell_s, cfg.gap_s)
+        self.alone = Held(cfg.gap_s)
         self.blobs = StaticBlobs(cfg.dwell_s, cfg.blob_min_area) if cfg.foreground_blob else None
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s, cfg.gap_s
         )
 
     def _person_near(self, frame: Frame, box: Box, persons: list[Track]) -> bool:
@@ -53,20 +53,10 @@ class AbandonedObject:
         persons = [t for t in tracks if t.label == "person"]
         objects = select(frame, tracks, self.cfg.classes, self.polygon)
         self.motion.update(frame, objects)
-        left: list[Track] = []
-        for t in objects:
-            still = self.motion.spread(t.id) <= self.cfg.max_motion
-            alone = still and not self._person_near(frame, t.box, persons)
-            if not alone:
-                self._alone_since.pop(t.id, None)
-                continue
-            since = self._alone_since.setdefault(t.id, frame.ts)
-            if frame.ts - since >= self.cfg.dwell_s:
-                left.append(t)
-        ids = {t.id for t in objects}
-        for tid in list(self._alone_since):
-            if tid not in ids:
-                del self._alone_since[tid]
+        alone = [t for t in objects if self.motion.spread(t.id) <= self.cfg.max_motion
+                 and not self._person_near(frame, t.box, persons)]
+        self.alone.update(frame.ts, alone)
+        left: list[Track] = self.alone.longer_than(frame.ts, self.cfg.dwell_s)
         if self.blobs is not None:
             for box in self.blobs.update(frame.image, frame.ts):
                 if any(_overlap(box, t.box) > 0.3 for t in tracks):

@@ -2,7 +2,8 @@
 
 One event per situation: it starts when the first qualifying object has dwelt long enough,
 and ends when the zone has held no qualifying object for ``clear_s`` (hysteresis), however
-many objects come and go in between.
+many objects come and go in between. An object unseen for up to ``gap_s`` (a missed
+detection) keeps its dwell time and still counts as present.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from edge.config import ZoneConfig
 from edge.geometry import foot_point, point_in_polygon
 from edge.records import Event, Frame, Track
+from edge.rules.common import Held
 from edge.rules.configs import IntrusionRule
 from edge.wire.messages import uuid7
 
@@ -24,7 +26,7 @@ class Intrusion:
     def __init__(self, cfg: IntrusionRule, zone: ZoneConfig):
         self.cfg = cfg
         self.zone = zone
-        self._entered: dict[int, float] = {}
+        self.held = Held(cfg.gap_s)
         self._open: Event | None = None
         self._last_present = 0.0
         self._peak = 0
@@ -38,16 +40,10 @@ class Intrusion:
         ]
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
-        inside = self._inside(frame, tracks)
-        ids = {t.id for t in inside}
-        for t in inside:
-            self._entered.setdefault(t.id, frame.ts)
-        for tid in list(self._entered):
-            if tid not in ids:
-                del self._entered[tid]
+        inside = self.held.update(frame.ts, self._inside(frame, tracks))
         if inside:
             self._last_present = frame.ts
-        dwelling = [t for t in inside if frame.ts - self._entered[t.id] >= self.cfg.dwell_s]
+        dwelling = self.held.longer_than(frame.ts, self.cfg.dwell_s)
         if self._open is None:
             if dwelling:
                 self._peak = len(inside)
@@ -68,7 +64,7 @@ class Intrusion:
         ev = self._event(frame, "end", (), self._open, self._open.started_wall)
         log.info("intrusion end in zone %s", self.zone.name)
         self._open = None
-        self._entered.clear()
+        self.held.clear()
         return ev
 
     def _event(
