@@ -56,7 +56,7 @@ class AbandonedObject:
         alone = [t for t in objects if self.motion.spread(t.id) <= self.cfg.max_motion
                  and not self._person_near(frame, t.box, persons)]
         self.alone.update(frame.ts, alone)
-        left: list[Track] = self.alone.longer_than(frame.ts, self.cfg.dwell_s)
+        left: list[Track] = self.alone.longer_than(self.cfg.dwell_s)
         if self.blobs is not None:
             for box in self.blobs.update(frame.image, frame.ts):
                 if any(_overlap(box, t.box) > 0.3 for t in tracks):
@@ -67,7 +67,9 @@ class AbandonedObject:
                     continue
                 if not self._person_near(frame, box, persons):
                     left.append(pseudo_track("static object", box, frame.ts))
-        return self.episode.step(frame, bool(left), left, {"count": float(len(left))})
+        blob_seen = any(t.id == -1 for t in left)  # blobs are seen now; tracks may be within the gap
+        seen = frame.ts if blob_seen else self.alone.last_seen
+        return self.episode.step(frame, bool(left), left, {"count": float(len(left))}, seen)
 
     def close(self, frame: Frame) -> list[Event]:
         return self.episode.close(frame)

@@ -113,14 +113,20 @@ class Held:
             del self._runs[tid]
         return [r.track for r in self._runs.values()]
 
-    def held_s(self, tid: int, ts: float) -> float:
-        """Seconds the track's current run has lasted (0 when it has none)."""
+    def held_s(self, tid: int) -> float:
+        """Seconds from the start of the track's current run to when the condition was last
+        seen holding (0 when it has none): a lapse bridges a run, it never lengthens it."""
         run = self._runs.get(tid)
-        return ts - run.start if run is not None else 0.0
+        return run.last - run.start if run is not None else 0.0
 
-    def longer_than(self, ts: float, seconds: float) -> list[Track]:
+    def longer_than(self, seconds: float) -> list[Track]:
         """The tracks whose run has lasted at least ``seconds``."""
-        return [r.track for r in self._runs.values() if ts - r.start >= seconds]
+        return [r.track for r in self._runs.values() if r.last - r.start >= seconds]
+
+    @property
+    def last_seen(self) -> float | None:
+        """When the condition was last seen holding for any track within the gap."""
+        return max((r.last for r in self._runs.values()), default=None)
 
     def clear(self) -> None:
         self._runs.clear()
@@ -157,12 +163,16 @@ class Episode:
         active: bool,
         objects: Sequence[Track] = (),
         measure: dict[str, float] | None = None,
+        seen: float | None = None,
     ) -> list[Event]:
+        """``seen``: when the condition was last observed (a rule whose ``active`` includes
+        tracks within the gap passes :attr:`Held.last_seen`); default this frame."""
         measure = measure or {}
         if active:
-            if self._since is None or frame.ts - self._last_active > self.gap_s:
-                self._since = frame.ts
-            self._last_active = frame.ts
+            at = frame.ts if seen is None else seen
+            if self._since is None or at - self._last_active > self.gap_s:
+                self._since = at
+            self._last_active = at
         elif frame.ts - self._last_active > self.gap_s:
             self._since = None
         if self.open is None:

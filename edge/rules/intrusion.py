@@ -40,19 +40,20 @@ class Intrusion:
         ]
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
-        inside = self.held.update(frame.ts, self._inside(frame, tracks))
-        if inside:
+        seen = self._inside(frame, tracks)
+        inside = self.held.update(frame.ts, seen)  # with the objects unseen for up to gap_s
+        if seen:
             self._last_present = frame.ts
-        dwelling = self.held.longer_than(frame.ts, self.cfg.dwell_s)
+        dwelling = self.held.longer_than(self.cfg.dwell_s)
         if self._open is None:
             if dwelling:
-                self._peak = len(inside)
+                self._peak = len(seen)
                 self._open = self._event(frame, "start", inside, None, frame.wall)
                 log.info("intrusion start in zone %s: %d object(s)", self.zone.name, len(inside))
                 return [self._open]
             return []
-        self._peak = max(self._peak, len(inside))
-        if not inside and frame.ts - self._last_present >= self.cfg.clear_s:
+        self._peak = max(self._peak, len(seen))
+        if not inside and frame.ts - self._last_present >= max(self.cfg.clear_s, self.cfg.gap_s):
             return [self._end(frame)]
         return []
 

@@ -33,8 +33,8 @@ class PersonDown:
             if h > 0 and w / h >= self.cfg.min_aspect and self.motion.spread(t.id) <= self.cfg.max_motion:
                 lying.append(t)
         self.lying.update(frame.ts, lying)
-        down = self.lying.longer_than(frame.ts, self.cfg.dwell_s)
-        return self.episode.step(frame, bool(down), down, {"count": float(len(down))})
+        down = self.lying.longer_than(self.cfg.dwell_s)
+        return self.episode.step(frame, bool(down), down, {"count": float(len(down))}, self.lying.last_seen)
 
     def close(self, frame: Frame) -> list[Event]:
         return self.episode.close(frame)

@@ -49,7 +49,7 @@ class WrongWay:
         measure = {"count": float(len(offenders))}
         if offenders:
             measure["distance"] = max(self.against(t.id) for t in offenders)
-        return self.episode.step(frame, bool(offenders), offenders, measure)
+        return self.episode.step(frame, bool(offenders), offenders, measure, self.held.last_seen)
 
     def close(self, frame: Frame) -> list[Event]:
         return self.episode.close(frame)
