@@ -40,6 +40,8 @@ class _Slot:
     """Box coordinates per second, smoothed over the matches."""
     votes: dict[str, float] = field(default_factory=dict)
     """Score-weighted count of the labels the track was seen as."""
+    seen_as: str = ""
+    """The label of the detection last matched."""
 
     def predicted(self, ts: float, predict: bool) -> Box:
         if not predict:
@@ -101,8 +103,19 @@ class ByteTracker:
             a = 0.5 if t.hits > 1 else 1.0
             slot.velocity = tuple(a * i + (1 - a) * v for i, v in zip(inst, slot.velocity, strict=True))  # type: ignore[assignment]
         slot.votes[d.label] = slot.votes.get(d.label, 0.0) + d.score
+        slot.seen_as = d.label
         label = max(slot.votes, key=lambda k: slot.votes[k])
         slot.track = replace(t, label=label, box=d.box, score=d.score, last_ts=ts, hits=t.hits + 1, missed=0)
+
+    def _seen_as_other_class(self, d: Detection, matched: set[int]) -> bool:
+        """Whether ``d`` is a track just matched, seen as another class of its group (class-wise
+        non-maximum suppression keeps a ``bus`` box and a ``car`` box over one vehicle)."""
+        return any(
+            self._slots[tid].seen_as != d.label
+            and self._same_kind(self._slots[tid].seen_as, d.label)
+            and iou(self._slots[tid].track.box, d.box) >= self.cfg.iou_threshold
+            for tid in matched
+        )
 
     def update(self, detections: list[Detection], ts: float) -> list[Track]:
         """Advance one frame; return the confirmed tracks matched in this frame."""
@@ -128,12 +141,13 @@ class ByteTracker:
             else:
                 slot.track = replace(t, missed=t.missed + 1)
         taken = {di for _, di in first}
-        for di, d in enumerate(high):
-            if di not in taken:
+        for di, d in sorted(enumerate(high), key=lambda p: -p[1].score):
+            if di not in taken and not self._seen_as_other_class(d, matched):
                 tid = self._next_id
                 self._next_id += 1
+                matched.add(tid)
                 track = Track(tid, d.label, d.score, d.box, ts, ts, 1, 0)
-                self._slots[tid] = _Slot(track, votes={d.label: d.score})
+                self._slots[tid] = _Slot(track, votes={d.label: d.score}, seen_as=d.label)
         return [
             s.track
             for s in self._slots.values()
