@@ -282,6 +282,11 @@ def _cell(v: object) -> str:
     return "–" if v is None else str(v)
 
 
+def _tracking(t: dict[str, Any]) -> str:
+    return (f"{t['objects']} ({t['tracked']}) | {_cell(t['ids_per_object'])} | {t['id_switches']} | "
+            f"{_cell(t['coverage'])}")
+
+
 def render(report: dict[str, Any]) -> str:
     """The tables printed by ``vigie eval scenes`` (Markdown, to paste into the docs)."""
     cols = ["true", "false", "duplicate", "missed", "latency_median_s", "latency_max_s", "false_per_hour"]
@@ -289,15 +294,11 @@ def render(report: dict[str, Any]) -> str:
              "| event | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for ty, row in report["events"].items():
         lines.append(f"| {ty} | " + " | ".join(_cell(row[c]) for c in cols) + " |")
-    lines += ["", "| scene | origin | seconds | events (true/false/dup/missed) | objects | ids/object "
-              "| id switches | coverage |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| scene | origin | seconds | events (true/false/dup/missed) | objects (tracked) "
+              "| ids/tracked object | id switches | coverage |", "|---|---|---|---|---|---|---|---|"]
     for s in report["scenes"]:
         ev = ", ".join(f"{ty} {r['true']}/{r['false']}/{r['duplicate']}/{r['missed']}"
                        for ty, r in s["events"].items())
-        t = s["tracking"]
-        lines.append(f"| {s['name']} | {s['origin']} | {s['seconds']} | {ev} | {t['objects']} | "
-                     f"{_cell(t['ids_per_object'])} | {t['id_switches']} | {_cell(t['coverage'])} |")
-    t = report["tracking"]
-    lines.append(f"| **all** | | {report['footage_s']} | | {t['objects']} | {_cell(t['ids_per_object'])} | "
-                 f"{t['id_switches']} | {_cell(t['coverage'])} |")
+        lines.append(f"| {s['name']} | {s['origin']} | {s['seconds']} | {ev} | {_tracking(s['tracking'])} |")
+    lines.append(f"| **all** | | {report['footage_s']} | | {_tracking(report['tracking'])} |")
     return "\n".join(lines)

@@ -7,8 +7,9 @@ interval no alert overlaps is *missed*. Latency is alert start minus truth start
 
 Identities: each true object is a path of normalised box centres over time; in every frame a
 track of the object's classes within ``radius`` of the interpolated point (nearest first) is
-that object's. Fragmentation is the number of track ids an object had; an id switch is a
-change of id between two frames where the object was tracked.
+that object's. Fragmentation is the number of track ids per object that was tracked at all;
+an id switch is a change of id between two frames where the object was tracked; coverage is
+the share of the objects' frames in which they had a track.
 """
 
 from __future__ import annotations
@@ -123,19 +124,21 @@ class Identity:
     """Tracker figures over true objects (summed over scenes)."""
 
     objects: int = 0
+    tracked: int = 0
+    """Objects that had a track in at least one frame."""
     ids: int = 0
     switches: int = 0
     frames_present: int = 0
     frames_tracked: int = 0
 
     def add(self, other: Identity) -> None:
-        for k in ("objects", "ids", "switches", "frames_present", "frames_tracked"):
+        for k in ("objects", "tracked", "ids", "switches", "frames_present", "frames_tracked"):
             setattr(self, k, getattr(self, k) + getattr(other, k))
 
     def row(self) -> dict[str, float | int | None]:
         return {
-            "objects": self.objects, "track_ids": self.ids,
-            "ids_per_object": round(self.ids / self.objects, 2) if self.objects else None,
+            "objects": self.objects, "tracked": self.tracked, "track_ids": self.ids,
+            "ids_per_object": round(self.ids / self.tracked, 2) if self.tracked else None,
             "id_switches": self.switches,
             "coverage": round(self.frames_tracked / self.frames_present, 3) if self.frames_present else None,
         }
@@ -166,6 +169,7 @@ def score_identities(objects: Sequence[PathObject], frames: Sequence[tuple[float
             history[oi].append(tid)
             out.frames_tracked += 1
     for ids in history:
+        out.tracked += bool(ids)
         out.ids += len(set(ids))
         out.switches += sum(1 for a, b in itertools.pairwise(ids) if a != b)
     return out
