@@ -99,18 +99,21 @@ class Held:
     def __init__(self, gap_s: float):
         self.gap_s = gap_s
         self._runs: dict[int, _Run] = {}
+        self._prev: float | None = None
 
     def update(self, ts: float, holding: Iterable[Track]) -> list[Track]:
         """Record the tracks for which the condition holds at ``ts``; return every track whose
         condition holds now or held within the gap (as last seen)."""
         for t in holding:
             run = self._runs.get(t.id)
-            if run is None or ts - run.last > self.gap_s:
+            held_before = run is not None and (run.last == self._prev or ts - run.last <= self.gap_s)
+            if run is None or not held_before:
                 self._runs[t.id] = _Run(ts, ts, t)
             else:
                 run.last, run.track = ts, t
         for tid in [tid for tid, r in self._runs.items() if ts - r.last > self.gap_s]:
             del self._runs[tid]
+        self._prev = ts
         return [r.track for r in self._runs.values()]
 
     def held_s(self, tid: int) -> float:
@@ -154,6 +157,7 @@ class Episode:
         self.open: Event | None = None
         self._since: float | None = None
         self._last_active = -math.inf
+        self._was_active = False
         self._ended_at = -math.inf
         self._peak: dict[str, float] = {}
 
@@ -170,11 +174,12 @@ class Episode:
         measure = measure or {}
         if active:
             at = frame.ts if seen is None else seen
-            if self._since is None or at - self._last_active > self.gap_s:
+            if self._since is None or (not self._was_active and at - self._last_active > self.gap_s):
                 self._since = at
             self._last_active = at
         elif frame.ts - self._last_active > self.gap_s:
             self._since = None
+        self._was_active = active
         if self.open is None:
             if (
                 active
