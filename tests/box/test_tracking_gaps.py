@@ -117,8 +117,11 @@ def test_held_bridges_a_short_lapse_and_restarts_after_a_long_one() -> None:
     assert held.update(1.8, []) == [t]  # unseen 0.8 s: still held
     held.update(2.0, [t])
     assert held.held_s(7) == 2.0
-    held.update(3.5, [t])  # unseen 1.5 s: a new run
+    held.update(2.5, [])
+    held.update(3.5, [t])  # unseen for 1.5 s (the 2.5 s frame did not see it): a new run
     assert held.held_s(7) == 0.0
+    held.update(4.5, [t])  # seen in consecutive frames, however far apart: one run
+    assert held.held_s(7) == 1.0
 
 
 def test_dwell_survives_a_gap_shorter_than_the_tolerance() -> None:
