@@ -177,13 +177,44 @@ class MotionConfig(Strict):
     0 runs on every moving frame)."""
 
 
+VEHICLE_GROUP = ["car", "truck", "bus", "motorcycle"]
+"""Classes a detector confuses for one vehicle from frame to frame."""
+
+
 class TrackerConfig(Strict):
+    """Tracking in the ByteTrack manner: boxes predicted at constant velocity, confident
+    detections matched first, then weaker ones to the tracks still unmatched."""
+
     iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    """Least overlap (IoU) between a detection and a track's box for them to match."""
+    """Least overlap (IoU) between a confident detection and a track's predicted box for them to match."""
+    low_score: float = Field(default=0.1, gt=0.0, lt=1.0)
+    """Detections scoring between this and ``detector.score_threshold`` only keep existing tracks
+    alive (second association stage); they never start a track. At or above the detector's
+    threshold, the stage is off."""
+    low_iou_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Least overlap for a weak detection to continue a track (stricter: weak boxes are less sure)."""
     max_missed: int = Field(default=10, ge=0, le=1000)
-    """Frames a track survives without a matching detection."""
+    """Frames a track survives without a matching detection (or ``max_gap_s``, whichever is longer)."""
+    max_gap_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    """Seconds a track survives without a matching detection, its box moving on at its last velocity."""
     min_hits: int = Field(default=2, ge=1, le=100)
     """Detections before a track is reported (filters one-frame flickers)."""
+    predict: bool = True
+    """Move an unmatched track's box at its last velocity (constant-velocity prediction)."""
+    class_groups: list[list[str]] = Field(default_factory=lambda: [list(VEHICLE_GROUP)], max_length=16)
+    """Classes that continue one another's tracks (a car seen as a truck for a few frames);
+    the track reports the label it was seen as most (score-weighted)."""
+
+    @model_validator(mode="after")
+    def _groups_disjoint(self) -> TrackerConfig:
+        seen: set[str] = set()
+        for group in self.class_groups:
+            if len(group) < 2 or len(group) > 32:
+                raise ValueError("each class group lists 2 to 32 classes")
+            if seen & set(group):
+                raise ValueError(f"class {sorted(seen & set(group))[0]!r} is in two class groups")
+            seen |= set(group)
+        return self
 
 
 class BrokerConfig(Strict):

@@ -35,7 +35,7 @@ from edge.privacy.masks import MaskPainter
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
-from edge.track import IouTracker
+from edge.track import confident, detector_config, make_tracker
 from edge.wire.messages import (
     ABSENT,
     AudioHealth,
@@ -95,8 +95,9 @@ class Agent:
         self.cfg = cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or ModelStore(cfg.models_dir)
-        self.detector = make_box_detector(cfg, self.store)
-        self.tracker = IouTracker(cfg.tracker)
+        # The detector keeps weak boxes for the tracker's second stage; only it sees them.
+        self.detector = make_box_detector(cfg, self.store, detector_config(cfg))
+        self.tracker = make_tracker(cfg)
         self.gate = MotionGate(cfg.motion)
         self.rules: list[Rule] = build_rules(cfg, self.store) if cfg.mode == "alerts" else []
         self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
@@ -169,7 +170,8 @@ class Agent:
         if self.search is not None:
             self.search.recorder.observe(frame, tracks, self.tracker.ended)
         if self.clipflow is not None:
-            self.clipflow.observe(frame.ts, frame.image, detections)
+            self.clipflow.observe(frame.ts, frame.image,
+                                  confident(detections, self.cfg.detector.score_threshold))
         events: list[Event] = []
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.config import BoxConfig, TilingConfig
+from edge.config import BoxConfig, DetectorConfig, TilingConfig
 from edge.detect import Detector, make_detector
 from edge.modelstore import ModelStore
 from edge.records import Box, Detection
@@ -210,10 +210,12 @@ class TiledDetector:
         return merge(passes, self.nms_iou, (w, h))
 
 
-def make_box_detector(cfg: BoxConfig, store: ModelStore) -> Detector:
-    """The camera's detector: the configured model, with tiles and quarter turns when the
-    config asks for them (``lying_passes`` default: when a person_down rule is configured)."""
-    det = make_detector(cfg.detector, store)
+def make_box_detector(cfg: BoxConfig, store: ModelStore,
+                      model_cfg: DetectorConfig | None = None) -> Detector:
+    """The camera's detector: the configured model (or ``model_cfg``: the tracker's, keeping
+    weak boxes), with tiles and quarter turns when the config asks for them (``lying_passes``
+    default: when a person_down rule is configured)."""
+    det = make_detector(model_cfg or cfg.detector, store)
     tc = cfg.detector.tiling
     has_down = any(r.type == "person_down" for r in cfg.rules)
     lying = tc.lying_passes if tc.lying_passes is not None else has_down

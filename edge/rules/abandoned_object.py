@@ -21,7 +21,7 @@ from edge.calibration import GroundPlane
 from edge.config import ZoneConfig
 from edge.geometry import foot_point, point_in_polygon
 from edge.records import Box, Event, Frame, Track
-from edge.rules.common import Episode, Motion, pseudo_track, select
+from edge.rules.common import Episode, Held, Motion, pseudo_track, select
 from edge.rules.configs import AbandonedObjectRule
 from edge.rules.foreground import StaticBlobs
 from edge.rules.ownership import Ownership, covered
@@ -40,13 +40,13 @@ class AbandonedObject:
         self.cfg = cfg
         self.polygon = zone.polygon if zone else None
         self.plane = plane
-        self.motion = Motion(cfg.dwell_s)
-        self._alone_since: dict[int, float] = {}
+        self.motion = Motion(cfg.dwell_s, cfg.gap_s)
+        self.alone = Held(cfg.gap_s)
         self.blobs = StaticBlobs(cfg.static_s, BLOB_FLOOR) if cfg.foreground_blob else None
         radius = cfg.owner_radius_m if plane is not None else cfg.person_radius
         self.owners = Ownership(cfg.static_s, cfg.dwell_s, cfg.learn_s, radius, plane, cfg.require_owner)
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s, cfg.gap_s
         )
 
     def _person_near(self, frame: Frame, box: Box, persons: list[Track]) -> bool:
@@ -69,20 +69,10 @@ class AbandonedObject:
     def _tracked(self, frame: Frame, tracks: list[Track], persons: list[Track]) -> list[Track]:
         objects = select(frame, tracks, self.cfg.classes, self.polygon)
         self.motion.update(frame, objects)
-        left: list[Track] = []
-        for t in objects:
-            still = self.motion.spread(t.id) <= self.cfg.max_motion
-            if not still or self._person_near(frame, t.box, persons):
-                self._alone_since.pop(t.id, None)
-                continue
-            since = self._alone_since.setdefault(t.id, frame.ts)
-            if frame.ts - since >= self.cfg.dwell_s:
-                left.append(t)
-        ids = {t.id for t in objects}
-        for tid in list(self._alone_since):
-            if tid not in ids:
-                del self._alone_since[tid]
-        return left
+        alone = [t for t in objects if self.motion.spread(t.id) <= self.cfg.max_motion
+                 and not self._person_near(frame, t.box, persons)]
+        self.alone.update(frame.ts, alone)
+        return self.alone.longer_than(self.cfg.dwell_s)
 
     def _static(self, frame: Frame, tracks: list[Track]) -> list[Track]:
         assert self.blobs is not None
@@ -101,9 +91,11 @@ class AbandonedObject:
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
         persons = [t for t in tracks if t.label == "person"]
         left = self._tracked(frame, tracks, persons) if self.cfg.classes else []
-        if self.blobs is not None:
-            left += self._static(frame, tracks)
-        return self.episode.step(frame, bool(left), left, {"count": float(len(left))})
+        static = self._static(frame, tracks) if self.blobs is not None else []
+        # Static objects are seen now; tracked ones may be within the gap.
+        seen = frame.ts if static else self.alone.last_seen
+        return self.episode.step(frame, bool(left or static), left + static,
+                                 {"count": float(len(left) + len(static))}, seen)
 
     def close(self, frame: Frame) -> list[Event]:
         return self.episode.close(frame)

@@ -19,6 +19,9 @@ from edge.wire.tomlconf import Strict
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Severity = Literal["info", "warning", "critical"]
 Seconds = Annotated[float, Field(ge=0.0, le=3600.0)]
+GapSeconds = Annotated[float, Field(ge=0.0, le=60.0)]
+GAP_S = 1.0
+"""Default lapse bridged by rule timers: as long as the tracker keeps an unmatched track."""
 
 VEHICLES = ["bicycle", "car", "motorcycle", "bus", "truck"]
 
@@ -32,6 +35,9 @@ class _RuleBase(Strict):
     """How long the condition must stay false before the event ends (hysteresis)."""
     cooldown_s: Seconds = 30.0
     """After an end, no new start of this rule for this long."""
+    gap_s: GapSeconds = GAP_S
+    """Longest lapse of the condition (a missed detection, an unmatched frame) that does not
+    restart the rule's timers (dwell, stillness, lying, wrong way) nor end its event."""
     severity: Severity = "warning"
     """Severity of the events this rule raises."""
 
@@ -46,6 +52,8 @@ class IntrusionRule(Strict):
     """How long an object must stay in the zone before the event starts."""
     clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
     """How long the zone must stay empty before the event ends (hysteresis)."""
+    gap_s: GapSeconds = GAP_S
+    """Longest time an object may go unseen (a missed detection) and still keep its dwell time."""
     severity: Literal["info", "warning", "critical"] = "warning"
     """Severity of the events this rule raises."""
 

@@ -58,7 +58,7 @@ class PersonDown:
         self.horizon_s = max(cfg.dwell_s, 1.0)
         self._people: dict[int, _Person] = {}
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, 0.0, cfg.clear_s, cfg.cooldown_s, cfg.gap_s
         )
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:

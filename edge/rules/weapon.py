@@ -27,7 +27,8 @@ class KofNRule:
         self.polygon = zone.polygon if zone else None
         self.window = KofN(cfg.k, cfg.n)
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+            cfg.gap_s,
         )
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
