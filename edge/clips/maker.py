@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.clips.encode import ClipError, ClipFile, encode, fit, timeline
+from edge.clips.overlay import Shape, draw
 from edge.clips.preroll import PreRoll, StoredFrame, compress
 from edge.config_wings import ClipsConfig
 from edge.privacy.faces import Anonymiser
@@ -28,10 +29,10 @@ log = logging.getLogger(__name__)
 
 def make_clip(
     frames: list[StoredFrame], start: float, end: float, cfg: ClipsConfig, anonymise: Anonymiser,
-    path: Path,
+    path: Path, shape: Shape | None = None,
 ) -> ClipFile:
-    """Anonymise, fit to ``cfg.max_width`` x ``cfg.max_height`` and encode the stored frames
-    covering ``[start, end)``."""
+    """Anonymise, draw the event's ``shape`` and each frame's boxes (``cfg.overlay``), fit to
+    ``cfg.max_width`` x ``cfg.max_height`` and encode the stored frames covering ``[start, end)``."""
     if not frames:
         raise ClipError("no frames in the pre-roll or post-roll")
     frames = sorted(frames, key=lambda f: f.ts)
@@ -44,7 +45,10 @@ def make_clip(
             if i not in cache:
                 cache.clear()
                 f = frames[i]
-                cache[i] = fit(anonymise(f.decode(), f.persons), cfg.max_width, cfg.max_height)
+                image = anonymise(f.decode(), f.persons)
+                if cfg.overlay:
+                    draw(image, shape, f.boxes)
+                cache[i] = fit(image, cfg.max_width, cfg.max_height)
             yield cache[i]
 
     return encode(images(), cfg.fps, path, cfg.max_bytes)
@@ -57,10 +61,13 @@ class _Job:
     start: float
     end: float
     frames: list[StoredFrame] = field(default_factory=list)
+    shape: Shape | None = None
 
 
 ClipDone = Callable[[str, ClipFile | None, str], None]
 """``on_done(event_id, clip or None, reason)``: called from the worker thread."""
+ClipMaking = Callable[[str], None]
+"""``on_making(event_id)``: the worker starts encoding this event's clip."""
 
 
 class ClipMaker:
@@ -71,7 +78,8 @@ class ClipMaker:
     loop never waits for a clip.
     """
 
-    def __init__(self, cfg: ClipsConfig, anonymise: Anonymiser, out_dir: Path, on_done: ClipDone):
+    def __init__(self, cfg: ClipsConfig, anonymise: Anonymiser, out_dir: Path, on_done: ClipDone,
+                 on_making: ClipMaking | None = None):
         self.cfg = cfg
         self.anonymise = anonymise
         self.out_dir = out_dir
@@ -79,6 +87,7 @@ class ClipMaker:
         for stale in out_dir.glob("*.part.webm"):
             stale.unlink(missing_ok=True)
         self.on_done = on_done
+        self.on_making = on_making
         interval = 1.0 / cfg.preroll_fps if cfg.preroll_fps else 0.0
         self.preroll = PreRoll(cfg.pre_s, cfg.preroll_max_bytes, interval)
         self._open: list[_Job] = []
@@ -88,11 +97,14 @@ class ClipMaker:
         self._thread = threading.Thread(target=self._run, name="clips", daemon=True)
         self._thread.start()
 
-    def observe(self, ts: float, image: np.ndarray, persons: tuple[Box, ...]) -> None:
-        """Record one (already masked) frame and the person boxes found in it."""
+    def observe(self, ts: float, image: np.ndarray, persons: tuple[Box, ...],
+                boxes: tuple[Box, ...] = ()) -> None:
+        """Record one (already masked) frame, the person boxes found in it (blurred heads)
+        and every detection box (drawn on the clip)."""
         if not self._open and not self.preroll.wants(ts):
             return
-        stored = compress(ts, image, persons, self.cfg.jpeg_quality, self.cfg.preroll_max_width)
+        stored = compress(ts, image, persons, self.cfg.jpeg_quality, self.cfg.preroll_max_width,
+                          boxes)
         if self.preroll.wants(ts):
             self.preroll.push(stored)
         done = []
@@ -104,8 +116,9 @@ class ClipMaker:
             self._open.remove(job)
             self._queue.put(job)
 
-    def start(self, event_id: str, ts: float) -> bool:
-        """Begin a clip for an event that started at media time ``ts``; False if too busy."""
+    def start(self, event_id: str, ts: float, shape: Shape | None = None) -> bool:
+        """Begin a clip for an event that started at media time ``ts`` (``shape``: its zone or
+        line, drawn on the clip); False if too busy."""
         with self._lock:
             if self._busy >= self.cfg.max_pending:
                 log.warning("clip for event %s skipped: %d clips already in progress",
@@ -113,7 +126,7 @@ class ClipMaker:
                 return False
             self._busy += 1
         job = _Job(event_id, ts - self.cfg.pre_s, ts + self.cfg.post_s,
-                   self.preroll.snapshot(ts - self.cfg.pre_s))
+                   self.preroll.snapshot(ts - self.cfg.pre_s), shape)
         self._open.append(job)
         return True
 
@@ -160,9 +173,15 @@ class ClipMaker:
                 return
             clip: ClipFile | None = None
             reason = "ok"
+            if self.on_making is not None:
+                try:
+                    self.on_making(job.event_id)
+                except Exception:  # a status message that failed must not cost the clip
+                    log.exception("clip status 'making' not stored for event %s", job.event_id)
             try:
                 path = self.out_dir / f"{job.event_id}.webm"
-                clip = make_clip(job.frames, job.start, job.end, self.cfg, self.anonymise, path)
+                clip = make_clip(job.frames, job.start, job.end, self.cfg, self.anonymise, path,
+                                 job.shape)
                 log.info("clip for event %s: %d frames, %.1f s, %d bytes", job.event_id,
                          clip.frames, clip.duration_s, clip.bytes)
             except Exception as exc:  # a failed clip must never stop the worker
