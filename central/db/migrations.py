@@ -219,6 +219,13 @@ def _user_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN language TEXT")
 
 
+def _event_stills(db: sqlite_utils.Database) -> None:
+    """The anonymised still of an event start: ``events.still`` is JSON ``{sha256, bytes,
+    width, height, taken_at, stored_at}`` (the file is named by its hash), NULL without one;
+    it goes with its event (retention)."""
+    db.execute("ALTER TABLE events ADD COLUMN still TEXT")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -230,6 +237,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("clip_pending_index", _clip_pending_index),
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
     ("user_language", _user_language),
+    ("event_stills", _event_stills),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

@@ -9,6 +9,9 @@ once under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``). A clip refused for i
 (415, 422) marks the event's clip ``failed`` with the reason (its ``refused`` field): a later
 status message from the box cannot turn that into ``uploaded``.
 
+``PUT`` and ``GET /api/v1/events/<id>/still`` do the same for the event's anonymised still
+(:mod:`central.web.stills`).
+
 ``GET /api/v1/events/<id>/clip`` (operator token) serves it with HTTP Range support and
 writes an audit row per view (a request without ``Range``, or one starting at byte 0: the
 browser's later range requests of the same viewing are not counted again).
@@ -66,7 +69,8 @@ def check(data: bytes, limits: ClipLimits) -> ClipInfo:
 
 def mark_refused(db: Any, event_id: str, exc: ClipRefused) -> None:
     """The event (which has no stored clip) gets clip ``failed`` with the refusal's reason."""
-    clip = {"status": "failed", "sha256": None, "refused": f"{exc.error}: {exc}"[:300]}
+    refused = f"{exc.error}: {exc}"[:300]
+    clip = {"status": "failed", "sha256": None, "reason": refused[:200], "refused": refused}
     with db.conn:
         db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
                    [json.dumps(clip), time.time(), event_id])
@@ -82,8 +86,8 @@ def _device() -> tuple[str, str] | None:
     return None
 
 
-def _fail(status: int, error: str, message: str) -> Any:
-    log.warning("clip upload refused (%d %s): %s", status, error, message)
+def _fail(status: int, error: str, message: str, what: str = "clip") -> Any:
+    log.warning("%s upload refused (%d %s): %s", what, status, error, message)
     resp = jsonify(error=error, message=message)
     resp.status_code = status
     if status == 401:
@@ -193,3 +197,6 @@ def view(event_id: str) -> Any:
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
+
+
+from central.web import stills  # noqa: E402,F401  (its routes are on this blueprint)
