@@ -5,8 +5,9 @@
 declared size, sha256 of the body), then the JPEG's header and one decoding
 (:mod:`central.ingest.stillcheck`). A refused still is answered with the reason and put in
 quarantine (hash, size, reason; never the picture) with the device's camera; every body read is
-a receipt for the egress-ledger check. The still is stored once under its hash and named in
-``events.still``; a repeated upload of the same bytes answers 200.
+a receipt for the egress-ledger check (``valid`` false for a refused one). The still is stored
+once under its hash and named in ``events.still``; a repeated upload of the same bytes answers
+200.
 
 ``GET /api/v1/events/<id>/still`` (operator, supervisor, investigator) serves it. A thumbnail
 refreshing in a queue would write an audit row per refresh, so the first view per person per
@@ -104,19 +105,22 @@ def upload_still(event_id: str) -> Any:
         problem = (400, "hash_mismatch", "the body's sha256 differs from X-Content-SHA256")
     elif ctype not in STILL_TYPES:
         problem = (415, "unsupported_media_type", f"Content-Type must be one of {STILL_TYPES}")
+    have = json.loads(row[2]) if row[2] else None
+    info = None
+    if problem is None and have is None:
+        try:
+            info = check_still(data, limits)
+        except ClipRefused as exc:
+            problem = (exc.status, exc.error, str(exc))
     note_upload(db, device[0], device[1], request.path, data, problem is None,
                 problem[2] if problem else None)  # egress-ledger check
     if problem is not None:
         return _refused(db, device, data, *problem)
-    have = json.loads(row[2]) if row[2] else None
     if have is not None:
         if have["sha256"] != declared:
             return _fail(409, "conflict", f"event {event_id} already has a different still", "still")
         return jsonify(event_id=event_id, sha256=declared, stored=False), 200
-    try:
-        info = check_still(data, limits)
-    except ClipRefused as exc:
-        return _refused(db, device, data, exc.status, exc.error, str(exc))
+    assert info is not None
     _store(data, declared)
     still = {"sha256": declared, "bytes": size, "width": info.width, "height": info.height,
              "taken_at": taken_at, "stored_at": time.time()}
