@@ -7,7 +7,8 @@ that it is a WebM with one VP8/VP9 video track, no audio, within the size, frame
 rate and duration limits; and last that its frames decode, one at a time. The clip is stored
 once under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``). A clip refused for its content
 (415, 422) marks the event's clip ``failed`` with the reason (its ``refused`` field): a later
-status message from the box cannot turn that into ``uploaded``.
+status message from the box cannot turn that into ``uploaded``. A stored clip marks it
+``uploaded`` at once (operators need not wait for the box's message).
 
 ``PUT`` and ``GET /api/v1/events/<id>/still`` do the same for the event's anonymised still
 (:mod:`central.web.stills`).
@@ -74,6 +75,19 @@ def mark_refused(db: Any, event_id: str, exc: ClipRefused) -> None:
     with db.conn:
         db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
                    [json.dumps(clip), time.time(), event_id])
+
+
+def mark_uploaded(db: Any, event_id: str, digest: str) -> None:
+    """The event's clip is ``uploaded`` as soon as the hub holds it (the box's message saying so
+    comes later and changes nothing), unless it has already settled."""
+    from central.db.queries import clip_advances
+
+    with db.conn:
+        row = db.execute("SELECT clip FROM events WHERE id = ?", [event_id]).fetchone()
+        clip = {"status": "uploaded", "sha256": digest}
+        if row is not None and clip_advances(row[0], clip):
+            db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
+                       [json.dumps(clip), time.time(), event_id])
 
 
 def _device() -> tuple[str, str] | None:
@@ -163,6 +177,7 @@ def upload(event_id: str) -> Any:
         "bytes": size, "duration_s": round(info.duration_s, 3), "frames": info.frames,
         "width": info.width, "height": info.height, "stored_at": time.time(),
     }, replace=True)
+    mark_uploaded(db, event_id, digest)
     log.info("clip for event %s stored: %d bytes, %.1f s", event_id, size, info.duration_s)
     return jsonify(event_id=event_id, sha256=digest, bytes=size,
                    duration_s=round(info.duration_s, 3), stored=True), 201
