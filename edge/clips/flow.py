@@ -3,8 +3,9 @@
 Wire protocol of a clip's status (documented in the README):
 
 * the ``start`` message leaves at once with ``clip = {"status": "pending", "sha256": null}``;
-* when the worker starts encoding the clip (its post-roll has been recorded), the box sends the
-  event's latest message again with ``clip.status = "making"``;
+* when a worker starts encoding the clip (at once, unless both workers are busy: clips are
+  encoded while their post-roll is recorded), the box sends the event's latest message again
+  with ``clip.status = "making"``;
 * when the upload has succeeded (or has finally failed), the box sends the event's latest
   message again (``start``, or ``end`` if the event has already ended) with
   ``clip = {"status": "uploaded", "sha256": <hex>}`` (or ``"failed"``); an ``end`` message
@@ -80,15 +81,19 @@ class ClipFlow:
         self.ledger = ledger
         self.ledger_log = OnceLog(log, "ledgering clip uploads")
         self.wake_sender = wake_sender
-        faces = None
-        if "faces" in cfg.clips.anonymize:
-            faces = FaceFinder(store.path("yunet"), cfg.clips.face_threshold, cfg.clips.face_scale)
-        anonymise = Anonymiser(MaskPainter(cfg.privacy_masks), cfg.clips.anonymize, faces)
-        self.maker = ClipMaker(cfg.clips, anonymise, cfg.data_dir / "clips", self._encoded,
+        def anonymiser() -> Anonymiser:  # one per thread: an OpenCV network is not shared
+            faces = None
+            if "faces" in cfg.clips.anonymize:
+                faces = FaceFinder(store.path("yunet"), cfg.clips.face_threshold,
+                                   cfg.clips.face_scale)
+            return Anonymiser(MaskPainter(cfg.privacy_masks), cfg.clips.anonymize, faces)
+
+        self.maker = ClipMaker(cfg.clips, anonymiser, cfg.data_dir / "clips", self._encoded,
                                self._making)
         self.stills: StillMaker | None = None
-        if cfg.clips.still:
-            self.stills = StillMaker(cfg.clips, anonymise, cfg.data_dir / "stills", self._still_made)
+        if cfg.clips.still:  # the same anonymisation as clips, in its own thread
+            self.stills = StillMaker(cfg.clips, anonymiser(), cfg.data_dir / "stills",
+                                     self._still_made)
         self._frame: tuple[float, object, tuple[Box, ...], tuple[Box, ...]] | None = None
         self._latest: dict[str, EventMessage] = {}
         self._final: dict[str, tuple[str, str | None, str | None]] = {}
