@@ -92,6 +92,9 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
                     "MIN(clips.stored_at) FROM clips LEFT JOIN events ON events.id = clips.event_id"
                     ).fetchone()
     oldest_cl = _ts_of(cl[2]) or cl[3]
+    sv = db.execute("SELECT COUNT(*), COALESCE(SUM(json_extract(still, '$.bytes')), 0), "
+                    "MIN(started_at) FROM events WHERE still IS NOT NULL").fetchone()
+    oldest_sv = _ts_of(sv[2])
     st = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(lines) + LENGTH(zones)), 0), "
                     "MIN(interval_start) FROM stats").fetchone()
     au = db.execute("SELECT COUNT(*), MIN(ts) FROM audit").fetchone()
@@ -105,6 +108,10 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
         InventoryRow("Clips", "anonymised video clips attached to events", cl[0], cl[1],
                      utc_iso(oldest_cl) if oldest_cl else None,
                      max(0.0, oldest_cl + keep - now) if oldest_cl else None,
+                     f"purged with their event ({days} days)"),
+        InventoryRow("Event stills", "one anonymised picture of each event start (masks, faces "
+                     "and heads obscured; zone and boxes drawn)", sv[0], sv[1], sv[2],
+                     max(0.0, oldest_sv + keep - now) if oldest_sv else None,
                      f"purged with their event ({days} days)"),
         InventoryRow("Statistics", "aggregate counts per zone/line and class (no person data)",
                      st[0], st[1], st[2], None, "kept (aggregate, not personal data)"),

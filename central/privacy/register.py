@@ -103,6 +103,10 @@ def camera_entry(path: Path, cfg: BoxConfig) -> dict[str, Any]:
         leaves.append(f"anonymised clips ({cfg.clips.pre_s:g} s before to {cfg.clips.post_s:g} s "
                       f"after an event; {cfg.clips.anonymize} obscured"
                       f"{', privacy masks blacked out' if cfg.privacy_masks else ''})")
+        if cfg.clips.still:
+            leaves.append(f"one anonymised still of each event start (JPEG at most "
+                          f"{cfg.clips.still_max_width}x{cfg.clips.still_max_height}, "
+                          f"{cfg.clips.anonymize} obscured, zone and boxes drawn)")
     return {
         "site": cfg.site, "camera": cfg.camera, "config_file": str(path), "mode": cfg.mode,
         "source": _source(cfg),
