@@ -222,8 +222,11 @@ def _user_language(db: sqlite_utils.Database) -> None:
 def _event_stills(db: sqlite_utils.Database) -> None:
     """The anonymised still of an event start: ``events.still`` is JSON ``{sha256, bytes,
     width, height, taken_at, stored_at}`` (the file is named by its hash), NULL without one;
-    it goes with its event (retention)."""
+    it goes with its event (retention). And a partial index of clips being made, as the one of
+    pending clips, for the hub's deadline."""
     db.execute("ALTER TABLE events ADD COLUMN still TEXT")
+    db.execute("CREATE INDEX events_clip_making ON events(received_at) "
+               "WHERE json_extract(clip, '$.status') = 'making'")
 
 
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (

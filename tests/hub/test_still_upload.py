@@ -140,3 +140,32 @@ def test_retention_deletes_the_still_with_its_event(tmp_path: Path) -> None:
         kept.append(path)
     report = purge(db, cfg.clips.dir, 30, now=1_900_000_000)
     assert report.files == (kept[0],) and not kept[0].exists() and kept[1].exists()
+
+
+def test_a_clip_still_being_made_past_the_deadline_fails_with_the_reason(tmp_path: Path) -> None:
+    from central.ingest.camera_watch import expire_clips
+
+    db = hubdb.connect(tmp_path / "hub.sqlite")
+    hubdb.migrate(db)
+    ids = []
+    for status in ("making", "making", "uploaded"):
+        msg = sample_event(id=uuid7(), camera="cam-042")
+        msg["clip"] = {"status": status, "sha256": "ab" * 32 if status == "uploaded" else None}
+        hubdb.upsert_event(db, msg, json.dumps(msg))
+        ids.append(msg["id"])
+    with db.conn:
+        db.execute("UPDATE events SET received_at = 0 WHERE id IN (?, ?)", [ids[0], ids[2]])
+    plan = " ".join(str(r) for r in db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM events WHERE json_extract(clip, '$.status') = "
+        "'making' AND received_at < ?", [1.0]).fetchall())
+    assert "events_clip_making" in plan
+    assert expire_clips(db, 3600) == [ids[0]]
+    clips = [json.loads(db.execute("SELECT clip FROM events WHERE id = ?", [i]).fetchone()[0])
+             for i in ids]
+    assert clips[0] == {"status": "failed", "sha256": None,
+                        "reason": "no clip received within 3600 s (hub deadline)"}
+    assert clips[1]["status"] == "making" and clips[2]["status"] == "uploaded"
+    # a box message saying "pending" after "making" changes nothing (states only move forward)
+    back = sample_event(id=ids[1], camera="cam-042")
+    back["clip"] = {"status": "pending", "sha256": None}
+    assert hubdb.upsert_event(db, back, json.dumps(back)) is False
