@@ -100,9 +100,13 @@ class ClipFlow:
         self._lock = threading.Lock()
         self._next_try: dict[int, float] = {}
         self.hub_unreachable = False
-        self._job = Periodic("clip-upload", 0.5, self._upload_round)
+        self._job = Periodic("clip-upload", 0.5, lambda: self._upload_round("clip"))
+        self._still_job = Periodic("still-upload", 0.25, lambda: self._upload_round("still"))
+        """Stills have their own uploader: a clip upload (the hub decodes every frame before it
+        answers) never holds a still back."""
         self.recover()
         self._job.start()
+        self._still_job.start()
 
     def _put(self, kind: str, body: dict[str, Any]) -> None:
         if self.spool is not None:
@@ -177,7 +181,7 @@ class ClipFlow:
             return  # logged by the maker; the alert simply has no still
         self._put("still", {"event_id": event_id, "path": str(still.path), "sha256": still.sha256,
                             "bytes": still.bytes, "taken_at": still.taken_at})
-        self._job.run_now()
+        self._still_job.run_now()
 
     def _making(self, event_id: str) -> None:
         """The worker starts encoding: tell the hub the clip is being made."""
@@ -223,19 +227,19 @@ class ClipFlow:
         log.info("clip for event %s: %s%s", event_id, status, f" ({reason})" if reason else "")
 
     # -- uploader ----------------------------------------------------------------------------
-    def _upload_round(self) -> None:
-        """Every half second or when a clip is ready: upload what is due."""
+    def _upload_round(self, kind: str) -> None:
+        """Every half second (stills: quarter) or when one is ready: upload what is due."""
+        job = self._still_job if kind == "still" else self._job
         try:
-            self.upload_due()
+            self.upload_due((kind,))
         except Exception:
-            log.exception("clip uploader error; will retry")
-            self._job.pause(1.0)
+            log.exception("%s uploader error; will retry", kind)
+            job.pause(1.0)
 
-    def upload_due(self) -> None:
-        """Try every still row, then every clip row, whose backoff has passed."""
-        for item in [*self.outbox.pending(100, kinds=("still",)),
-                     *self.outbox.pending(100, kinds=("clip",))]:
-            if self._job.stopping:
+    def upload_due(self, kinds: tuple[str, ...] = ("still", "clip")) -> None:
+        """Try every row of ``kinds`` (stills first) whose backoff has passed."""
+        for item in [row for kind in kinds for row in self.outbox.pending(100, kinds=(kind,))]:
+            if self._job.stopping or self._still_job.stopping:
                 return
             if time.monotonic() < self._next_try.get(item.id, 0.0):
                 continue
@@ -324,9 +328,11 @@ class ClipFlow:
                 log.info("hub unreachable: clip uploads stay in the outbox for the next run")
                 break
             self._job.run_now()
+            self._still_job.run_now()
             time.sleep(0.1)
 
     def stop(self) -> None:
+        self._still_job.stop(10)
         self._job.stop(10)
         self.maker.stop()
         if self.stills is not None:
