@@ -139,9 +139,9 @@ class ClipsConfig(Strict):
     still_jpeg_quality: int = Field(default=80, ge=30, le=95)
     """JPEG quality a still is first encoded with."""
     still_retry_s: float = Field(default=0.25, gt=0.0, le=60.0)
-    """First wait before retrying a still upload (the hub answers 404 until it has the
-    event's start message: a short wait keeps the still within seconds); doubles up to
-    ``retry_max_s``."""
+    """Wait between the first still upload attempts (the hub answers 404 until it has the
+    event's start message: a short wait keeps the still within seconds); after eight of them
+    it doubles up to ``retry_max_s``."""
 
     @field_validator("anonymize")
     @classmethod

@@ -58,6 +58,9 @@ RETRYABLE = {404, 408, 425, 429, 500, 502, 503, 504}
 """Statuses worth retrying: 404 is the hub not having ingested the event message yet."""
 """Outbox rows of this flow: the sender never publishes them."""
 INTERRUPTED = "the box stopped while the clip was being made"
+STILL_QUICK_TRIES = 8
+"""Still upload attempts made every ``clips.still_retry_s`` before the wait starts doubling: the
+hub answers 404 until the event's start message, sent at the same moment, has reached it."""
 
 
 def backoff(attempts: int, initial: float, maximum: float) -> float:
@@ -293,8 +296,10 @@ class ClipFlow:
                 self._give_up(item, f"{attempts} upload attempts failed "
                               f"(last: {status or 'hub unreachable'})")
                 return True
-            first = c.still_retry_s if what == "still" else c.retry_initial_s
-            wait = backoff(attempts, first, c.retry_max_s)
+            if what == "still":  # every still_retry_s for ~2 s (the start message is coming)
+                wait = backoff(max(attempts - STILL_QUICK_TRIES, 1), c.still_retry_s, c.retry_max_s)
+            else:
+                wait = backoff(attempts, c.retry_initial_s, c.retry_max_s)
             self._next_try[item.id] = time.monotonic() + wait
             log.info("%s of event %s: hub answered %s; retry in %.2f s", what, body["event_id"],
                      status or "nothing", wait)
