@@ -52,7 +52,7 @@ class HubClips(Strict):
     max_duration_s: float = Field(default=60.0, gt=0.0, le=600.0)
     """Longest clip accepted (its declared duration or the span of its frame times, whichever is longer)."""
     pending_deadline_s: float = Field(default=3 * 3600.0, ge=60.0, le=7 * 86400.0)
-    """An event whose clip is still ``pending`` this long after the hub received it is marked
+    """An event whose clip is still ``pending`` or ``making`` this long after the hub received it is marked
     ``failed`` (reason: the deadline). Longer than a box's whole retry span (about 75 min with
     the box's default [clips] retry settings)."""
     max_width: int = Field(default=1920, ge=16, le=7680)
@@ -61,6 +61,12 @@ class HubClips(Strict):
     """Tallest clip accepted (the box's ``clips.max_height``); checked from the headers."""
     max_fps: float = Field(default=30.0, gt=0.0, le=120.0)
     """Highest frame rate accepted (the box encodes at ``clips.fps``, at most 30)."""
+    still_max_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, le=16 * 1024 * 1024)
+    """Largest event still accepted (the box's ``clips.still_max_bytes`` is at most 2 MiB)."""
+    still_max_width: int = Field(default=1920, ge=16, le=7680)
+    """Widest event still accepted (the box's ``clips.still_max_width``); read from the JPEG header."""
+    still_max_height: int = Field(default=1080, ge=16, le=4320)
+    """Tallest event still accepted (the box's ``clips.still_max_height``)."""
 
 
 class ApiToken(Strict):

@@ -82,8 +82,11 @@ class ClipsConfig(Strict):
     """Make anonymised clips of events (uploaded only when ``[upload]`` is set)."""
     pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
     """Seconds of video before the event start kept in the clip (the pre-roll)."""
-    post_s: float = Field(default=10.0, ge=1.0, le=60.0)
-    """Seconds of video after the event start in the clip."""
+    post_s: float = Field(default=5.0, ge=1.0, le=60.0)
+    """Seconds of video after the event start in the clip. 5 s: with the pre-roll the clip
+    holds what made the rule fire (its dwell) and what followed at once, the operator has the
+    live camera for the rest; less video of people (least data), and the clip is at the hub
+    about 5 s sooner than with 10 s."""
     fps: float = Field(default=10.0, ge=1.0, le=30.0)
     """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
     preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
@@ -121,6 +124,24 @@ class ClipsConfig(Strict):
     shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
     """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
     then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
+    overlay: bool = True
+    """Draw the event's zone (or line) and the detection boxes on the clip and the still,
+    after anonymisation, so the operator sees why the event fired."""
+    still: bool = True
+    """Send one anonymised still (the frame that started the event) as soon as an event
+    starts, before its clip (uploaded only when ``[upload]`` is set)."""
+    still_max_width: int = Field(default=960, ge=160, le=1920)
+    """Widest still (see ``still_max_height``)."""
+    still_max_height: int = Field(default=540, ge=120, le=1080)
+    """A still is scaled down (aspect kept) to fit ``still_max_width`` x ``still_max_height``."""
+    still_max_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=2 * 1024 * 1024)
+    """Largest still; its JPEG quality is lowered until it fits (the hub refuses larger)."""
+    still_jpeg_quality: int = Field(default=80, ge=30, le=95)
+    """JPEG quality a still is first encoded with."""
+    still_retry_s: float = Field(default=0.25, gt=0.0, le=60.0)
+    """Wait between the first still upload attempts (the hub answers 404 until it has the
+    event's start message: a short wait keeps the still within seconds); after eight of them
+    it doubles up to ``retry_max_s``."""
 
     @field_validator("anonymize")
     @classmethod

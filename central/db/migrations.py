@@ -247,6 +247,16 @@ def _alert_triage(db: sqlite_utils.Database) -> None:
     )
 
 
+def _event_stills(db: sqlite_utils.Database) -> None:
+    """The anonymised still of an event start: ``events.still`` is JSON ``{sha256, bytes,
+    width, height, taken_at, stored_at}`` (the file is named by its hash), NULL without one;
+    it goes with its event (retention). And a partial index of clips being made, as the one of
+    pending clips, for the hub's deadline."""
+    db.execute("ALTER TABLE events ADD COLUMN still TEXT")
+    db.execute("CREATE INDEX events_clip_making ON events(received_at) "
+               "WHERE json_extract(clip, '$.status') = 'making'")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -260,6 +270,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("user_language", _user_language),
     ("camera_plan", _camera_plan),
     ("alert_triage", _alert_triage),
+    ("event_stills", _event_stills),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

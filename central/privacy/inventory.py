@@ -121,18 +121,20 @@ def _table_row(db: sqlite_utils.Database, name: str, ctx: Any, keep: float, now:
         policy=retention_text(d.retention, ctx) if d else "?")
 
 
-def _clip_files(clips_dir: Path, ctx: Any, keep: float, now: float) -> InventoryRow:
+def _files(root: Path, ctx: Any, keep: float, now: float, name: str, holds: str, data: str,
+           skip: str | None = None) -> InventoryRow:
+    """A folder of files on the hub's disk: count, bytes, oldest (``skip``: a subfolder that
+    has its own row)."""
     _ = ctx.gettext
     n = size = 0
     oldest: float | None = None
-    for f in clips_dir.rglob("*") if clips_dir.is_dir() else ():
-        if f.is_file():
+    for f in root.rglob("*") if root.is_dir() else ():
+        if f.is_file() and not (skip and f.relative_to(root).parts[0] == skip):
             st = f.stat()
             n, size = n + 1, size + st.st_size
             oldest = st.st_mtime if oldest is None else min(oldest, st.st_mtime)
     return InventoryRow(
-        "clips/", _("hub disk"), _("the clip files the clip rows point to"),
-        _("anonymised WebM clips"), n, size, utc_iso(oldest) if oldest else None,
+        name, _("hub disk"), _(holds), _(data), n, size, utc_iso(oldest) if oldest else None,
         max(0.0, oldest + keep - now) if oldest else None,
         _("deleted with the last event that uses them"))
 
@@ -159,7 +161,12 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None,
                               label="search_results.preview")
         rows.insert(at, dataclasses.replace(previews, holds=_(PREVIEWS)))
     if clips_dir is not None:
-        rows.append(_clip_files(clips_dir, ctx, keep, now))
+        rows.append(_files(clips_dir, ctx, keep, now, "clips/",
+                           N_("the clip files the clip rows point to"), N_("anonymised WebM clips"),
+                           skip="stills"))
+        rows.append(_files(clips_dir / "stills", ctx, keep, now, "clips/stills/",
+                           N_("the still of each event start, named in its event"),
+                           N_("anonymised JPEG stills (zone and boxes drawn)")))
     rows += [InventoryRow(n, _("each box"), _(d.purpose), _(d.data), None, None, None, None,
                           retention_text(d.retention, ctx)) for n, d in BOX_STORES.items()]
     return rows

@@ -86,7 +86,8 @@ HUB_TABLES: dict[str, Described] = {
         N_("event type, zone, time, object labels and boxes, measures; acknowledgement, "
            "resolution, escalation and sound muting by agents"), PASSERS_BY,
         ("operator", "supervisor", "investigator"), "hub",
-        N_("no image in an event; schema-checked at ingest"), "started_at"),
+        N_("no image in an event (its still is a separate file, named by its hash); "
+           "schema-checked at ingest"), "started_at"),
     "clips": Described(
         N_("let an operator check an alert with a short anonymised clip"),
         N_("clip rows: hash, size, duration, frame size; the WebM file on disk (faces and persons "
@@ -220,6 +221,11 @@ BOX_STORES: dict[str, Described] = {
         N_("hold a clip between its encoding and its upload"),
         N_("anonymised WebM clips (faces and persons obscured)"), PASSERS_BY, BOX, "outbox",
         N_("anonymised before being written; deleted once uploaded")),
+    "stills": Described(
+        N_("hold an event's anonymised still between its making and its upload"),
+        N_("one anonymised JPEG per event start (faces and persons obscured, masks painted, "
+           "zone and boxes drawn)"), PASSERS_BY, BOX, "outbox",
+        N_("anonymised before being written; deleted once uploaded")),
     "keys": Described(
         N_("sign the box's ledger digests and check the hub's search requests"),
         N_("the box's Ed25519 private key, the hub's public key"), NOBODY, BOX, "kept",
@@ -268,6 +274,13 @@ MESSAGES: dict[str, Described] = {
         N_("anonymised WebM clip"), PASSERS_BY, ("operator", "supervisor"), "hub",
         N_("device token of the owning camera; size, hash and headers checked before storing; "
            "ledgered")),
+    "PUT /api/v1/events/<event_id>/still": Described(
+        N_("upload the anonymised still of an event's start, so operators see it within seconds "
+           "(HTTP)"),
+        N_("one anonymised JPEG (faces and persons obscured, masks painted, zone and boxes "
+           "drawn)"), PASSERS_BY, ("operator", "supervisor"), "hub",
+        N_("device token of the owning camera; size, dimensions, hash and JPEG decoding checked "
+           "before storing; ledgered; first view per person audited")),
 }
 """Every message kind that crosses the network (MQTT kinds) and every HTTP upload route."""
 

@@ -105,6 +105,11 @@ def _leaves(cfg: BoxConfig, clips: bool, _: Gettext) -> list[str]:
                         "%(what)s obscured%(masks)s)")
                       % {"pre": f"{cfg.clips.pre_s:g}", "post": f"{cfg.clips.post_s:g}",
                          "what": cfg.clips.anonymize, "masks": masks})
+        if cfg.clips.still:
+            leaves.append(_("one anonymised still of each event start (JPEG at most "
+                            "%(width)dx%(height)d, %(what)s obscured, zone and boxes drawn)")
+                          % {"width": cfg.clips.still_max_width,
+                             "height": cfg.clips.still_max_height, "what": cfg.clips.anonymize})
     return leaves
 
 

@@ -112,7 +112,7 @@ EVENT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["status", "sha256"],
             "properties": {
-                "status": {"enum": ["none", "pending", "uploaded", "failed"]},
+                "status": {"enum": ["none", "pending", "making", "uploaded", "failed"]},
                 "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
                 "reason": {"description": "why the clip failed", "type": "string",
                            "maxLength": 200},
