@@ -64,6 +64,8 @@ LABELS: dict[str, dict[str, str]] = {
              "privacy_officer": N_("Privacy officer"), "admin": N_("Administrator"),
              "investigator": N_("Investigator")},
     "language": {"fr": "Français", "en": "English"},
+    "suppression_state": {"active": N_("Active"), "revoked": N_("Revoked"),
+                          "expired": N_("Expired")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

@@ -219,6 +219,13 @@ def _user_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN language TEXT")
 
 
+def _suppressions(db: sqlite_utils.Database) -> None:
+    """False-alarm suppressions and the last signed set per camera (central.suppressions)."""
+    from central.suppressions import migrate
+
+    migrate(db)
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -230,6 +237,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("clip_pending_index", _clip_pending_index),
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
     ("user_language", _user_language),
+    ("false_alarm_suppressions", _suppressions),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

@@ -98,6 +98,7 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
     rc = db.execute("SELECT COUNT(*), MIN(received_at) FROM receipts").fetchone()
     le = db.execute("SELECT COUNT(*), MIN(ts) FROM ledger_entries").fetchone()
     qu = db.execute("SELECT COUNT(*), MIN(received_at) FROM quarantine").fetchone()
+    su = db.execute("SELECT COUNT(*), MIN(created_at) FROM suppressions").fetchone()
     rows = [
         InventoryRow("Events", "event messages: type, zone, time, object labels and boxes",
                      ev[0], ev[1], ev[2], max(0.0, oldest_ev + keep - now) if oldest_ev else None,
@@ -118,6 +119,10 @@ def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) ->
                      utc_iso(qu[1]) if qu[1] else None,
                      max(0.0, qu[1] + keep - now) if qu[1] else None,
                      f"purged {days} days after reception"),
+        InventoryRow("False-alarm suppressions", "per camera: rule, zone, a region of the "
+                     "frame and an expiry, made from false-alarm resolutions (no image, no "
+                     "person data)", su[0], None, utc_iso(su[1]) if su[1] else None, None,
+                     f"active until expiry (7 days by default); purged {days} days after it ended"),
         InventoryRow("Audit log", "who looked at or changed what, when and why", au[0], None,
                      utc_iso(au[1]) if au[1] else None, None, "kept; append-only"),
     ]

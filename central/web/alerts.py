@@ -13,6 +13,7 @@ from flask import Blueprint, abort, g, jsonify, render_template, request
 
 from central import audit
 from central.db import event_row, get_db
+from central.web import suppressions  # the false-alarm hook in resolve()
 from central.web.auth import roles
 from central.web.httpjson import json_object
 from central.web.openapi import doc
@@ -192,6 +193,7 @@ def resolve(alert_id: str) -> Any:
             [outcome, g.actor, now, comment, g.actor, now, alert_id],
         )
     audit.record(db, g.actor, "alert.resolve", alert_id, f"{outcome}: {comment}")
+    suppressions.on_resolved(alert_id, outcome, g.actor)  # false alarm -> suppression (hook)
     return jsonify(event_row(_load(alert_id)))
 
 

@@ -19,6 +19,7 @@ from edge.wire.messages import (
     utc_iso,
     uuid7,
 )
+from edge.wire.suppress import SUPPRESS_SCHEMA_ID
 
 SITE, CAMERA = "marseille", "cam-042"
 
@@ -98,6 +99,20 @@ def full_stats() -> dict[str, Any]:
 SAMPLES = {"event": sample_event, "health": full_health, "stats": full_stats,
            "search/req": sample_search_req, "search/resp": sample_search_resp,
            "ledger": sample_ledger}
+
+
+def sample_suppress() -> dict[str, Any]:
+    """A false-alarm suppression set (hub -> box, retained)."""
+    return {"schema": SUPPRESS_SCHEMA_ID, "version": 1_795_000_000_000,
+            "issued_at": "2026-11-24T10:00:00.000Z", "expires_at": "2026-12-01T10:00:00.000Z",
+            "cameras": [{"site": SITE, "camera": CAMERA}],
+            "suppressions": [{"id": uuid7(), "rule": "intrusion", "zone": "parking",
+                              "region": [0.1, 0.2, 0.3, 0.4],
+                              "expires_at": "2026-12-01T10:00:00.000Z"}],
+            "signature": "c2lnbmF0dXJl"}
+
+
+SAMPLES["suppress"] = sample_suppress  # false-alarm suppressions
 
 
 def synthesise(schema: dict[str, Any]) -> Any:
