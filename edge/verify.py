@@ -8,7 +8,9 @@ any vehicle), at ``confirm_score``, overlapping its box; otherwise it is **refus
 candidate is not published: it is written to the box log with its objects and counted
 (:attr:`EventGate.counts`), and its later ``end`` is held back too. Nothing is dropped
 silently. Over ``max_per_hour`` verifications a candidate is sent unverified and says so
-(``verify_unverified = 1`` in its measure); a verified one carries ``verify_score``.
+(``verify_unverified = 1`` in its measure), as is one none of whose objects has a class the
+model can name (a foreground blob's "static object"); a verified one carries
+``verify_score``.
 
 A candidate whose rule and foot points fall in a live suppression the hub sent
 (:mod:`edge.suppressions`) is **suppressed**: logged, counted, not sent.
@@ -57,6 +59,13 @@ class Verifier:
     def __init__(self, detector: Detector, cfg: VerifyConfig):
         self.detector = getattr(detector, "inner", detector)  # the crop replaces the tiles
         self.cfg = cfg
+        self.labels = frozenset(getattr(self.detector, "labels", ()))
+
+    def knows(self, label: str) -> bool:
+        """Whether this model can name ``label`` (a foreground blob's "static object": no)."""
+        if not self.labels:
+            return True
+        return label in self.labels or (label in VEHICLES and bool(self.labels & VEHICLES))
 
     def score(self, image: np.ndarray, obj: Track) -> float:
         """The best matching score for ``obj`` on its crop (0.0: not found)."""
@@ -85,7 +94,7 @@ class EventGate:
         self._recent: deque[float] = deque()
         self._held: set[str] = set()
         self.counts = {"verified": 0, "confirmed": 0, "refused": 0, "unverified": 0,
-                       "suppressed": 0}
+                       "unverifiable": 0, "suppressed": 0}
 
     def mode(self, rule: str) -> str:
         return self.cfg.modes.get(rule, "off") if rule in VERIFIED_RULES else "off"  # type: ignore[call-overload]
@@ -119,6 +128,13 @@ class EventGate:
         mode = self.mode(ev.type)
         if mode == "off" or not ev.objects:
             return ev
+        verifier = self.second if mode == "second_model" and self.second is not None else self.crop
+        objects = [o for o in ev.objects if verifier.knows(o.label)][:8]
+        if not objects:  # nothing the model can name: it cannot judge, the event goes
+            self.counts["unverifiable"] += 1
+            log.info("event %s %s sent unverified: no object of a class %s knows", ev.type,
+                     ev.id, mode)
+            return replace(ev, measure={**ev.measure, "verify_unverified": 1.0})
         while self._recent and now - self._recent[0] > HOUR_S:
             self._recent.popleft()
         if len(self._recent) >= self.cfg.max_per_hour:
@@ -128,8 +144,7 @@ class EventGate:
             return replace(ev, measure={**ev.measure, "verify_unverified": 1.0})
         self._recent.append(now)
         self.counts["verified"] += 1
-        verifier = self.second if mode == "second_model" and self.second is not None else self.crop
-        best = max(verifier.score(frame.image, o) for o in ev.objects[:8])
+        best = max(verifier.score(frame.image, o) for o in objects)
         if best >= self.cfg.confirm_score:
             self.counts["confirmed"] += 1
             return replace(ev, measure={**ev.measure, "verify_score": round(best, 3)})
