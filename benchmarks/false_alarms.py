@@ -73,10 +73,10 @@ polygon = {WHOLE}
 type = "intrusion"
 zone = "room"
 """),
-    Scenario("corridor, noisy: whole frame, 6 classes, score 0.15, no dwell",
+    Scenario("corridor, noisy: whole frame, 6 classes, score 0.1, no dwell",
              "one-by-one-person-detection.mp4", f"""
 [detector]
-score_threshold = 0.15
+score_threshold = 0.1
 classes = ["person", "dog", "suitcase", "backpack", "handbag", "knife"]
 [[zones]]
 name = "room"
@@ -90,10 +90,10 @@ clear_s = 1.0
 [[rules]]
 type = "weapon"
 """),
-    Scenario("car park from above, noisy: persons and bags, score 0.15, no dwell",
+    Scenario("car park from above, noisy: persons and bags, score 0.1, no dwell",
              "car-detection.mp4", f"""
 [detector]
-score_threshold = 0.15
+score_threshold = 0.1
 classes = ["person", "suitcase", "backpack", "handbag", "car", "truck", "bus"]
 [[zones]]
 name = "park"

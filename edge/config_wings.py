@@ -184,12 +184,14 @@ class LedgerDigestConfig(Strict):
 
 # -- verification of candidate events and false-alarm suppressions --------------------------
 VerifyMode = Literal["off", "crop", "second_model"]
+VerifiedRule = Literal["intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
+                       "crowd_density", "crowd_movement"]
 VERIFIED_RULES = ("intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
                   "crowd_density", "crowd_movement")
 """The rules raised from detected objects, whose candidates can be re-checked on their frame."""
 
 
-def _default_verify_modes() -> dict[str, VerifyMode]:
+def _default_verify_modes() -> dict[VerifiedRule, VerifyMode]:
     """Crop for rules raised by one object of a detector class (a closer look at a native-
     resolution crop settles a false detection); off where the detector is not the evidence
     (person_down: the body pose already decides; crowds: many small persons, density, not
@@ -204,9 +206,7 @@ class VerifyConfig(Strict):
     starts, on the frame that raised it; one that is not confirmed is not sent (logged and
     counted on the box). Received false-alarm suppressions are applied whatever the mode."""
 
-    modes: dict[Literal["intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
-                        "crowd_density", "crowd_movement"], VerifyMode] = Field(
-        default_factory=_default_verify_modes)
+    modes: dict[VerifiedRule, VerifyMode] = Field(default_factory=_default_verify_modes)
     """Per rule type: ``off``; ``crop`` (the detector again on an enlarged crop around each
     object at the camera's native resolution); ``second_model`` (the same crop through
     ``second_model``). Types not named keep their default."""
@@ -232,6 +232,6 @@ class VerifyConfig(Strict):
 
     @field_validator("modes")
     @classmethod
-    def _fill(cls, v: dict[str, VerifyMode]) -> dict[str, VerifyMode]:
+    def _fill(cls, v: dict[VerifiedRule, VerifyMode]) -> dict[VerifiedRule, VerifyMode]:
         return {**_default_verify_modes(), **v}
 # -- end of verification --

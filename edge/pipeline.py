@@ -367,7 +367,7 @@ class Agent:
         path = self.cfg.data_dir / "suppressions.sqlite" if vc.store else ":memory:"
         book = SuppressionBook(self.cfg.site, self.cfg.camera,
                                keys_dir(self.cfg.data_dir) / HUB_PUBLIC_KEY, path)
-        self.egress.subscribe("suppress", book.receive)
+        self.egress.subscribe("suppress", book.on_message)
         second = None
         if "second_model" in vc.modes.values():
             try:

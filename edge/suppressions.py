@@ -71,11 +71,19 @@ class SuppressionBook:
         self._conn.executescript(_SCHEMA)
         row = self._conn.execute("SELECT body FROM suppression_set WHERE one = 1").fetchone()
         if row is not None:
-            self._set(SuppressionSet.from_wire(json.loads(row[0])))
+            try:
+                self._set(SuppressionSet.from_wire(json.loads(row[0])))
+            except (ValueError, MessageError) as exc:  # the retained set comes again anyway
+                log.error("suppressions: stored set unreadable (%s); none applied until the "
+                          "hub's set arrives", exc)
 
     def _set(self, s: SuppressionSet) -> None:
         self.version, self.entries = s.version, s.suppressions
         self._expiry = {e.id: parse_ts(e.expires_at) for e in s.suppressions}
+
+    def on_message(self, payload: bytes) -> None:
+        """The egress subscription's handler (paho's thread: a signature check and one row)."""
+        self.receive(payload)
 
     def receive(self, payload: bytes, now: float | None = None) -> bool:
         """Check and apply one received set; False (logged, counted) when it is refused."""

@@ -78,7 +78,7 @@ def box(role_broker: RoleBroker, data: Path, hub_key: Ed25519PrivateKey) -> tupl
     cfg = BrokerConfig(**tomllib.loads(role_broker.box_broker_toml(SITE, CAMERA)))
     egress = Egress(SITE, CAMERA, cfg, Ledger(data / "egress-ledger.jsonl"))
     book = SuppressionBook(SITE, CAMERA, keys_dir(data) / HUB_PUBLIC_KEY, data / "s.sqlite")
-    egress.subscribe("suppress", book.receive)
+    egress.subscribe("suppress", book.on_message)
     egress.start()
     return egress, book
 
