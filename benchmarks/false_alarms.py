@@ -4,7 +4,7 @@
 
 Replays the shared footage (../shared/media/video) through detector, tracker and rules with the
 configurations a technician would write (one deliberately noisy: intrusion over the whole frame
-for several classes with a 0.15 score threshold), then feeds the same candidate events to four
+for several classes with a 0.1 score threshold), then feeds the same candidate events to four
 gates (:class:`edge.verify.EventGate`): verification off (what the box sent before), off plus
 the suppression the hub would make (:func:`central.suppressions.region_of`, default margin)
 when an operator resolves the first false alarm that got through, ``crop`` (the defaults of

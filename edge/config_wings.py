@@ -216,7 +216,11 @@ class VerifyConfig(Strict):
     min_iou: float = Field(default=0.3, gt=0.0, le=1.0)
     """How much the crop's detection must overlap the candidate object (IoU, frame pixels)."""
     context: float = Field(default=0.5, ge=0.0, le=4.0)
-    """The crop is the object's box grown by this fraction of its size on every side."""
+    """The close crop is the object's box grown by this fraction of its size on every side
+    (a small object is seen larger)."""
+    wide_context: float = Field(default=1.5, ge=0.0, le=8.0)
+    """When the close crop does not confirm, a wide crop, the box grown by this fraction,
+    is tried (an object cut by the frame's edge needs its surroundings to be recognised)."""
     min_crop_px: int = Field(default=160, ge=32, le=4096)
     """Smallest crop side in pixels (a small object is seen with its surroundings)."""
     max_per_hour: int = Field(default=120, ge=0, le=100000)

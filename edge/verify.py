@@ -3,7 +3,8 @@
 When a detector-based rule starts an event, :class:`EventGate` looks again at its objects on the
 frame that raised it: the detector (or a second model) runs on an enlarged crop around each
 object at the camera's native resolution, so a 40-px person is seen at the detector's full input
-size. The event is **confirmed** when one of its objects is found again, of its class (vehicles:
+size, and, when that close look does not confirm, on a wide crop (an object cut by the frame's
+edge needs its surroundings). The event is **confirmed** when one of its objects is found again, of its class (vehicles:
 any vehicle), at ``confirm_score``, overlapping its box; otherwise it is **refused**. A refused
 candidate is not published: it is written to the box log with its objects and counted
 (:attr:`EventGate.counts`), and its later ``end`` is held back too. Nothing is dropped
@@ -68,9 +69,18 @@ class Verifier:
         return label in self.labels or (label in VEHICLES and bool(self.labels & VEHICLES))
 
     def score(self, image: np.ndarray, obj: Track) -> float:
-        """The best matching score for ``obj`` on its crop (0.0: not found)."""
+        """The best matching score for ``obj`` on its close crop, then (unless that already
+        confirms) on its wide crop; 0.0: not found."""
+        best = 0.0
+        for context in (self.cfg.context, self.cfg.wide_context):
+            best = max(best, self._on_crop(image, obj, context))
+            if best >= self.cfg.confirm_score:
+                break
+        return best
+
+    def _on_crop(self, image: np.ndarray, obj: Track, context: float) -> float:
         h, w = image.shape[:2]
-        x1, y1, x2, y2 = crop_rect(obj.box, w, h, self.cfg.context, self.cfg.min_crop_px)
+        x1, y1, x2, y2 = crop_rect(obj.box, w, h, context, self.cfg.min_crop_px)
         if x2 - x1 < 2 or y2 - y1 < 2:
             return 0.0
         crop = np.ascontiguousarray(image[y1:y2, x1:x2])
