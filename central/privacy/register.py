@@ -123,7 +123,9 @@ def camera_entry(path: Path, cfg: BoxConfig) -> dict[str, Any]:
                              f"{cfg.clips.pre_s:g} s in-memory pre-roll)",
                              "outbox of unsent messages (capped at "
                              f"{cfg.outbox.max_bytes // (1024 * 1024)} MiB)",
-                             "egress ledger (hashes of everything sent)"],
+                             "egress ledger (hashes of everything sent)",
+                             "the hub's false-alarm suppressions for this camera (rule, zone, "
+                             "a rectangle of the frame, an expiry; replaced by each new set)"],
     }
 
 
