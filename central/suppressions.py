@@ -33,10 +33,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from central import audit
 from central.config import HubBroker, HubSuppressions
 from central.forensic.fanout import sign_for
-from edge.config_wings import VERIFIED_RULES
 from edge.wire.keys import KeyFileError, load_private
 from edge.wire.messages import encode, topic, utc_iso
-from edge.wire.suppress import MAX_SUPPRESSIONS, Suppression, SuppressionSet
+from edge.wire.suppress import DETECTOR_RULES, MAX_SUPPRESSIONS, Suppression, SuppressionSet
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def from_false_alarm(db: sqlite_utils.Database, event_id: str, actor: str,
         return None
     ev = db.execute("SELECT site, camera, type, zone, objects FROM events WHERE id = ?",
                     [event_id]).fetchone()
-    if ev is None or ev[2] not in VERIFIED_RULES:
+    if ev is None or ev[2] not in DETECTOR_RULES:
         return None
     site, camera, rule, zone, objects = ev
     try:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.wire.suppress import DETECTOR_RULES
 from edge.wire.tomlconf import Strict
 
 
@@ -186,8 +187,7 @@ class LedgerDigestConfig(Strict):
 VerifyMode = Literal["off", "crop", "second_model"]
 VerifiedRule = Literal["intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
                        "crowd_density", "crowd_movement"]
-VERIFIED_RULES = ("intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
-                  "crowd_density", "crowd_movement")
+VERIFIED_RULES = DETECTOR_RULES
 """The rules raised from detected objects, whose candidates can be re-checked on their frame."""
 
 

@@ -280,6 +280,7 @@ class Agent:
             outbox_error=self.spool.error,
             outbox_memory_queue=self.spool.queued,
             disk_full=self.disk_full(disk),
+            verification=self.verify.health(),
         )
 
     def disk_full(self, free: int | None) -> bool:

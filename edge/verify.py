@@ -4,10 +4,11 @@ When a detector-based rule starts an event, :class:`EventGate` looks again at it
 frame that raised it: the detector (or a second model) runs on an enlarged crop around each
 object at the camera's native resolution, so a 40-px person is seen at the detector's full input
 size, and, when that close look does not confirm, on a wide crop (an object cut by the frame's
-edge needs its surroundings). The event is **confirmed** when one of its objects is found again, of its class (vehicles:
-any vehicle), at ``confirm_score``, overlapping its box; otherwise it is **refused**. A refused
-candidate is not published: it is written to the box log with its objects and counted
-(:attr:`EventGate.counts`), and its later ``end`` is held back too. Nothing is dropped
+edge needs its surroundings). The event is **confirmed** when one of its objects is found
+again, of its class (vehicles: any vehicle), at ``confirm_score``, overlapping its box;
+otherwise it is **refused**. A refused candidate is not published: it is written to the box
+log with its objects and counted (:attr:`EventGate.counts`), and its later ``end`` is held
+back too. Nothing is dropped
 silently. Over ``max_per_hour`` verifications a candidate is sent unverified and says so
 (``verify_unverified = 1`` in its measure), as is one none of whose objects has a class the
 model can name (a foreground blob's "static object"); a verified one carries
@@ -105,6 +106,10 @@ class EventGate:
         self._held: set[str] = set()
         self.counts = {"verified": 0, "confirmed": 0, "refused": 0, "unverified": 0,
                        "unverifiable": 0, "suppressed": 0}
+
+    def health(self) -> dict[str, int]:
+        """The counters for the health message, with the suppression set's version."""
+        return {**self.counts, "suppression_version": self.book.version if self.book else 0}
 
     def mode(self, rule: str) -> str:
         return self.cfg.modes.get(rule, "off") if rule in VERIFIED_RULES else "off"  # type: ignore[call-overload]

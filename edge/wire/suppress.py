@@ -20,6 +20,11 @@ SUPPRESS_SCHEMA_ID = "vigie.suppress/1"
 MAX_SUPPRESSIONS = 200
 """Most suppressions one camera may carry (a set of 200 is about 40 KiB, under the 64 KiB cap)."""
 
+DETECTOR_RULES = ("intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
+                  "crowd_density", "crowd_movement")
+"""The event types raised from detected objects: a box can re-check them on their frame, and a
+false alarm of one of them can become a suppression (the others have no objects' region)."""
+
 _COORD = {"type": "number", "minimum": 0.0, "maximum": 1.0}
 
 SUPPRESS_SCHEMA: dict[str, Any] = {

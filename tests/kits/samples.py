@@ -89,7 +89,10 @@ def full_health() -> dict[str, Any]:
             "source_ok": True, "outbox_memory_queue": 0,
             "detector": {"model": "yolox-nano", "backend": "onnxruntime",
                          "timings_ms": {"pre": 1.5, "infer": 60.0}, "gate_runs": 10, "gate_skips": 4},
-            "audio": {"enabled": True, "legal_basis": "arrete prefectoral 2026-114"}}
+            "audio": {"enabled": True, "legal_basis": "arrete prefectoral 2026-114"},
+            "verification": {"verified": 12, "confirmed": 9, "refused": 3, "unverified": 0,
+                             "unverifiable": 1, "suppressed": 2,
+                             "suppression_version": 1_795_000_000_000}}
 
 
 def full_stats() -> dict[str, Any]:
