@@ -199,3 +199,36 @@ def test_a_bad_set_is_refused_and_the_applied_one_stays(
         payload = signed(hub_key, body(20, [{**entry(), "expires_at": "2026-13-45T99:00:00Z"}]))
     assert not b.receive(payload)
     assert b.refused == 1 and b.version == 10 and len(b.live()) == 1
+
+
+def test_the_agent_gates_its_events_and_reports_it_in_health(
+        tmp_path: Path, media: Path, model_store: ModelStore) -> None:
+    """The real pipeline on the corridor clip: an intrusion over the whole room is suppressed
+    by a signed set received on the agent's subscription; health counts it."""
+    from edge.pipeline import Agent
+    from tests.kits.scenes import box_scene, load_box
+
+    whole = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]]
+    doc = box_scene(media / "video/one-by-one-person-detection.mp4", site=SITE, camera=CAMERA,
+                    data_dir=tmp_path / "data", models_dir=model_store.root, broker_port=1,
+                    zones=[{"name": "room", "polygon": whole}],
+                    rules=[{"type": "intrusion", "zone": "room", "dwell_s": 0.0}],
+                    clips={"enabled": False}, index={"enabled": False})
+    cfg = load_box(tmp_path / "box.toml", doc)
+    key = Ed25519PrivateKey.generate()
+    install_hub_key(cfg.data_dir, key)
+    agent = Agent(cfg, model_store)
+    try:
+        agent.egress._handlers["suppress"](signed(key, body(5, [entry(region=[0, 0, 1, 1])])))
+        sent = []
+        for frame in agent.source.frames():
+            sent += agent.process(frame)
+            if frame.index >= 400:
+                break
+        verification = agent.health().verification
+        assert isinstance(verification, dict)
+        assert sent == [] and verification["suppressed"] >= 1
+        assert verification["suppression_version"] == 5
+    finally:
+        agent.source.stop()
+        agent.outbox.close()
