@@ -42,6 +42,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         procedures,
         shift,
         stats,
+        suppressions,
     )
 
     return (
@@ -61,6 +62,7 @@ def blueprints() -> tuple[Blueprint, ...]:
         access.bp,     # subject-access requests
         devices.bp,    # box public keys
         admin.bp,      # users and API clients
+        suppressions.bp,  # false-alarm suppressions (supervisors)
         openapi.bp,    # the OpenAPI document of /api/v1
         forensic.bp,   # forensic search: investigators ask the boxes
     )
@@ -99,6 +101,7 @@ def create_app(cfg: HubConfig | None = None, **overrides: Any) -> Flask:
         SIGNING_KEY=cfg.signing_key,
         HUB_BROKER=cfg.broker,
         SEARCH=cfg.search,
+        SUPPRESSIONS=cfg.suppressions,
         RETENTION_DAYS=cfg.retention_days,
         MAX_CLOCK_SKEW_S=cfg.max_clock_skew_s,
         MAX_CONTENT_LENGTH=cfg.max_body_bytes(),

@@ -112,6 +112,20 @@ class ControllerConfig(Strict):
     public-interest mission of French law 2023-380 art. 10 and decree 2023-828."""
     dpo: str | None = Field(default=None, max_length=200)
     """How to reach the data protection officer."""
+class HubSuppressions(Strict):
+    """False-alarm suppressions made from operators' resolutions (central.suppressions)."""
+
+    auto: bool = True
+    """Resolving an alert as ``false_alarm`` creates (or extends) a suppression for its camera,
+    rule, zone and region. Off: no suppression is made (those already made run out)."""
+    lifetime_days: float = Field(default=7.0, ge=0.01, le=30.0)
+    """How long a suppression applies (renewed when a false alarm extends it); at most the
+    30 days events may be kept, so a suppression never outlives the alert it came from."""
+    margin: float = Field(default=0.05, ge=0.0, le=0.5)
+    """The region is the union of the event's objects' boxes grown by this fraction of the
+    frame on each side."""
+    max_per_camera: int = Field(default=50, ge=1, le=200)
+    """Most active suppressions per camera; beyond it a false alarm makes none (logged)."""
 
 
 class HubWeb(Strict):
@@ -208,6 +222,7 @@ class HubConfig(Checked):
     shifts: HubShifts = HubShifts()
     plan: HubPlan = HubPlan()
     alerts: HubAlerts = HubAlerts()
+    suppressions: HubSuppressions = HubSuppressions()
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, max_length=64)
     """Addresses (or networks) of the reverse proxies whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed (the hub role's nginx: 127.0.0.1). From any other peer

@@ -82,6 +82,8 @@ LABELS: dict[str, dict[str, str]] = {
                      "alert.mute": N_("Sound muted"), "alert.unmute": N_("Sound back on"),
                      "alert.escalated": N_("Escalated: critical, not acknowledged in time"),
                      "clip.view": N_("Clip viewed"), "received": N_("Received")},
+    "suppression_state": {"active": N_("Active"), "revoked": N_("Revoked"),
+                          "expired": N_("Expired")},
 }
 """Every coded value a person sees, by kind; an unknown value is shown as it is."""
 

@@ -26,6 +26,7 @@ from edge.config_wings import (
     LedgerDigestConfig,
     OutboxConfig,
     UploadConfig,
+    VerifyConfig,
 )
 from edge.rules.configs import (
     AbandonedObjectRule,
@@ -311,6 +312,8 @@ class BoxConfig(Checked):
     outbox: OutboxConfig = OutboxConfig()
     index: IndexConfig = IndexConfig()
     ledger: LedgerDigestConfig = LedgerDigestConfig()
+    verify: VerifyConfig = VerifyConfig()
+    """Re-checking candidate events before they are sent; false-alarm suppressions."""
 
     def cross_checks(self) -> list[Issue]:
         """Rules, lines, zones, calibration and detector classes agree (edge.rules.checks)."""

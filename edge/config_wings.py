@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.wire.suppress import DETECTOR_RULES
 from edge.wire.tomlconf import Strict
 
 
@@ -201,3 +202,61 @@ class LedgerDigestConfig(Strict):
     require_key: bool = False
     """Refuse to start without the box key (else: warn and send no digests)."""
 
+
+
+# -- verification of candidate events and false-alarm suppressions --------------------------
+VerifyMode = Literal["off", "crop", "second_model"]
+VerifiedRule = Literal["intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
+                       "crowd_density", "crowd_movement"]
+VERIFIED_RULES = DETECTOR_RULES
+"""The rules raised from detected objects, whose candidates can be re-checked on their frame."""
+
+
+def _default_verify_modes() -> dict[VerifiedRule, VerifyMode]:
+    """Crop for rules raised by one object of a detector class (a closer look at a native-
+    resolution crop settles a false detection); off where the detector is not the evidence
+    (person_down: the body pose already decides; crowds: many small persons, density, not
+    each one's class)."""
+    return {"intrusion": "crop", "wrong_way": "crop", "abandoned_object": "crop",
+            "weapon": "crop", "person_down": "off", "crowd_density": "off",
+            "crowd_movement": "off"}
+
+
+class VerifyConfig(Strict):
+    """``[verify]``: each candidate event of a detector-based rule is re-checked, when it
+    starts, on the frame that raised it; one that is not confirmed is not sent (logged and
+    counted on the box). Received false-alarm suppressions are applied whatever the mode."""
+
+    modes: dict[VerifiedRule, VerifyMode] = Field(default_factory=_default_verify_modes)
+    """Per rule type: ``off``; ``crop`` (the detector again on an enlarged crop around each
+    object at the camera's native resolution); ``second_model`` (the same crop through
+    ``second_model``). Types not named keep their default."""
+    confirm_score: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """A crop confirms an object when it finds the object's class (vehicles: any vehicle) at
+    least this sure, overlapping the object's box."""
+    min_iou: float = Field(default=0.3, gt=0.0, le=1.0)
+    """How much the crop's detection must overlap the candidate object (IoU, frame pixels)."""
+    context: float = Field(default=0.5, ge=0.0, le=4.0)
+    """The close crop is the object's box grown by this fraction of its size on every side
+    (a small object is seen larger)."""
+    wide_context: float = Field(default=1.5, ge=0.0, le=8.0)
+    """When the close crop does not confirm, a wide crop, the box grown by this fraction,
+    is tried (an object cut by the frame's edge needs its surroundings to be recognised)."""
+    min_crop_px: int = Field(default=160, ge=32, le=4096)
+    """Smallest crop side in pixels (a small object is seen with its surroundings)."""
+    max_per_hour: int = Field(default=120, ge=0, le=100000)
+    """Most verifications per camera-hour (CPU bound); beyond it a candidate is sent
+    unverified, and says so (``verify_unverified`` in its measure)."""
+    second_model: str = "person-vehicle-bike-2000-fp16"
+    """The manifest model of ``second_model`` mode (OpenVINO); without it the box uses crop."""
+    second_backend: Literal["onnxruntime", "openvino", "tflite"] = "openvino"
+    """The runtime of ``second_model``."""
+    store: bool = True
+    """Keep received suppressions in ``<data_dir>/suppressions.sqlite`` (applied after a restart
+    before the broker is reached)."""
+
+    @field_validator("modes")
+    @classmethod
+    def _fill(cls, v: dict[VerifiedRule, VerifyMode]) -> dict[VerifiedRule, VerifyMode]:
+        return {**_default_verify_modes(), **v}
+# -- end of verification --

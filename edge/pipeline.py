@@ -36,6 +36,7 @@ from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
 from edge.track import confident, detector_config, make_tracker
+from edge.verify import EventGate
 from edge.wire.messages import (
     ABSENT,
     AudioHealth,
@@ -121,6 +122,7 @@ class Agent:
         self.audio = self._make_audio()
         self.search = self._make_search()
         self.digester = self._make_digester()
+        self.verify = self._make_verify()
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -149,7 +151,7 @@ class Agent:
         finally:
             if last is not None:
                 for rule in self.rules:
-                    self._emit(rule.close(last))
+                    self._emit(self.verify.admit(rule.close(last), last))
                 if self.counts is not None:
                     self._emit_stats(self.counts.flush(last))
             if self.clipflow is not None:
@@ -175,6 +177,7 @@ class Agent:
         events: list[Event] = []
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))
+        events = self.verify.admit(events, frame)  # re-checked, suppressions applied
         self._emit(events)
         if self.counts is not None:
             self._emit_stats(self.counts.update(frame, tracks))
@@ -239,6 +242,8 @@ class Agent:
         self.egress.stop()
         if self.search is not None:
             self.search.stop()
+        if self.verify.book is not None:
+            self.verify.book.close()
         self.outbox.close()
 
     # -- health ---------------------------------------------------------------------------
@@ -277,6 +282,7 @@ class Agent:
             outbox_error=self.spool.error,
             outbox_memory_queue=self.spool.queued,
             disk_full=self.disk_full(disk),
+            verification=self.verify.health(),
         )
 
     def disk_full(self, free: int | None) -> bool:
@@ -351,3 +357,27 @@ class Agent:
             return None
         return Digester(key, self.cfg.site, self.cfg.camera, self.ledger.path, self.outbox,
                         self.cfg.data_dir, self.cfg.ledger.interval_s, self.sender.wake)
+
+    # -- verification and false-alarm suppressions -----------------------------------
+    def _make_verify(self) -> EventGate:
+        """The gate between rules and outbox, with the hub's suppressions subscribed to."""
+        from edge.detect import DetectorError, load_detector
+        from edge.modelstore import ModelStoreError
+        from edge.suppressions import SuppressionBook
+        from edge.wire.keys import HUB_PUBLIC_KEY, keys_dir
+
+        vc = self.cfg.verify
+        path = self.cfg.data_dir / "suppressions.sqlite" if vc.store else ":memory:"
+        book = SuppressionBook(self.cfg.site, self.cfg.camera,
+                               keys_dir(self.cfg.data_dir) / HUB_PUBLIC_KEY, path)
+        self.egress.subscribe("suppress", book.on_message)
+        second = None
+        if "second_model" in vc.modes.values():
+            try:
+                spec = self.store.manifest.get(vc.second_model)
+                second = load_detector(spec, vc.second_backend, self.store.path(vc.second_model),
+                                       self.cfg.detector, self.store)
+            except (DetectorError, ModelStoreError, KeyError) as exc:
+                log.error("verify: second model %s unavailable (%s); crops use the detector",
+                          vc.second_model, exc)
+        return EventGate(vc, self.detector, book, second)

@@ -257,6 +257,21 @@ def _event_stills(db: sqlite_utils.Database) -> None:
                "WHERE json_extract(clip, '$.status') = 'making'")
 
 
+def _suppressions(db: sqlite_utils.Database) -> None:
+    """False-alarm suppressions (per camera: rule, zone, normalised rectangle, source alert,
+    expiry, state) and the last signed set sent to each camera (central.suppressions)."""
+    db.execute(
+        "CREATE TABLE suppressions (id TEXT PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL,"
+        " rule TEXT NOT NULL, zone TEXT, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, "
+        "h REAL NOT NULL, source_event TEXT, created_at REAL NOT NULL, created_by TEXT NOT NULL, "
+        "expires_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'active', ended_at REAL, "
+        "ended_by TEXT, events INTEGER NOT NULL DEFAULT 1)")
+    db.execute("CREATE INDEX suppressions_camera ON suppressions(site, camera, state)")
+    db.execute("CREATE TABLE suppression_sets (site TEXT NOT NULL, camera TEXT NOT NULL, "
+               "version INTEGER NOT NULL, signed_at REAL NOT NULL, published_at REAL, "
+               "PRIMARY KEY (site, camera))")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -271,6 +286,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("camera_plan", _camera_plan),
     ("alert_triage", _alert_triage),
     ("event_stills", _event_stills),
+    ("false_alarm_suppressions", _suppressions),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

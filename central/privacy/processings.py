@@ -106,6 +106,17 @@ HUB_TABLES: dict[str, Described] = {
         AGENTS, WATCHERS, "kept",
         N_("written by supervisors only, every change audited; no data on the public"),
         "updated_at"),
+    "suppressions": Described(
+        N_("stop a camera's rule from raising again, for a while, the false alarm operators "
+           "resolved in one region"),
+        N_("per camera: rule, zone, a rectangle of the frame, the alert it came from, who made, "
+           "revoked or shortened it, expiry"), AGENTS, ("supervisor", "admin"), "hub",
+        N_("made only from a false-alarm resolution, at most 30 days; every change audited; "
+           "sent to the box signed by the hub"), "created_at"),
+    "suppression_sets": Described(
+        N_("remember the last signed set of suppressions sent to each camera"),
+        N_("camera, version, when it was signed and taken by the broker"), NOBODY,
+        ("supervisor", "admin"), "kept", N_("no personal data")),
     "site_plan": Described(
         N_("show the cameras on a drawing of the site, so operators see where an alert is"),
         N_("one site plan image (re-encoded, metadata removed), its size, who uploaded it and "
@@ -226,6 +237,11 @@ BOX_STORES: dict[str, Described] = {
         N_("one anonymised JPEG per event start (faces and persons obscured, masks painted, "
            "zone and boxes drawn)"), PASSERS_BY, BOX, "outbox",
         N_("anonymised before being written; deleted once uploaded")),
+    "suppressions.sqlite:suppression_set": Described(
+        N_("apply the hub's false-alarm suppressions on the box"),
+        N_("the last signed set: per entry a rule, a zone, a rectangle of the frame, an expiry"),
+        NOBODY, BOX, "kept", N_("accepted only when signed by the hub for this camera; each entry "
+                                "stops applying at its expiry; replaced by each new set")),
     "keys": Described(
         N_("sign the box's ledger digests and check the hub's search requests"),
         N_("the box's Ed25519 private key, the hub's public key"), NOBODY, BOX, "kept",
@@ -269,6 +285,12 @@ MESSAGES: dict[str, Described] = {
         N_("matching tracks: class, times, zones, direction; vehicle colour and anonymised "
            "preview; nothing about persons"), PASSERS_BY, ("investigator",), "search",
         N_("schema refuses attributes on persons; ledgered")),
+    "suppress": Described(
+        N_("tell a box which false alarms its operators resolved, so it stops raising them for "
+           "a while"),
+        N_("the camera's whole set of suppressions: rule, zone, rectangle, expiry"), NOBODY,
+        BOX, "kept", N_("signed by the hub for that camera; retained, so an offline box gets "
+                        "the current set; boxes refuse unsigned, forged or stale sets")),
     "PUT /api/v1/events/<event_id>/clip": Described(
         N_("upload the anonymised clip of an event (HTTP)"),
         N_("anonymised WebM clip"), PASSERS_BY, ("operator", "supervisor"), "hub",

@@ -118,7 +118,9 @@ def _stays(cfg: BoxConfig, _: Gettext) -> list[str]:
              % {"pre": f"{cfg.clips.pre_s:g}"},
              _("outbox of unsent messages (capped at %(mib)d MiB)")
              % {"mib": cfg.outbox.max_bytes // (1024 * 1024)},
-             _("egress ledger (hashes of everything sent)")]
+             _("egress ledger (hashes of everything sent)"),
+             _("the hub's false-alarm suppressions for this camera (rule, zone, a rectangle of "
+               "the frame, an expiry; replaced by each new signed set)")]
     if cfg.index.enabled:
         stays.append(_("track index with vehicle previews, %(days)d days") %
                      {"days": cfg.index.retention_days})

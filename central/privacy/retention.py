@@ -151,10 +151,12 @@ class PurgeJob:
             try:
                 from central.forensic.searches import purge_results
                 from central.privacy.inventory import retention_days
+                from central.suppressions import purge_suppressions
 
                 days = retention_days(db, self.retention_days)
                 purge(db, self.clips_dir, days)
                 purge_results(db, days)  # search results, previews
+                purge_suppressions(db, days)  # ended false-alarm suppressions
             finally:
                 db.conn.close()
         except Exception:  # the next run tries again; the web app keeps serving

@@ -18,7 +18,10 @@ from central import audit
 from central.db import event_row, get_db
 from central.i18n import LABELS
 from central.triage import SEVERITIES, STATUSES, escalate_due
-from central.web import procedures
+from central.web import (
+    procedures,
+    suppressions,  # the false-alarm hook after a resolution
+)
 from central.web.auth import roles
 from central.web.httpjson import json_object
 from central.web.openapi import doc
@@ -190,7 +193,9 @@ def ack(alert_id: str) -> Any:
 def resolve(alert_id: str) -> Any:
     body = _body()
     outcome = _outcome(body)
-    return _act_one("resolve", alert_id, {"outcome": outcome, "comment": _comment(body, True)})
+    answer = _act_one("resolve", alert_id, {"outcome": outcome, "comment": _comment(body, True)})
+    suppressions.on_resolved(alert_id, outcome, g.actor)  # false alarm -> suppression
+    return answer
 
 
 @bp.post("/api/v1/alerts/<alert_id>/mute")
@@ -239,6 +244,9 @@ def bulk() -> Any:
                 done.append(alert_id)
             else:
                 skipped.append({"id": alert_id, "reason": refused})
+    if action == "resolve":
+        for alert_id in done:  # false alarm -> suppression, after the resolutions are stored
+            suppressions.on_resolved(alert_id, args["outcome"], g.actor)
     return jsonify(action=action, done=done, skipped=skipped)
 
 

@@ -44,6 +44,7 @@ NAV = (  # labels are catalogue strings, translated where shown (base.html)
     (N_("Cameras"), "/cameras", ("operator", "supervisor", "admin")),
     (N_("Search"), "/search", ("operator", "supervisor", "privacy_officer")),
     (N_("Statistics"), "/stats", ("supervisor", "admin")),
+    (N_("Suppressions"), "/suppressions", ("supervisor", "admin")),
     (N_("Audit log"), "/privacy/audit", ("privacy_officer", "admin")),
     (N_("Egress"), "/privacy/egress", ("privacy_officer", "admin")),
     (N_("Quarantine"), "/privacy/quarantine", ("privacy_officer", "admin")),
