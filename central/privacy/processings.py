@@ -237,7 +237,7 @@ BOX_STORES: dict[str, Described] = {
         N_("one anonymised JPEG per event start (faces and persons obscured, masks painted, "
            "zone and boxes drawn)"), PASSERS_BY, BOX, "outbox",
         N_("anonymised before being written; deleted once uploaded")),
-    "suppressions.sqlite:suppression_set": Described(
+    "suppressions.sqlite": Described(
         N_("apply the hub's false-alarm suppressions on the box"),
         N_("the last signed set: per entry a rule, a zone, a rectangle of the frame, an expiry"),
         NOBODY, BOX, "kept", N_("accepted only when signed by the hub for this camera; each entry "

@@ -4,7 +4,7 @@ procedures, escalation and per-priority sounds."""
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -50,26 +50,32 @@ def put(database: Path, **kw: Any) -> dict[str, Any]:
     return msg
 
 
-def set_still(database: Path, event_id: str, url: str) -> None:
-    """Give an event its still as the still's own path does (column made if this hub has none)."""
-    db = hubdb.connect(database)
-    if "still" not in {c.name for c in db.table("events").columns}:
-        db.execute("ALTER TABLE events ADD COLUMN still TEXT")
+def set_still(hub: Hub, event_id: str, jpeg: bytes) -> None:
+    """Give an event its still as the hub's still upload stores it: the file under its hash in
+    the clips folder, the event's ``still`` column naming it."""
+    from central.ingest.clipstore import still_path
+
+    digest = hashlib.sha256(jpeg).hexdigest()
+    path = still_path(Path(hub.app.config["CLIPS_DIR"]), digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg)
+    db = hubdb.connect(hub.database)
     db.execute("UPDATE events SET still = ?, updated_at = ? WHERE id = ?",
-               [json.dumps({"url": url, "taken_at": "2026-12-01T09:15:31.000Z"}), time.time(),
-                event_id])
+               [json.dumps({"sha256": digest, "bytes": len(jpeg), "width": 320, "height": 180,
+                            "taken_at": "2026-12-01T09:15:31.000Z", "stored_at": time.time()}),
+                time.time(), event_id])
     db.conn.close()
 
 
-def still_url(media: Path) -> str:
-    """A real frame of the sample video (cars only) as a small JPEG data URL."""
+def still_jpeg(media: Path) -> bytes:
+    """A real frame of the sample video (cars only) as a small JPEG."""
     cap = cv2.VideoCapture(str(media / "video" / "car-detection.mp4"))
     ok, frame = cap.read()
     cap.release()
     assert ok
     ok, jpeg = cv2.imencode(".jpg", cv2.resize(frame, (320, 180)))
     assert ok
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode()
+    return jpeg.tobytes()
 
 
 def until(page: Page, expression: str, timeout: float = 10.0) -> None:
@@ -102,7 +108,7 @@ def test_queue_french_paris_time_groups_bulk_ack_and_filters(hub: Hub, page: Pag
                    zone="square", label="knife", started_at="2026-12-01T09:40:00.000Z")["id"]
     info = put(hub.database, camera="cam-03", severity="info", type_="crowd_density", zone="hall",
                started_at="2026-12-01T09:00:00.000Z")["id"]
-    set_still(hub.database, info, still_url(media))
+    set_still(hub, info, still_jpeg(media))
     login(page, hub, "operator")
     rows = page.locator("#alerts tbody tr")
     expect(rows).to_have_count(3)
@@ -110,7 +116,7 @@ def test_queue_french_paris_time_groups_bulk_ack_and_filters(hub: Hub, page: Pag
         critical, repeats[0], info], "critical first, then warning, then information"
     expect(page.locator("#open-total")).to_have_text("7 ouvertes")
     head = page.locator("#alerts thead")
-    for word in ("Priorité", "Caméra", "Objets", "État"):
+    for word in ("Priorité", "Caméra", "Objets", "Statut"):
         expect(head).to_contain_text(word)
     group_row = page.locator(f"tr[data-id='{repeats[0]}']")
     expect(group_row).to_contain_text("Intrusion")
@@ -161,7 +167,7 @@ def test_queue_and_alert_page_update_live(hub: Hub, page: Page, media: Path) -> 
     state = page.locator("#clip-state")
     expect(state).to_contain_text("Séquence : En attente")
     expect(page.locator("#still")).to_be_hidden()
-    set_still(hub.database, fresh["id"], still_url(media))
+    set_still(hub, fresh["id"], still_jpeg(media))
     expect(page.locator("#still")).to_be_visible(timeout=5000)
     put(hub.database, msg={**fresh, "clip": {"status": "failed", "sha256": None,
                                              "reason": "encoder stopped: disk full"}})

@@ -115,7 +115,7 @@ def test_every_message_kind_and_upload_is_described(tmp_path: Path) -> None:
     uploads = {f"{m} {r.rule}" for r in app.url_map.iter_rules()
                if getattr(app.view_functions[r.endpoint], ROLES_ATTR, None) == DEVICE
                for m in sorted(r.methods or ()) if m in ("PUT", "POST")}
-    assert uploads == {"PUT /api/v1/events/<event_id>/clip"}
+    assert uploads == {"PUT /api/v1/events/<event_id>/clip", "PUT /api/v1/events/<event_id>/still"}
     crossing = {k.name for k in KINDS} | uploads
     assert crossing - set(P.MESSAGES) == set(), "describe these messages in processings.py"
     assert set(P.MESSAGES) - crossing == set(), "these described messages no longer exist"
