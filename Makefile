@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The pose model is a data file of the mediapipe wheel: install the wheel alone, no dependencies.
 models: venv
+	$(BIN)/python -m pip install --quiet --no-deps "mediapipe>=0.10.14,<0.10.15"
 	$(BIN)/vigie models fetch
 
 # System packages, installed with apt-get when missing and we are root (otherwise the command

@@ -78,6 +78,9 @@ def main() -> None:
         s.headers["Authorization"] = f"Bearer {token}"
         cases = [
             ("alert queue (200 newest)", "/api/v1/alerts?limit=200"),
+            ("open alerts in triage order (200)", "/api/v1/alerts?status=open&sort=triage&limit=200"),
+            ("queue page: open alerts grouped (200 rows)", "/api/v1/alerts/queue?limit=200"),
+            ("queue page, one camera", "/api/v1/alerts/queue?camera=city/cam-042"),
             ("search: one camera, page 1", "/api/v1/events?camera=cam-042&per_page=50"),
             ("search: object class", "/api/v1/events?class=bicycle&per_page=50"),
             ("search: type + last 24 h",

@@ -17,7 +17,7 @@ from edge.detect import make_detector
 from edge.modelstore import ModelStore
 from edge.rules import build_rules
 from edge.stats import StatsAggregator
-from edge.track import IouTracker
+from edge.track import detector_config, make_tracker
 
 ROOT = Path(__file__).resolve().parent.parent
 VIDEO = ROOT.parent / "shared/media/video/one-by-one-person-detection.mp4"
@@ -65,6 +65,11 @@ method = "flow"
 [[rules]]
 type = "weapon"
 [[rules]]
+type = "fire"
+[[rules]]
+type = "fire"
+smoke = true
+[[rules]]
 type = "camera_tamper"
 """
 
@@ -76,8 +81,8 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = parse(CONFIG.format(tmp=tmp, video=args.video.resolve()), Path(tmp) / "box.toml")
-        det = make_detector(cfg.detector, ModelStore(cfg.models_dir))
-        tracker = IouTracker(cfg.tracker)
+        det = make_detector(detector_config(cfg), ModelStore(cfg.models_dir))
+        tracker = make_tracker(cfg)
         rules = build_rules(cfg)
         agg = StatsAggregator(cfg)
         cost = {"detector": 0.0, "tracker": 0.0, "stats": 0.0} | {f"rule {r.type}#{i}": 0.0

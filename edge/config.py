@@ -13,10 +13,11 @@ The spine's sections are here; the rules' are in :mod:`edge.rules.configs` and t
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config_wings import (
     AudioConfig,
@@ -25,6 +26,7 @@ from edge.config_wings import (
     LedgerDigestConfig,
     OutboxConfig,
     UploadConfig,
+    VerifyConfig,
 )
 from edge.rules.configs import (
     AbandonedObjectRule,
@@ -55,13 +57,36 @@ from edge.wire.tomlconf import (
     read_text,
 )
 
-__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "load", "locate",
-           "parse", "problems_from"]
+__all__ = ["BoxConfig", "ConfigError", "Problem", "Strict", "check", "check_report", "check_text", "load",
+           "locate", "outline_problem", "parse", "problems_from"]
 
 log = logging.getLogger(__name__)
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
-Point = tuple[Annotated[float, Field(ge=0.0, le=1.0)], Annotated[float, Field(ge=0.0, le=1.0)]]
+Point = tuple[float, float]
+"""A polygon's point ``[x, y]``, normalised to the frame; checked by :func:`outline_problem`."""
+
+
+def outline_problem(polygon: list[Point]) -> str | None:
+    """Why a zone's or mask's outline cannot be used (a point outside the frame, edges that
+    cross), or None."""
+    from edge.geometry import self_crossing
+
+    for k, (x, y) in enumerate(polygon):
+        if not (math.isfinite(x) and math.isfinite(y) and 0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            return (f"point {k + 1} [{x:g}, {y:g}] is outside the frame: coordinates are normalised, "
+                    "0..1 from the left and top edges")
+    if (pair := self_crossing(polygon)) is not None:
+        i, j = pair
+        return (f"the outline crosses itself (edge {i + 1}-{i + 2} crosses edge {j + 1}-"
+                f"{(j + 1) % len(polygon) + 1}); list the points in order around the area")
+    return None
+
+
+def _outline(polygon: list[Point]) -> list[Point]:
+    if (why := outline_problem(polygon)) is not None:
+        raise ValueError(why)
+    return polygon
 
 
 class SourceConfig(Strict):
@@ -87,6 +112,33 @@ class SourceConfig(Strict):
         return self
 
 
+class TilingConfig(Strict):
+    """Extra detector passes over the zones the rules watch, for what one downscaled full-frame
+    pass misses: small and far objects (tiles at the frame's native resolution) and persons
+    lying on the ground (the watched region turned a quarter turn each way, so that a lying
+    body stands up for a detector trained mostly on upright people). Their detections are
+    merged with the full-frame pass (:mod:`edge.detect.tiling`)."""
+
+    mode: Literal["off", "on", "auto"] = "off"
+    """``off``: the full-frame pass only; ``on``: also tiles; ``auto``: tiles only when the
+    measured cost of all passes fits ``budget_ms`` (measured at start-up)."""
+    tile_px: int = Field(default=416, ge=128, le=2048)
+    """Side of a tile in frame pixels (the model's input size keeps native resolution)."""
+    overlap: float = Field(default=0.25, ge=0.0, le=0.5)
+    """Share of a tile's side shared with its neighbour: objects up to this size are whole
+    in at least one tile."""
+    zones: list[Name] = Field(default_factory=list)
+    """Zones to tile (``[[zones]]`` names); empty: the zones the rules watch, or the whole
+    frame when a rule watches the whole frame."""
+    budget_ms: float = Field(default=200.0, gt=0.0, le=60000.0)
+    """With ``auto``: the detector milliseconds per processed frame the camera may spend."""
+    max_tiles: int = Field(default=12, ge=1, le=64)
+    """Never more tiles than this per frame (the tile grid is refused, and logged, above it)."""
+    lying_passes: bool | None = None
+    """The quarter-turn passes for lying persons; default: on when a ``person_down`` rule is
+    configured (two more detector passes over its zone)."""
+
+
 class DetectorConfig(Strict):
     model: str = "yolox-nano"
     """The object detector, by its name in ``models/manifest.toml``."""
@@ -102,6 +154,9 @@ class DetectorConfig(Strict):
     """Detector classes kept; every other class is dropped before tracking."""
     threads: int = Field(default=2, ge=1, le=64)
     """CPU threads of the inference runtime."""
+    tiling: TilingConfig = TilingConfig()
+    """Extra passes over the watched zones: tiles for small objects, quarter turns for lying
+    persons."""
 
 
 class MotionConfig(Strict):
@@ -123,13 +178,44 @@ class MotionConfig(Strict):
     0 runs on every moving frame)."""
 
 
+VEHICLE_GROUP = ["car", "truck", "bus", "motorcycle"]
+"""Classes a detector confuses for one vehicle from frame to frame."""
+
+
 class TrackerConfig(Strict):
+    """Tracking in the ByteTrack manner: boxes predicted at constant velocity, confident
+    detections matched first, then weaker ones to the tracks still unmatched."""
+
     iou_threshold: float = Field(default=0.3, gt=0.0, lt=1.0)
-    """Least overlap (IoU) between a detection and a track's box for them to match."""
+    """Least overlap (IoU) between a confident detection and a track's predicted box for them to match."""
+    low_score: float = Field(default=0.1, gt=0.0, lt=1.0)
+    """Detections scoring between this and ``detector.score_threshold`` only keep existing tracks
+    alive (second association stage); they never start a track. At or above the detector's
+    threshold, the stage is off."""
+    low_iou_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """Least overlap for a weak detection to continue a track (stricter: weak boxes are less sure)."""
     max_missed: int = Field(default=10, ge=0, le=1000)
-    """Frames a track survives without a matching detection."""
+    """Frames a track survives without a matching detection (or ``max_gap_s``, whichever is longer)."""
+    max_gap_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    """Seconds a track survives without a matching detection, its box moving on at its last velocity."""
     min_hits: int = Field(default=2, ge=1, le=100)
     """Detections before a track is reported (filters one-frame flickers)."""
+    predict: bool = True
+    """Move an unmatched track's box at its last velocity (constant-velocity prediction)."""
+    class_groups: list[list[str]] = Field(default_factory=lambda: [list(VEHICLE_GROUP)], max_length=16)
+    """Classes that continue one another's tracks (a car seen as a truck for a few frames);
+    the track reports the label it was seen as most (score-weighted)."""
+
+    @model_validator(mode="after")
+    def _groups_disjoint(self) -> TrackerConfig:
+        seen: set[str] = set()
+        for group in self.class_groups:
+            if len(group) < 2 or len(group) > 32:
+                raise ValueError("each class group lists 2 to 32 classes")
+            if seen & set(group):
+                raise ValueError(f"class {sorted(seen & set(group))[0]!r} is in two class groups")
+            seen |= set(group)
+        return self
 
 
 class BrokerConfig(Strict):
@@ -170,7 +256,10 @@ class ZoneConfig(Strict):
     name: Name
     """The zone's name, referred to by rules and statistics; unique in the file."""
     polygon: list[Point] = Field(min_length=3)
-    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
+    """The zone's outline: at least three ``[x, y]`` points, normalised to the frame (0..1, y down),
+    in order around the zone (edges that cross are refused)."""
+
+    _simple = field_validator("polygon")(_outline)
 
 
 Rule = Annotated[
@@ -186,7 +275,10 @@ class PrivacyMask(Strict):
     name: Name
     """The mask's name (shown in the processing register)."""
     polygon: list[Point] = Field(min_length=3)
-    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down)."""
+    """The masked area: at least three ``[x, y]`` points, normalised to the frame (0..1, y down),
+    in order around the area (edges that cross are refused)."""
+
+    _simple = field_validator("polygon")(_outline)
 
 
 class BoxConfig(Checked):
@@ -220,6 +312,8 @@ class BoxConfig(Checked):
     outbox: OutboxConfig = OutboxConfig()
     index: IndexConfig = IndexConfig()
     ledger: LedgerDigestConfig = LedgerDigestConfig()
+    verify: VerifyConfig = VerifyConfig()
+    """Re-checking candidate events before they are sent; false-alarm suppressions."""
 
     def cross_checks(self) -> list[Issue]:
         """Rules, lines, zones, calibration and detector classes agree (edge.rules.checks)."""
@@ -243,7 +337,7 @@ def load(path: Path | str) -> BoxConfig:
 
 def parse(text: str, path: Path) -> BoxConfig:
     """Validate TOML ``text`` as a box config; ``path`` locates it in messages."""
-    return parse_model(BoxConfig, text, path, _resolve_paths, FALLBACKS)
+    return parse_model(BoxConfig, text, path, resolve_paths, FALLBACKS)
 
 
 def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
@@ -252,10 +346,19 @@ def check(path: Path | str) -> tuple[BoxConfig | None, list[Problem]]:
     path = Path(path)
     try:
         text = read_text(path)
+    except ConfigError as exc:
+        return None, exc.problems
+    return check_text(text, path)
+
+
+def check_text(text: str, path: Path) -> tuple[BoxConfig | None, list[Problem]]:
+    """:func:`check` on TOML ``text`` meant to be saved as ``path`` (its folder resolves relative
+    paths): what the zone editor validates each change with before anything is written."""
+    try:
         data = parse_toml(text, path)
     except ConfigError as exc:
         return None, exc.problems
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     cfg, problems = collect(BoxConfig, data, text, FALLBACKS)
     missing = _missing_files(data, text)
     if missing:
@@ -290,7 +393,9 @@ def _missing_files(data: dict[str, Any], text: str) -> list[Problem]:
     return out
 
 
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+def resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Make the document's relative paths (data and model folders, file sources) absolute from
+    ``base``, the config file's folder."""
     for key in ("data_dir", "models_dir"):
         if isinstance(data.get(key), str):
             data[key] = str((base / data[key]).resolve())

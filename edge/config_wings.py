@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from edge.wire.suppress import DETECTOR_RULES
 from edge.wire.tomlconf import Strict
 
 
@@ -82,8 +83,11 @@ class ClipsConfig(Strict):
     """Make anonymised clips of events (uploaded only when ``[upload]`` is set)."""
     pre_s: float = Field(default=5.0, ge=0.0, le=30.0)
     """Seconds of video before the event start kept in the clip (the pre-roll)."""
-    post_s: float = Field(default=10.0, ge=1.0, le=60.0)
-    """Seconds of video after the event start in the clip."""
+    post_s: float = Field(default=5.0, ge=1.0, le=60.0)
+    """Seconds of video after the event start in the clip. 5 s: with the pre-roll the clip
+    holds what made the rule fire (its dwell) and what followed at once, the operator has the
+    live camera for the rest; less video of people (least data), and the clip is at the hub
+    about 5 s sooner than with 10 s."""
     fps: float = Field(default=10.0, ge=1.0, le=30.0)
     """Frame rate of the encoded clip (frames are repeated or dropped to keep real time)."""
     preroll_max_bytes: int = Field(default=32 * 1024 * 1024, ge=256 * 1024, le=1024 * 1024 * 1024)
@@ -121,6 +125,24 @@ class ClipsConfig(Strict):
     shutdown_wait_s: float = Field(default=60.0, ge=0.0, le=3600.0)
     """At shutdown, how long to wait for clips still being encoded (a clip not encoded by
     then is lost; an encoded one not yet uploaded stays in the outbox for the next run)."""
+    overlay: bool = True
+    """Draw the event's zone (or line) and the detection boxes on the clip and the still,
+    after anonymisation, so the operator sees why the event fired."""
+    still: bool = True
+    """Send one anonymised still (the frame that started the event) as soon as an event
+    starts, before its clip (uploaded only when ``[upload]`` is set)."""
+    still_max_width: int = Field(default=960, ge=160, le=1920)
+    """Widest still (see ``still_max_height``)."""
+    still_max_height: int = Field(default=540, ge=120, le=1080)
+    """A still is scaled down (aspect kept) to fit ``still_max_width`` x ``still_max_height``."""
+    still_max_bytes: int = Field(default=256 * 1024, ge=16 * 1024, le=2 * 1024 * 1024)
+    """Largest still; its JPEG quality is lowered until it fits (the hub refuses larger)."""
+    still_jpeg_quality: int = Field(default=80, ge=30, le=95)
+    """JPEG quality a still is first encoded with."""
+    still_retry_s: float = Field(default=0.25, gt=0.0, le=60.0)
+    """Wait between the first still upload attempts (the hub answers 404 until it has the
+    event's start message: a short wait keeps the still within seconds); after eight of them
+    it doubles up to ``retry_max_s``."""
 
     @field_validator("anonymize")
     @classmethod
@@ -180,3 +202,61 @@ class LedgerDigestConfig(Strict):
     require_key: bool = False
     """Refuse to start without the box key (else: warn and send no digests)."""
 
+
+
+# -- verification of candidate events and false-alarm suppressions --------------------------
+VerifyMode = Literal["off", "crop", "second_model"]
+VerifiedRule = Literal["intrusion", "wrong_way", "person_down", "abandoned_object", "weapon",
+                       "crowd_density", "crowd_movement"]
+VERIFIED_RULES = DETECTOR_RULES
+"""The rules raised from detected objects, whose candidates can be re-checked on their frame."""
+
+
+def _default_verify_modes() -> dict[VerifiedRule, VerifyMode]:
+    """Crop for rules raised by one object of a detector class (a closer look at a native-
+    resolution crop settles a false detection); off where the detector is not the evidence
+    (person_down: the body pose already decides; crowds: many small persons, density, not
+    each one's class)."""
+    return {"intrusion": "crop", "wrong_way": "crop", "abandoned_object": "crop",
+            "weapon": "crop", "person_down": "off", "crowd_density": "off",
+            "crowd_movement": "off"}
+
+
+class VerifyConfig(Strict):
+    """``[verify]``: each candidate event of a detector-based rule is re-checked, when it
+    starts, on the frame that raised it; one that is not confirmed is not sent (logged and
+    counted on the box). Received false-alarm suppressions are applied whatever the mode."""
+
+    modes: dict[VerifiedRule, VerifyMode] = Field(default_factory=_default_verify_modes)
+    """Per rule type: ``off``; ``crop`` (the detector again on an enlarged crop around each
+    object at the camera's native resolution); ``second_model`` (the same crop through
+    ``second_model``). Types not named keep their default."""
+    confirm_score: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """A crop confirms an object when it finds the object's class (vehicles: any vehicle) at
+    least this sure, overlapping the object's box."""
+    min_iou: float = Field(default=0.3, gt=0.0, le=1.0)
+    """How much the crop's detection must overlap the candidate object (IoU, frame pixels)."""
+    context: float = Field(default=0.5, ge=0.0, le=4.0)
+    """The close crop is the object's box grown by this fraction of its size on every side
+    (a small object is seen larger)."""
+    wide_context: float = Field(default=1.5, ge=0.0, le=8.0)
+    """When the close crop does not confirm, a wide crop, the box grown by this fraction,
+    is tried (an object cut by the frame's edge needs its surroundings to be recognised)."""
+    min_crop_px: int = Field(default=160, ge=32, le=4096)
+    """Smallest crop side in pixels (a small object is seen with its surroundings)."""
+    max_per_hour: int = Field(default=120, ge=0, le=100000)
+    """Most verifications per camera-hour (CPU bound); beyond it a candidate is sent
+    unverified, and says so (``verify_unverified`` in its measure)."""
+    second_model: str = "person-vehicle-bike-2000-fp16"
+    """The manifest model of ``second_model`` mode (OpenVINO); without it the box uses crop."""
+    second_backend: Literal["onnxruntime", "openvino", "tflite"] = "openvino"
+    """The runtime of ``second_model``."""
+    store: bool = True
+    """Keep received suppressions in ``<data_dir>/suppressions.sqlite`` (applied after a restart
+    before the broker is reached)."""
+
+    @field_validator("modes")
+    @classmethod
+    def _fill(cls, v: dict[VerifiedRule, VerifyMode]) -> dict[VerifiedRule, VerifyMode]:
+        return {**_default_verify_modes(), **v}
+# -- end of verification --

@@ -1,5 +1,9 @@
 """The local model store: the manifest, fetching weights from a mirror or upstream, sha256 checks.
 
+A file may also come from inside an installed PyPI distribution (``package`` and
+``package_member`` in the manifest): it is copied from the wheel's installed files, never
+downloaded at run time.
+
 The store (default ``~/.cache/vigie/models``, or ``$VIGIE_MODELS``) holds each model's files
 at the relative paths the manifest gives, plus a copy of the manifest itself so that a box
 installed from a wheel knows what it holds.
@@ -39,6 +43,10 @@ class ModelFile:
     sha256: str
     url: str | None = None
     archive_member: str | None = None
+    package: str | None = None
+    """A PyPI distribution whose installed files include this model file..."""
+    package_member: str | None = None
+    """...at this path relative to its site-packages directory."""
 
 
 @dataclass(frozen=True)
@@ -230,14 +238,20 @@ class ModelStore:
         os.close(fd)
         tmp = Path(tmp_name)
         try:
+            packaged = _package_file(mf)
             if mirror is not None and (mirror / mf.path).is_file():
                 source = str(mirror / mf.path)
                 shutil.copyfile(mirror / mf.path, tmp)
+            elif packaged is not None:
+                source = f"{packaged} (from the {mf.package} package)"
+                shutil.copyfile(packaged, tmp)
             elif allow_download and mf.url:
                 source = mf.url
                 tmp.write_bytes(_download(mf))
             else:
                 where = f"mirror {mirror}" if mirror else "no mirror"
+                if mf.package:
+                    where += f"; package {mf.package!r} not installed or without {mf.package_member}"
                 raise ModelStoreError(f"{mf.path}: not found ({where}) and no download allowed")
             actual = sha256_file(tmp)
             if actual != mf.sha256:
@@ -275,6 +289,20 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list | tuple):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
+
+
+def _package_file(mf: ModelFile) -> Path | None:
+    """The model file inside its installed PyPI distribution, if that is installed."""
+    if not (mf.package and mf.package_member):
+        return None
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(mf.package)
+    except PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(mf.package_member)))
+    return path if path.is_file() else None
 
 
 def _download(mf: ModelFile) -> bytes:

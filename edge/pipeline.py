@@ -21,7 +21,8 @@ import numpy as np
 from edge.capture import VideoSource
 from edge.clips.flow import ClipFlow
 from edge.config import BoxConfig
-from edge.detect import Detector, make_detector
+from edge.detect import Detector
+from edge.detect.tiling import make_box_detector
 from edge.modelstore import ModelStore
 from edge.motion import MotionGate
 from edge.outbound.diskfull import OnceLog, no_space
@@ -34,7 +35,8 @@ from edge.privacy.masks import MaskPainter
 from edge.records import Detection, Event, Frame, normalise_box
 from edge.rules import Rule, build_rules
 from edge.stats import StatsAggregator, StatsRecord
-from edge.track import IouTracker
+from edge.track import confident, detector_config, make_tracker
+from edge.verify import EventGate
 from edge.wire.messages import (
     ABSENT,
     AudioHealth,
@@ -94,10 +96,11 @@ class Agent:
         self.cfg = cfg
         cfg.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = store or ModelStore(cfg.models_dir)
-        self.detector = make_detector(cfg.detector, self.store)
-        self.tracker = IouTracker(cfg.tracker)
+        # The detector keeps weak boxes for the tracker's second stage; only it sees them.
+        self.detector = make_box_detector(cfg, self.store, detector_config(cfg))
+        self.tracker = make_tracker(cfg)
         self.gate = MotionGate(cfg.motion)
-        self.rules: list[Rule] = build_rules(cfg) if cfg.mode == "alerts" else []
+        self.rules: list[Rule] = build_rules(cfg, self.store) if cfg.mode == "alerts" else []
         self.counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         self.source = VideoSource(cfg.source)
         self.outbox = Outbox(cfg.data_dir / "outbox.sqlite", cfg.outbox.max_bytes)
@@ -119,6 +122,7 @@ class Agent:
         self.audio = self._make_audio()
         self.search = self._make_search()
         self.digester = self._make_digester()
+        self.verify = self._make_verify()
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -147,7 +151,7 @@ class Agent:
         finally:
             if last is not None:
                 for rule in self.rules:
-                    self._emit(rule.close(last))
+                    self._emit(self.verify.admit(rule.close(last), last))
                 if self.counts is not None:
                     self._emit_stats(self.counts.flush(last))
             if self.clipflow is not None:
@@ -168,10 +172,12 @@ class Agent:
         if self.search is not None:
             self.search.recorder.observe(frame, tracks, self.tracker.ended)
         if self.clipflow is not None:
-            self.clipflow.observe(frame.ts, frame.image, detections)
+            self.clipflow.observe(frame.ts, frame.image,
+                                  confident(detections, self.cfg.detector.score_threshold))
         events: list[Event] = []
         for rule in self.rules:
             events.extend(rule.update(frame, tracks))
+        events = self.verify.admit(events, frame)  # re-checked, suppressions applied
         self._emit(events)
         if self.counts is not None:
             self._emit_stats(self.counts.update(frame, tracks))
@@ -236,6 +242,8 @@ class Agent:
         self.egress.stop()
         if self.search is not None:
             self.search.stop()
+        if self.verify.book is not None:
+            self.verify.book.close()
         self.outbox.close()
 
     # -- health ---------------------------------------------------------------------------
@@ -274,6 +282,7 @@ class Agent:
             outbox_error=self.spool.error,
             outbox_memory_queue=self.spool.queued,
             disk_full=self.disk_full(disk),
+            verification=self.verify.health(),
         )
 
     def disk_full(self, free: int | None) -> bool:
@@ -348,3 +357,27 @@ class Agent:
             return None
         return Digester(key, self.cfg.site, self.cfg.camera, self.ledger.path, self.outbox,
                         self.cfg.data_dir, self.cfg.ledger.interval_s, self.sender.wake)
+
+    # -- verification and false-alarm suppressions -----------------------------------
+    def _make_verify(self) -> EventGate:
+        """The gate between rules and outbox, with the hub's suppressions subscribed to."""
+        from edge.detect import DetectorError, load_detector
+        from edge.modelstore import ModelStoreError
+        from edge.suppressions import SuppressionBook
+        from edge.wire.keys import HUB_PUBLIC_KEY, keys_dir
+
+        vc = self.cfg.verify
+        path = self.cfg.data_dir / "suppressions.sqlite" if vc.store else ":memory:"
+        book = SuppressionBook(self.cfg.site, self.cfg.camera,
+                               keys_dir(self.cfg.data_dir) / HUB_PUBLIC_KEY, path)
+        self.egress.subscribe("suppress", book.on_message)
+        second = None
+        if "second_model" in vc.modes.values():
+            try:
+                spec = self.store.manifest.get(vc.second_model)
+                second = load_detector(spec, vc.second_backend, self.store.path(vc.second_model),
+                                       self.cfg.detector, self.store)
+            except (DetectorError, ModelStoreError, KeyError) as exc:
+                log.error("verify: second model %s unavailable (%s); crops use the detector",
+                          vc.second_model, exc)
+        return EventGate(vc, self.detector, book, second)

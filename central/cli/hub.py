@@ -59,12 +59,14 @@ def hub_serve(config: Path, port: int | None) -> None:
     """Serve the operators' pages and the JSON API (waitress: timeouts and a body limit)."""
     from central import create_app
     from central.privacy.retention import PurgeJob
+    from central.triage import EscalationJob
     from central.web.server import HubServer
 
     cfg = load_hub_config(config)
     app = create_app(cfg)
     server = HubServer(app, cfg, port=port)
     PurgeJob(cfg.database, cfg.clips.dir, cfg.retention_days).start()  # hourly retention purge
+    EscalationJob(cfg.database, cfg.alerts.escalate_after_s).start()  # unacknowledged criticals
     stop = threading.Event()
     stop_on_signals(stop, log)
 

@@ -19,6 +19,11 @@ HUB_CONFIG = click.option(
     type=click.Path(dir_okay=False, path_type=Path), help="The hub's TOML config.")
 
 
+LANGUAGE = click.option(
+    "--language", type=click.Choice(["fr", "en"]), default="fr", show_default=True,
+    help="The report's language.")
+
+
 def _hub(config: Path) -> tuple[Any, Any]:
     from central.cli.users import open_hub
 
@@ -114,8 +119,9 @@ def export_camera(entries: list[dict[str, Any]]) -> tuple[str, str] | None:
               help="Folder for report.json and report.html.")
 @click.option("--alerts/--no-alerts", default=True, show_default=True,
               help="Also raise privacy alerts for what is found.")
+@LANGUAGE
 def verify_cmd(config: Path, camera: str | None, since: str | None, ledger_file: Path | None,
-               out_dir: Path, alerts: bool) -> None:
+               out_dir: Path, alerts: bool, language: str) -> None:
     """Verify the egress of every camera (or one) and write an HTML and a JSON report.
 
     Exit status 1 when anything is found.
@@ -147,14 +153,21 @@ def verify_cmd(config: Path, camera: str | None, since: str | None, ledger_file:
     doc = {"generated_at": _iso(time.time()), "since": _iso(t0) if t0 else None,
            "ledger_file": str(ledger_file) if ledger_file else None, "grace_s": grace,
            "cameras": [r.as_dict() for r in reports]}
-    write_report(out_dir, "report", doc, "privacy/verify_report.html")
+    doc["language"] = language
+    write_report(out_dir, "report", doc, "privacy/verify_report.html", language)
+    from central.i18n import label, translator
+
+    _ = translator(language)
     for r in reports:
-        click.echo(f"{r.site}/{r.camera}: {r.status} ({r.digests} digest(s), {r.entries} ledger "
-                   f"entr{'y' if r.entries == 1 else 'ies'}, {r.receipts} receipt(s), "
-                   f"{len(r.findings)} finding(s))")
+        click.echo(_("%(camera)s: %(status)s (%(digests)d digest(s), %(entries)d ledger "
+                     "entries, %(receipts)d receipt(s), %(findings)d finding(s))") % {
+            "camera": f"{r.site}/{r.camera}", "status": label("egress_status", r.status, _),
+            "digests": r.digests, "entries": r.entries, "receipts": r.receipts,
+            "findings": len(r.findings)})
         for f in r.findings:
             click.echo(f"  seq {f.seq}: {f.kind}: {f.detail}")
-    click.echo(f"report written to {out_dir / 'report.html'} and {out_dir / 'report.json'}")
+    click.echo(_("report written to %(html)s and %(json)s") % {
+        "html": out_dir / "report.html", "json": out_dir / "report.json"})
     if findings:
         raise SystemExit(1)
 
@@ -165,20 +178,27 @@ def _iso(ts: float) -> str:
     return utc_iso(ts)
 
 
-def render(template: str, **ctx: Any) -> str:
-    """Render one of the hub's templates outside a request (CLI documents)."""
+def render(template: str, language: str = "fr", **ctx: Any) -> str:
+    """Render one of the hub's templates outside a request (CLI documents), in ``language``."""
     import jinja2
+
+    from central.i18n import DEFAULT_TIMEZONE, label, translations, translator, when
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parents[1] / "web" / "templates"),
-        autoescape=jinja2.select_autoescape(["html"]))
-    return env.get_template(template).render(**ctx)
+        autoescape=jinja2.select_autoescape(["html"]), extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    gettext = translator(language)
+    env.filters["when"] = lambda v, fmt="short": when(v, language, DEFAULT_TIMEZONE, fmt)
+    env.filters["label"] = lambda v, kind: label(kind, v, gettext)
+    return env.get_template(template).render(language=language, **ctx)
 
 
-def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str) -> None:
+def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str,
+                 language: str = "fr") -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in ((f"{stem}.json", json.dumps(doc, indent=2)),
-                       (f"{stem}.html", render(template, doc=doc))):
+    for name, text in ((f"{stem}.json", json.dumps(doc, indent=2, ensure_ascii=False)),
+                       (f"{stem}.html", render(template, language, doc=doc))):
         tmp = out_dir / (name + ".tmp")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, out_dir / name)
@@ -191,17 +211,22 @@ def write_report(out_dir: Path, stem: str, doc: dict[str, Any], template: str) -
                    "renders for its inventory.")
 @click.option("--config", "config", envvar="VIGIE_HUB_CONFIG", show_envvar=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="The hub's TOML config: retention in force and recipients by role.")
-@click.option("--controller", help="The data controller's name, printed in the register.")
+              help="The hub's TOML config: retention in force, recipients by role, controller.")
+@click.option("--controller",
+              help="The data controller's name (default: [controller] name of the hub config).")
+@LANGUAGE
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("privacy-register"), show_default=True,
               help="Folder for register.html and register.json.")
 def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller: str | None,
-                 out_dir: Path) -> None:
-    """Write the processing register (HTML and JSON) from the live configuration."""
+                 language: str, out_dir: Path) -> None:
+    """Write the processing register (HTML and JSON) from what runs: the hub's tables, the
+    boxes' stores, the messages, roles and machine clients, and the live box configuration."""
     from central import audit
+    from central.i18n import translator
     from central.privacy.register import RegisterError, build, load_boxes
 
+    _ = translator(language)
     try:
         boxes = load_boxes(list(box_configs))
     except RegisterError as exc:
@@ -209,11 +234,91 @@ def register_cmd(box_configs: tuple[Path, ...], config: Path | None, controller:
     hub = db = None
     if config is not None:
         hub, db = _hub(config)
-    doc = build(boxes, hub, db, controller)
-    write_report(out_dir, "register", doc, "privacy/register.html")
+    doc = build(boxes, hub, db, controller, language)
+    write_report(out_dir, "register", doc, "privacy/register.html", language)
     if db is not None:
         audit.record(db, "cli", "privacy.register", "register",
                      f"{len(doc['cameras'])} camera(s) from {len(boxes)} config file(s)")
+    for p in doc["processings"]:
+        if not p["described"]:
+            click.echo(_("warning: %(where)s %(name)s is not described in the register")
+                       % {"where": p["where"], "name": p["name"]}, err=True)
     n_rules = sum(len(c["rules"]) for c in doc["cameras"])
-    click.echo(f"register of {len(doc['cameras'])} camera(s) on {len(doc['sites'])} site(s), "
-               f"{n_rules} rule(s): {out_dir / 'register.html'}, {out_dir / 'register.json'}")
+    click.echo(_("register of %(cameras)d camera(s) on %(sites)d site(s), %(rules)d rule(s), "
+                 "%(items)d processing(s) described: %(html)s, %(json)s") % {
+        "cameras": len(doc["cameras"]), "sites": len(doc["sites"]), "rules": n_rules,
+        "items": sum(1 for p in doc["processings"] if p["described"]),
+        "html": out_dir / "register.html", "json": out_dir / "register.json"})
+
+
+@privacy.command("access-export")
+@HUB_CONFIG
+@click.argument("event_id")
+@click.option("--frame", type=click.IntRange(min=0), required=True,
+              help="The frame on which the requester is marked.")
+@click.option("--point", help="A point on the requester, x,y in fractions of the frame: the person "
+                              "box holding it is taken.")
+@click.option("--box", help="Or the requester's box x,y,w,h in fractions of the frame.")
+@click.option("--reason", required=True, help="The request this export answers (audited).")
+@click.option("--models", "models_dir", envvar="VIGIE_MODELS", show_envvar=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The model store.")
+@LANGUAGE
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              required=True, help="The ZIP to write.")
+def access_export_cmd(config: Path, event_id: str, frame: int, point: str | None, box: str | None,
+                      reason: str, models_dir: Path | None, language: str, out_file: Path) -> None:
+    """Export one clip for a subject-access request: the requester kept, everyone else obscured;
+    says how long it will take, shows its progress, and prints the time it took."""
+    from tqdm import tqdm
+
+    from central import audit
+    from central.i18n import translator
+    from central.ingest.clipcheck import ClipLimits
+    from central.ingest.clipstore import clip_path
+    from central.privacy.inventory import retention_days
+    from central.privacy.subject_access import AccessError, Mark, Redactor, frame_at, norm, package, person_at
+
+    _ = translator(language)
+    cfg, db = _hub(config)
+    c = cfg.clips
+    limits = ClipLimits(c.max_bytes, c.max_duration_s, c.max_width, c.max_height, c.max_fps)
+    keys = ("id", "site", "camera", "type", "severity", "zone", "started_at", "ended_at")
+    ev = db.execute(f"SELECT {', '.join(keys)} FROM events WHERE id = ?", [event_id]).fetchone()
+    row = db.execute("SELECT sha256 FROM clips WHERE event_id = ?", [event_id]).fetchone()
+    if ev is None or row is None:
+        raise click.ClickException(f"no clip for event {event_id}")
+    event, path = dict(zip(keys, ev, strict=True)), clip_path(Path(c.dir), row[0])
+    red = Redactor(models_dir)
+    try:
+        at = frame_at(path, frame, limits)
+        h, w = at.image.shape[:2]
+        if point:
+            x, y = (float(v) for v in point.split(","))
+            found = person_at(red.persons(at.image), x, y, w, h)
+            if found is None:
+                raise click.ClickException(f"no person at {point} on frame {frame}")
+            marked = norm(found, w, h) or []
+        elif box:
+            marked = [float(v) for v in box.split(",")]
+        else:
+            raise click.UsageError("give --point or --box")
+        mark = Mark(frame, (marked[0], marked[1], marked[2], marked[3]))
+        per_frame = red.measure(at.image)
+        click.echo(_("Estimated time: about %(s)d s (%(frames)d frames at %(ms)d ms each, both "
+                     "passes, measured on this hub).") % {
+            "s": max(1, round(per_frame * at.frames)), "frames": at.frames,
+            "ms": round(per_frame * 1000)})
+        t0 = time.perf_counter()
+        with tqdm(total=2 * at.frames, unit="img", desc="export", mininterval=0.5) as bar:
+            rendered = red.render(path, mark, limits, progress=lambda d, _t: bar.update(d - bar.n))
+    except (AccessError, ValueError, IndexError) as exc:
+        raise click.ClickException(str(exc)) from None
+    took = time.perf_counter() - t0
+    data, manifest = package(event, row[0], rendered, mark, reason.strip(), "cli",
+                             retention_days(db, cfg.retention_days), red.models, language)
+    out_file.write_bytes(data)
+    audit.record(db, "cli", "subject_access.export", event_id,
+                 f"{reason.strip()} | frame {frame} box {list(mark.box)} | export "
+                 f"{manifest['what']['export_sha256'][:16]}")
+    click.echo(_("Done in %(s)s s.") % {"s": f"{took:.1f}"} + f" {rendered.frames} "
+               f"frames, {rendered.frames / took:.1f} frames/s -> {out_file}")

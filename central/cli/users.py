@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from central.cli.hub import load_hub_config
+from central.i18n import LANGUAGES
 from central.users import ROLES
 
 ROLE_NAMES = list(ROLES)
@@ -44,18 +45,26 @@ def user() -> None:
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(ROLE_NAMES))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def user_add(config: Path, username: str, role: str, password_stdin: bool) -> None:
+@click.option("--language", type=click.Choice(LANGUAGES), default=None,
+              help="The language of their pages and reports (default: the hub's language).")
+def user_add(config: Path, username: str, role: str, password_stdin: bool,
+             language: str | None) -> None:
     """Create USERNAME with a role (asks for the password)."""
     from central import audit
-    from central.users import UserError, add_user
+    from central.users import UserError, add_user, set_language
 
     db = _db(config)
     try:
         u = add_user(db, username, _password(password_stdin), role)
+        if language:
+            set_language(db, u.username, language)
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     audit.record(db, "cli", "user.add", u.username, u.role)
-    click.echo(f"user {u.username} added with role {u.role}")
+    if language:
+        audit.record(db, "cli", "user.language", u.username, language)
+    click.echo(f"user {u.username} added with role {u.role}"
+               + (f" and language {language}" if language else ""))
 
 
 @user.command("passwd")

@@ -219,6 +219,59 @@ def _user_language(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN language TEXT")
 
 
+def _camera_plan(db: sqlite_utils.Database) -> None:
+    """Each camera's label and position on the site plan (fractions of the plan's width and
+    height), and the site plan image itself (one row: re-encoded, metadata stripped)."""
+    db.execute("ALTER TABLE cameras ADD COLUMN label TEXT")
+    db.execute("ALTER TABLE cameras ADD COLUMN plan_x REAL")
+    db.execute("ALTER TABLE cameras ADD COLUMN plan_y REAL")
+    db.execute(
+        "CREATE TABLE site_plan (id INTEGER PRIMARY KEY CHECK (id = 1), image BLOB NOT NULL, "
+        "mime TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, "
+        "sha256 TEXT NOT NULL, uploaded_by TEXT NOT NULL, uploaded_at REAL NOT NULL)"
+    )
+
+
+def _alert_triage(db: sqlite_utils.Database) -> None:
+    """Escalation and per-alert silencing on events, an index for the live pages' change
+    check, and the supervisors' written procedures per event type (and camera)."""
+    for col, kind in (("escalated_at", "REAL"), ("muted_at", "REAL"), ("muted_by", "TEXT")):
+        db.execute(f"ALTER TABLE events ADD COLUMN {col} {kind}")
+    db.execute("CREATE INDEX events_updated ON events(updated_at)")
+    db.execute("CREATE INDEX events_escalation ON events(status, severity, received_at) "
+               "WHERE escalated_at IS NULL")
+    db.execute(
+        "CREATE TABLE procedures (id INTEGER PRIMARY KEY, type TEXT NOT NULL, "
+        "camera TEXT NOT NULL DEFAULT '', text TEXT NOT NULL, updated_at REAL NOT NULL, "
+        "updated_by TEXT NOT NULL, UNIQUE (type, camera))"
+    )
+
+
+def _event_stills(db: sqlite_utils.Database) -> None:
+    """The anonymised still of an event start: ``events.still`` is JSON ``{sha256, bytes,
+    width, height, taken_at, stored_at}`` (the file is named by its hash), NULL without one;
+    it goes with its event (retention). And a partial index of clips being made, as the one of
+    pending clips, for the hub's deadline."""
+    db.execute("ALTER TABLE events ADD COLUMN still TEXT")
+    db.execute("CREATE INDEX events_clip_making ON events(received_at) "
+               "WHERE json_extract(clip, '$.status') = 'making'")
+
+
+def _suppressions(db: sqlite_utils.Database) -> None:
+    """False-alarm suppressions (per camera: rule, zone, normalised rectangle, source alert,
+    expiry, state) and the last signed set sent to each camera (central.suppressions)."""
+    db.execute(
+        "CREATE TABLE suppressions (id TEXT PRIMARY KEY, site TEXT NOT NULL, camera TEXT NOT NULL,"
+        " rule TEXT NOT NULL, zone TEXT, x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, "
+        "h REAL NOT NULL, source_event TEXT, created_at REAL NOT NULL, created_by TEXT NOT NULL, "
+        "expires_at REAL NOT NULL, state TEXT NOT NULL DEFAULT 'active', ended_at REAL, "
+        "ended_by TEXT, events INTEGER NOT NULL DEFAULT 1)")
+    db.execute("CREATE INDEX suppressions_camera ON suppressions(site, camera, state)")
+    db.execute("CREATE TABLE suppression_sets (site TEXT NOT NULL, camera TEXT NOT NULL, "
+               "version INTEGER NOT NULL, signed_at REAL NOT NULL, published_at REAL, "
+               "PRIMARY KEY (site, camera))")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("events_cameras_audit", _events_cameras_audit),
     ("stats", _stats),
@@ -230,6 +283,10 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("clip_pending_index", _clip_pending_index),
     ("quarantine_and_search_parts", _quarantine_and_search_parts),
     ("user_language", _user_language),
+    ("camera_plan", _camera_plan),
+    ("alert_triage", _alert_triage),
+    ("event_stills", _event_stills),
+    ("false_alarm_suppressions", _suppressions),
 )
 """Every schema change, in the order applied (append new ones at the end)."""
 

@@ -19,7 +19,7 @@ def upsert_event(db: sqlite_utils.Database, msg: dict[str, Any], payload: str) -
     A start creates the row; a repeated start changes nothing; an end updates ``state``
     and ``ended_at`` but never the operator's status. An end arriving before its start
     creates the row from the end message. The clip fields only move forward (pending ->
-    uploaded/failed), whichever message (start or end) carries them.
+    making -> uploaded/failed), whichever message (start or end) carries them.
     """
     now = time.time()
     row = db.execute("SELECT state, clip, site, camera, type FROM events WHERE id = ?",
@@ -63,12 +63,12 @@ def check_owner(msg: dict[str, Any], site: str, camera: str, type_: str) -> None
         raise Refused(f"spoof: event {msg['id']} is a {type_} event, not {msg['type']}", "spoof")
 
 
-_CLIP_RANK = {"none": 0, "pending": 1, "uploaded": 2, "failed": 2}
+_CLIP_RANK = {"none": 0, "pending": 1, "making": 2, "uploaded": 3, "failed": 3}
 
 
 def clip_advances(stored: str | None, incoming: dict[str, Any]) -> bool:
     """Whether an incoming clip status moves the stored one forward (none -> pending ->
-    uploaded/failed); a repeated or older status changes nothing (idempotent)."""
+    making -> uploaded/failed); a repeated or older status changes nothing (idempotent)."""
     old = json.loads(stored) if stored else {"status": "none", "sha256": None}
     return bool(_CLIP_RANK.get(incoming["status"], 0) > _CLIP_RANK.get(str(old.get("status")), 0))
 
@@ -101,9 +101,31 @@ def event_row(row: dict[str, Any]) -> dict[str, Any]:
         out[k] = json.loads(row[k]) if row[k] else None
     out["acked_at"] = row["acked_at"]
     out["received_at"] = row["received_at"]
-    for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to"):
+    for k in ("outcome", "resolved_by", "resolved_at", "resolve_comment", "assigned_to",
+              "escalated_at", "muted_at", "muted_by"):
         out[k] = row.get(k)
+    out["clip"] = clip_view(out["clip"])
+    out["still"] = still_view(row["id"], row.get("still"))
     return out
+
+
+def clip_view(clip: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The clip as the API shows it: ``status`` (none, pending, making, uploaded, failed),
+    ``sha256`` and, when it failed, ``reason`` (the box's, the hub's refusal or deadline)."""
+    if not isinstance(clip, dict):
+        return clip
+    out = dict(clip)
+    if out.get("status") == "failed" and not out.get("reason") and out.get("refused"):
+        out["reason"] = out["refused"]
+    return out
+
+
+def still_view(event_id: str, stored: str | None) -> dict[str, Any] | None:
+    """``{"url", "taken_at"}`` of an event's still, or None when the hub has none."""
+    if not stored:
+        return None
+    still = json.loads(stored)
+    return {"url": f"/api/v1/events/{event_id}/still", "taken_at": still.get("taken_at")}
 
 
 def insert_stats(db: sqlite_utils.Database, msg: dict[str, Any]) -> bool:

@@ -20,11 +20,13 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from central import audit
 from central.forensic.fanout import SearchFanout
+from central.i18n import N_
 from edge.wire.messages import (
     NAME_PATTERN,
     SEARCH_CLASSES,
@@ -40,19 +42,31 @@ log = logging.getLogger(__name__)
 
 
 class SearchError(ValueError):
-    """A search the hub will not send; the text says what to fix."""
+    """A search the hub will not send; the text says what to fix. ``template`` (a catalogue
+    string) and ``params`` let a page show it in the person's language."""
+
+    def __init__(self, template: str, **params: Any) -> None:
+        super().__init__(template % params if params else template)
+        self.template = template
+        self.params = params
+
+    def translated(self, gettext: Callable[..., str]) -> str:
+        """The message through ``gettext`` (Flask-Babel's: it fills in the params)."""
+        return gettext(self.template, **self.params)
 
 
 # -- the question -------------------------------------------------------------------------
 def parse_time(value: Any, what: str) -> float:
     """An ISO 8601 time (``Z``, an offset, or none: taken as UTC) as Unix seconds."""
     if not isinstance(value, str) or not value.strip():
-        raise SearchError(f"{what} is required (ISO 8601, e.g. 2026-11-24T14:00:00Z)")
+        raise SearchError(N_("%(what)s is required (ISO 8601, e.g. 2026-11-24T14:00:00Z)"),
+                          what=what)
     try:
         t = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise SearchError(f"{what} {value[:40]!r} is not an ISO 8601 time "
-                          "(e.g. 2026-11-24T14:00:00Z)") from None
+        raise SearchError(N_("%(what)s %(value)s is not an ISO 8601 time "
+                             "(e.g. 2026-11-24T14:00:00Z)"), what=what,
+                          value=repr(value[:40])) from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return t.timestamp()
@@ -63,57 +77,61 @@ def _choice(data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str | N
     if v in (None, ""):
         return None
     if v not in allowed:
-        raise SearchError(f"{key} must be one of {', '.join(allowed)} (got {str(v)[:40]!r})")
+        raise SearchError(N_("%(key)s must be one of %(allowed)s (got %(got)s)"), key=key,
+                          allowed=", ".join(allowed), got=repr(str(v)[:40]))
     return str(v)
 
 
 def check_question(data: Any, known: list[tuple[str, str]], max_cameras: int) -> dict[str, Any]:
     """The normalised question of a request body, or :class:`SearchError`."""
     if not isinstance(data, dict):
-        raise SearchError("send a JSON object")
+        raise SearchError(N_("send a JSON object"))
     unknown = set(data) - {"case", "reason", "start", "end", "cameras", "class", "colour", "zone",
                            "direction", "limit"}
     if unknown:
-        raise SearchError(f"unknown field(s) {', '.join(sorted(unknown))}; a search asks only "
-                          "class, colour (vehicles), zone, direction, cameras and a time window")
+        raise SearchError(N_("unknown field(s) %(fields)s; a search asks only class, colour "
+                             "(vehicles), zone, direction, cameras and a time window"),
+                          fields=", ".join(sorted(unknown)))
     case = data.get("case")
     if not isinstance(case, str) or not case.strip() or len(case) > 100:
-        raise SearchError("case (the case reference, 1-100 characters) is required")
+        raise SearchError(N_("case (the case reference, 1-100 characters) is required"))
     reason = data.get("reason")
     if not isinstance(reason, str) or len(reason.strip()) < 5 or len(reason) > 300:
-        raise SearchError("reason (why this search is needed, 5-300 characters) is required")
+        raise SearchError(N_("reason (why this search is needed, 5-300 characters) is required"))
     start, end = parse_time(data.get("start"), "start"), parse_time(data.get("end"), "end")
     if end < start:
-        raise SearchError("end is before start")
+        raise SearchError(N_("end is before start"))
     cls = _choice(data, "class", SEARCH_CLASSES)
     colour = _choice(data, "colour", SEARCH_COLOURS)
     direction = _choice(data, "direction", SEARCH_DIRECTIONS)
     if cls == "person" and colour is not None:
-        raise SearchError("persons have no attributes: search them by class, time, zone and "
-                          "direction only (colour is for vehicles)")
+        raise SearchError(N_("persons have no attributes: search them by class, time, zone and "
+                             "direction only (colour is for vehicles)"))
     zone = data.get("zone") or None
     if zone is not None and (not isinstance(zone, str) or not re.match(NAME_PATTERN, zone)):
-        raise SearchError("zone must be a zone name (lower-case letters, digits, - and _)")
+        raise SearchError(N_("zone must be a zone name (lower-case letters, digits, - and _)"))
     limit = data.get("limit", 100)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 500:
-        raise SearchError("limit must be an integer from 1 to 500")
+        raise SearchError(N_("limit must be an integer from 1 to 500"))
     cams = data.get("cameras") or None
     if cams is None:
         cameras = list(known)
     else:
         if not isinstance(cams, list) or not all(isinstance(c, str) for c in cams):
-            raise SearchError("cameras must be a list of 'site/camera' names")
+            raise SearchError(N_("cameras must be a list of 'site/camera' names"))
         cameras = []
         for c in cams:
             site, _, camera = c.strip().partition("/")
             if (site, camera) not in known:
-                raise SearchError(f"unknown camera {c[:80]!r} (not a camera this hub knows)")
+                raise SearchError(N_("unknown camera %(camera)s (not a camera this hub knows)"),
+                                  camera=repr(c[:80]))
             if (site, camera) not in cameras:
                 cameras.append((site, camera))
     if not cameras:
-        raise SearchError("no camera to ask: this hub knows no camera yet")
+        raise SearchError(N_("no camera to ask: this hub knows no camera yet"))
     if len(cameras) > max_cameras:
-        raise SearchError(f"{len(cameras)} cameras named; at most {max_cameras} per search")
+        raise SearchError(N_("%(n)d cameras named; at most %(top)d per search"), n=len(cameras),
+                          top=max_cameras)
     return {"case": case.strip(), "reason": reason.strip(), "start": start, "end": end,
             "class": cls, "colour": colour, "zone": zone, "direction": direction,
             "limit": limit, "cameras": cameras}

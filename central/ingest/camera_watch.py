@@ -4,7 +4,7 @@ The alert is an ``events`` row made by the hub (type ``camera_silent``, severity
 ``critical``), shown in the operators' queue like any other. When the camera is heard
 again the alert's state becomes ``end``; the operator still resolves it.
 
-The same watch ends clips that never come: an event whose clip is still ``pending``
+The same watch ends clips that never come: an event whose clip is still ``pending`` or ``making``
 ``clip_deadline_s`` after the hub received it becomes ``failed`` with the deadline as its
 reason (or ``uploaded`` when the hub holds its clip but missed the box's message).
 """
@@ -66,17 +66,17 @@ def check(db: sqlite_utils.Database, silent_after_s: float, now: float | None = 
 
 
 def expire_clips(db: sqlite_utils.Database, deadline_s: float, now: float | None = None) -> list[str]:
-    """Settle every clip still pending ``deadline_s`` after its event was received; returns
+    """Settle every clip still pending or being made ``deadline_s`` after its event was received; returns
     the ids of the events changed."""
     now = now or time.time()
     changed = []
     reason = f"no clip received within {deadline_s:g} s (hub deadline)"
     with db.conn:
         db.execute("BEGIN IMMEDIATE")
-        rows = db.execute(
+        rows = [row for status in ("pending", "making") for row in db.execute(  # one index each
             "SELECT e.id, c.sha256 FROM events e LEFT JOIN clips c ON c.event_id = e.id "
-            "WHERE json_extract(e.clip, '$.status') = 'pending' AND e.received_at < ?",
-            [now - deadline_s]).fetchall()
+            f"WHERE json_extract(e.clip, '$.status') = '{status}' AND e.received_at < ?",
+            [now - deadline_s]).fetchall()]
         for eid, sha in rows:
             clip = ({"status": "uploaded", "sha256": sha} if sha else
                     {"status": "failed", "sha256": None, "reason": reason})

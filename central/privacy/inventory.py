@@ -7,13 +7,16 @@ value on the retention page (table ``settings``); either way never more than
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from central.i18n import N_
 from edge.wire.messages import utc_iso
 
 log = logging.getLogger(__name__)
@@ -58,69 +61,114 @@ def set_retention(db: sqlite_utils.Database, days_text: str, actor: str) -> int:
 
 @dataclass(frozen=True)
 class InventoryRow:
-    """One kind of stored data."""
+    """One store: a hub table, the clip files, or a box store (counted on the box)."""
 
+    name: str
+    """The table or store name, as in the processing register."""
+    where: str
     what: str
     holds: str
-    count: int
+    count: int | None
+    """None: kept on the boxes only (``vigie edge stores CONFIG`` counts it there)."""
     bytes: int | None
     oldest: str | None
     purge_in_s: float | None
-    """Seconds until the oldest item is purged; None when this kind is not purged."""
+    """Seconds until the oldest item is purged; None when this kind is not purged by age."""
     policy: str
 
 
-def _ts_of(iso: str | None) -> float | None:
-    if not iso:
+PREVIEWS = N_("the anonymised vehicle preview stills of the search results (none for persons)")
+BYTES = {"events": "SUM(LENGTH(payload))", "clips": "SUM(bytes)",
+         "stats": "SUM(LENGTH(lines) + LENGTH(zones))", "search_results": "SUM(LENGTH(preview))",
+         "receipts": "SUM(bytes)"}
+"""How to size a table's personal content, where it means something."""
+
+
+def _ts_of(value: object) -> float | None:
+    """Epoch seconds of a stored time (epoch number or ISO 8601 text)."""
+    if value is None or value == "":
         return None
+    if isinstance(value, (int, float)):
+        return float(value)
     from datetime import datetime
 
     try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
 
 
-def inventory(db: sqlite_utils.Database, days: int, now: float | None = None) -> list[InventoryRow]:
-    """Counts, bytes, oldest item and time until purge of everything the hub stores."""
+def _table_row(db: sqlite_utils.Database, name: str, ctx: Any, keep: float, now: float,
+               where: str | None = None, label: str | None = None) -> InventoryRow:
+    from central.privacy.processings import HUB_TABLES
+    from central.privacy.register_sections import retention_text
+
+    _ = ctx.gettext
+    d = HUB_TABLES.get(name)
+    size = BYTES.get(name)
+    cols = ["COUNT(*)", f"COALESCE({size}, 0)" if size else "NULL",
+            f"MIN({d.oldest})" if d and d.oldest else "NULL"]
+    sql = f"SELECT {', '.join(cols)} FROM {name}" + (f" WHERE {where}" if where else "")
+    count, size_b, oldest_raw = db.execute(sql).fetchone()
+    oldest = _ts_of(oldest_raw)
+    purged = d is not None and d.retention in ("hub", "search") and oldest is not None
+    return InventoryRow(
+        name=label or name, where=_("hub"), what=_(d.purpose) if d else "?",
+        holds=_(d.data) if d else _("NOT DESCRIBED: add it to central/privacy/processings.py"),
+        count=int(count), bytes=int(size_b) if size_b is not None else None,
+        oldest=utc_iso(oldest) if oldest is not None else None,
+        purge_in_s=max(0.0, oldest + keep - now) if purged and oldest is not None else None,
+        policy=retention_text(d.retention, ctx) if d else "?")
+
+
+def _files(root: Path, ctx: Any, keep: float, now: float, name: str, holds: str, data: str,
+           skip: str | None = None) -> InventoryRow:
+    """A folder of files on the hub's disk: count, bytes, oldest (``skip``: a subfolder that
+    has its own row)."""
+    _ = ctx.gettext
+    n = size = 0
+    oldest: float | None = None
+    for f in root.rglob("*") if root.is_dir() else ():
+        if f.is_file() and not (skip and f.relative_to(root).parts[0] == skip):
+            st = f.stat()
+            n, size = n + 1, size + st.st_size
+            oldest = st.st_mtime if oldest is None else min(oldest, st.st_mtime)
+    return InventoryRow(
+        name, _("hub disk"), _(holds), _(data), n, size, utc_iso(oldest) if oldest else None,
+        max(0.0, oldest + keep - now) if oldest else None,
+        _("deleted with the last event that uses them"))
+
+
+def inventory(db: sqlite_utils.Database, days: int, now: float | None = None,
+              language: str = "fr", clips_dir: Path | None = None,
+              gettext: Any | None = None) -> list[InventoryRow]:
+    """Every store: each hub table (counts, bytes, oldest row, time until purge), the search
+    results' previews, the clip files, and what only the boxes keep."""
+    from central.i18n import translator
+    from central.privacy.processings import BOX_STORES
+    from central.privacy.register_sections import Context, hub_tables, retention_text
+
     now = time.time() if now is None else now
     keep = days * DAY_S
-    ev = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), MIN(started_at) "
-                    "FROM events").fetchone()
-    oldest_ev = _ts_of(ev[2])
-    cl = db.execute("SELECT COUNT(*), COALESCE(SUM(clips.bytes), 0), MIN(events.started_at), "
-                    "MIN(clips.stored_at) FROM clips LEFT JOIN events ON events.id = clips.event_id"
-                    ).fetchone()
-    oldest_cl = _ts_of(cl[2]) or cl[3]
-    st = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(lines) + LENGTH(zones)), 0), "
-                    "MIN(interval_start) FROM stats").fetchone()
-    au = db.execute("SELECT COUNT(*), MIN(ts) FROM audit").fetchone()
-    rc = db.execute("SELECT COUNT(*), MIN(received_at) FROM receipts").fetchone()
-    le = db.execute("SELECT COUNT(*), MIN(ts) FROM ledger_entries").fetchone()
-    qu = db.execute("SELECT COUNT(*), MIN(received_at) FROM quarantine").fetchone()
-    rows = [
-        InventoryRow("Events", "event messages: type, zone, time, object labels and boxes",
-                     ev[0], ev[1], ev[2], max(0.0, oldest_ev + keep - now) if oldest_ev else None,
-                     f"purged {days} days after the event started (or was received, if earlier)"),
-        InventoryRow("Clips", "anonymised video clips attached to events", cl[0], cl[1],
-                     utc_iso(oldest_cl) if oldest_cl else None,
-                     max(0.0, oldest_cl + keep - now) if oldest_cl else None,
-                     f"purged with their event ({days} days)"),
-        InventoryRow("Statistics", "aggregate counts per zone/line and class (no person data)",
-                     st[0], st[1], st[2], None, "kept (aggregate, not personal data)"),
-        InventoryRow("Egress receipts", "sha256 and size of every message and clip received",
-                     rc[0], None, utc_iso(rc[1]) if rc[1] else None, None,
-                     "kept (hashes only; the proof of what left the cameras)"),
-        InventoryRow("Ledger entries", "the boxes' signed egress-ledger digests (hashes only)",
-                     le[0], None, utc_iso(le[1]) if le[1] else None, None, "kept (hashes only)"),
-        InventoryRow("Quarantine", "topic, sha256, size and reason of refused or unstorable "
-                     "messages (never the payload)", qu[0], None,
-                     utc_iso(qu[1]) if qu[1] else None,
-                     max(0.0, qu[1] + keep - now) if qu[1] else None,
-                     f"purged {days} days after reception"),
-        InventoryRow("Audit log", "who looked at or changed what, when and why", au[0], None,
-                     utc_iso(au[1]) if au[1] else None, None, "kept; append-only"),
-    ]
+    ctx = Context(gettext or translator(language), days, [])
+    _ = ctx.gettext
+    tables = [t for t in hub_tables(db) if t != "rejected"]  # a view of the quarantine
+    rows = [_table_row(db, t, ctx, keep, now) for t in tables]
+    at = next(i for i, r in enumerate(rows) if r.name == "search_results") + 1 \
+        if "search_results" in tables else len(rows)
+    if "search_results" in tables:
+        previews = _table_row(db, "search_results", ctx, keep, now, where="preview IS NOT NULL",
+                              label="search_results.preview")
+        rows.insert(at, dataclasses.replace(previews, holds=_(PREVIEWS)))
+    if clips_dir is not None:
+        rows.append(_files(clips_dir, ctx, keep, now, "clips/",
+                           N_("the clip files the clip rows point to"), N_("anonymised WebM clips"),
+                           skip="stills"))
+        rows.append(_files(clips_dir / "stills", ctx, keep, now, "clips/stills/",
+                           N_("the still of each event start, named in its event"),
+                           N_("anonymised JPEG stills (zone and boxes drawn)")))
+    rows += [InventoryRow(n, _("each box"), _(d.purpose), _(d.data), None, None, None, None,
+                          retention_text(d.retention, ctx)) for n, d in BOX_STORES.items()]
     return rows
 
 

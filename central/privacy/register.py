@@ -1,5 +1,8 @@
-"""The processing register: the facts a data-protection impact assessment needs, from the live
-configuration of every box and of the hub.
+"""The processing register, CNIL-style (finalités, catégories de données et de personnes,
+destinataires, durées de conservation, transferts, mesures de sécurité, base légale), generated
+from what runs: the tables of the hub database, the stores of the boxes, the message kinds of the
+wire contract, the roles and the machine clients, each described once in
+:mod:`central.privacy.processings`; and, per camera, the live box configuration.
 
 The hub does not hold box configs (each box reads its own TOML), so the register is built from
 the box config files given on the command line (``--box-config FILE_OR_DIR``, repeatable: the
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,13 +24,7 @@ from edge.wire.messages import utc_iso
 
 log = logging.getLogger(__name__)
 
-ROLE_SEES = {
-    "operator": "live alerts and their anonymised clips (each clip view audited)",
-    "supervisor": "alerts, clips, statistics, zones and thresholds; event exports with a reason",
-    "privacy_officer": "audit log, egress verification, data inventory, retention, subject-access "
-                       "exports; no live alert handling",
-    "admin": "users, cameras and enrolment; the audit log",
-}
+Gettext = Callable[[str], str]
 
 
 class RegisterError(ValueError):
@@ -49,7 +47,7 @@ def box_config_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def load_boxes(paths: list[Path]) -> list[tuple[Path, BoxConfig]]:
+def load_boxes(paths: list[Path], allow_none: bool = False) -> list[tuple[Path, BoxConfig]]:
     """Every box config, validated; the same site/camera twice is refused."""
     boxes: list[tuple[Path, BoxConfig]] = []
     seen: dict[tuple[str, str], Path] = {}
@@ -65,20 +63,21 @@ def load_boxes(paths: list[Path]) -> list[tuple[Path, BoxConfig]]:
             raise RegisterError(f"{f} and {seen[key]} both configure {cfg.site}/{cfg.camera}")
         seen[key] = f
         boxes.append((f, cfg))
-    if not boxes:
+    if not boxes and not allow_none:
         raise RegisterError("no box config given (--box-config FILE_OR_DIR)")
     return sorted(boxes, key=lambda b: (b[1].site, b[1].camera))
 
 
-def _source(cfg: BoxConfig) -> str:
+def _source(cfg: BoxConfig, _: Gettext) -> str:
     """The kind and place of the video source, never its credentials."""
     if cfg.source.device is not None:
-        return f"local camera device {cfg.source.device}"
+        return _("local camera device %(n)s") % {"n": cfg.source.device}
     url = cfg.source.url or ""
     if "://" in url:
         u = urlsplit(url)
-        return f"{u.scheme} stream from {u.hostname or '?'}" + (f":{u.port}" if u.port else "")
-    return f"video file {Path(url).name}"
+        where = (u.hostname or "?") + (f":{u.port}" if u.port else "")
+        return _("%(scheme)s stream from %(where)s") % {"scheme": u.scheme, "where": where}
+    return _("video file %(name)s") % {"name": Path(url).name}
 
 
 def _rule(rule: Any) -> dict[str, Any]:
@@ -90,88 +89,109 @@ def _rule(rule: Any) -> dict[str, Any]:
             "parameters": ", ".join(f"{k}={v}" for k, v in sorted(d.items()))}
 
 
-def camera_entry(path: Path, cfg: BoxConfig) -> dict[str, Any]:
-    """One camera's facts for the register."""
+def _leaves(cfg: BoxConfig, clips: bool, _: Gettext) -> list[str]:
+    alerts = cfg.mode == "alerts"
+    leaves = [_("event messages (type, zone, time, object labels and boxes; no image)")] if alerts else []
+    leaves += [_("health (frame rates, timings, outbox, disk, whether audio listens)"),
+               _("signed egress-ledger digests (hashes only)")]
+    if cfg.stats.enabled and (cfg.lines or cfg.zones):
+        leaves.append(_("statistics (aggregate counts per zone/line and class)"))
+    if cfg.index.enabled:
+        leaves.append(_("answers to signed forensic searches (track class, times, zones, "
+                        "direction; vehicle colour and anonymised preview)"))
+    if clips:
+        masks = _(", privacy masks blacked out") if cfg.privacy_masks else ""
+        leaves.append(_("anonymised clips (%(pre)s s before to %(post)s s after an event; "
+                        "%(what)s obscured%(masks)s)")
+                      % {"pre": f"{cfg.clips.pre_s:g}", "post": f"{cfg.clips.post_s:g}",
+                         "what": cfg.clips.anonymize, "masks": masks})
+        if cfg.clips.still:
+            leaves.append(_("one anonymised still of each event start (JPEG at most "
+                            "%(width)dx%(height)d, %(what)s obscured, zone and boxes drawn)")
+                          % {"width": cfg.clips.still_max_width,
+                             "height": cfg.clips.still_max_height, "what": cfg.clips.anonymize})
+    return leaves
+
+
+def _stays(cfg: BoxConfig, _: Gettext) -> list[str]:
+    stays = [_("raw video and audio (never stored beyond the %(pre)s s in-memory pre-roll)")
+             % {"pre": f"{cfg.clips.pre_s:g}"},
+             _("outbox of unsent messages (capped at %(mib)d MiB)")
+             % {"mib": cfg.outbox.max_bytes // (1024 * 1024)},
+             _("egress ledger (hashes of everything sent)"),
+             _("the hub's false-alarm suppressions for this camera (rule, zone, a rectangle of "
+               "the frame, an expiry; replaced by each new signed set)")]
+    if cfg.index.enabled:
+        stays.append(_("track index with vehicle previews, %(days)d days") %
+                     {"days": cfg.index.retention_days})
+    return stays
+
+
+def camera_entry(path: Path, cfg: BoxConfig, _: Gettext = str) -> dict[str, Any]:
+    """One camera's facts for the register, in the language of ``_``."""
     alerts = cfg.mode == "alerts"
     clips = alerts and cfg.clips.enabled and cfg.upload is not None
-    leaves = ["event messages (type, zone, time, object labels and boxes; no image)"] if alerts else []
-    leaves += ["health (frame rates, timings, outbox, disk, whether audio listens)",
-               "signed egress-ledger digests (hashes only)"]
-    if cfg.stats.enabled and (cfg.lines or cfg.zones):
-        leaves.append("statistics (aggregate counts per zone/line and class)")
-    if clips:
-        leaves.append(f"anonymised clips ({cfg.clips.pre_s:g} s before to {cfg.clips.post_s:g} s "
-                      f"after an event; {cfg.clips.anonymize} obscured"
-                      f"{', privacy masks blacked out' if cfg.privacy_masks else ''})")
     return {
         "site": cfg.site, "camera": cfg.camera, "config_file": str(path), "mode": cfg.mode,
-        "source": _source(cfg),
-        "detector": f"{cfg.detector.model} ({cfg.detector.backend}), classes "
-                    f"{', '.join(cfg.detector.classes)}",
+        "source": _source(cfg, _),
+        "detector": _("%(model)s (%(backend)s), classes %(classes)s") % {
+            "model": cfg.detector.model, "backend": cfg.detector.backend,
+            "classes": ", ".join(cfg.detector.classes)},
         "rules": [_rule(r) for r in cfg.rules] if alerts else [],
         "zones": [{"name": z.name, "points": len(z.polygon)} for z in cfg.zones],
         "lines": [ln.name for ln in cfg.lines],
         "masks": [{"name": m.name, "points": len(m.polygon)} for m in cfg.privacy_masks],
         "audio": {"enabled": cfg.audio.enabled, "legal_basis": cfg.audio.legal_basis,
-                  "what": "gunshot-like sounds classified on the box (YAMNet); no sound ever leaves"
-                  if cfg.audio.enabled else "no microphone is used"},
+                  "what": _("gunshot-like sounds classified on the box (YAMNet); no sound ever "
+                            "leaves") if cfg.audio.enabled else _("no microphone is used")},
         "clips": {"enabled": clips, "anonymize": cfg.clips.anonymize if clips else None,
                   "hub": urlsplit(cfg.upload.hub_url).hostname if cfg.upload else None},
+        "index": {"enabled": cfg.index.enabled, "retention_days": cfg.index.retention_days},
         "broker": f"{cfg.broker.host}:{cfg.broker.port}",
-        "leaves_the_box": leaves,
-        "stays_on_the_box": ["raw video and audio (never stored beyond the "
-                             f"{cfg.clips.pre_s:g} s in-memory pre-roll)",
-                             "outbox of unsent messages (capped at "
-                             f"{cfg.outbox.max_bytes // (1024 * 1024)} MiB)",
-                             "egress ledger (hashes of everything sent)"],
+        "leaves_the_box": _leaves(cfg, clips, _),
+        "stays_on_the_box": _stays(cfg, _),
     }
 
 
 def build(boxes: list[tuple[Path, BoxConfig]], hub: Any | None = None, db: Any | None = None,
-          controller: str | None = None) -> dict[str, Any]:
-    """The register as a JSON-able document."""
+          controller: str | None = None, language: str = "fr") -> dict[str, Any]:
+    """The register as a JSON-able document, its texts in ``language``."""
+    from central.i18n import translator
+    from central.privacy import register_sections as sections
     from central.privacy.inventory import LEGAL_MAX_DAYS, retention_days
 
-    cams = [camera_entry(p, c) for p, c in boxes]
+    _ = translator(language)
+    cams = [camera_entry(p, c, _) for p, c in boxes]
     retention = None
     if hub is not None:
         retention = retention_days(db, hub.retention_days) if db is not None else hub.retention_days
-    recipients = []
-    if db is not None:
-        counts = dict(db.execute("SELECT role, COUNT(*) FROM users WHERE disabled = 0 GROUP BY role"
-                                 ).fetchall())
-        clients = dict(db.execute("SELECT role, COUNT(*) FROM api_clients WHERE disabled = 0 "
-                                  "GROUP BY role").fetchall())
-        for role, sees in ROLE_SEES.items():
-            recipients.append({"role": role, "people": counts.get(role, 0),
-                               "machine_clients": clients.get(role, 0), "sees": sees})
-    else:
-        recipients = [{"role": r, "people": None, "machine_clients": None, "sees": s}
-                      for r, s in ROLE_SEES.items()]
+    reg = hub.controller if hub is not None else None
+    index_days = sorted({c.index.retention_days for _p, c in boxes if c.index.enabled})
+    ctx = sections.Context(_, retention, index_days)
     return {
-        "generated_at": utc_iso(time.time()), "controller": controller,
-        "purpose": "detection of the predetermined events of French decree 2023-828 on video-"
-                   "protection images, for the attention of CSU operators; a human decides",
-        "legal_framework": "French law 2023-380 art. 10 and decree 2023-828; EU AI Act art. 5(1)(h): "
-                           "no biometric identification, no face recognition",
+        "schema": "vigie.register/2", "language": language,
+        "generated_at": utc_iso(time.time()),
+        "controller": controller or (reg.name if reg else None),
+        "dpo": reg.dpo if reg else None,
+        "legal_basis": (reg.legal_basis if reg and reg.legal_basis else _(sections.LEGAL_BASIS)),
+        "purpose": _(sections.PURPOSE),
+        "legal_framework": _(sections.FRAMEWORK),
         "sites": sorted({c["site"] for c in cams}),
         "cameras": cams,
         "retention": {"days": retention, "legal_max_days": LEGAL_MAX_DAYS,
-                      "applies_to": "events and clips at the hub (statistics and the audit log "
-                                    "are kept)"},
-        "recipients": recipients,
-        "data_flows": [
-            "camera -> box (video over the local network; processed in memory)",
-            "box -> MQTT broker -> hub ingest: event, health, stats, ledger messages under "
-            "vigie/v1/<site>/<camera>/ (per-box credentials, schema-checked and ledgered)",
-            "box -> hub HTTPS: anonymised clip upload for an event (device token, ledgered)",
-            "hub -> people: web pages and API by role (every clip view, search and export audited)",
-            "hub -> requester: subject-access exports (ZIP, others blurred; audited with a reason)",
-        ],
+                      "applies_to": _("events, clips, quarantine and search results at the hub "
+                                      "(statistics and the audit log are kept)")},
+        "subjects": sections.subjects(_),
+        "processings": sections.processings(db, ctx),
+        "recipients": sections.recipients(db, hub, _),
+        "clients": sections.clients(db, hub, _),
+        "transfers": _(sections.TRANSFERS),
+        "security": [_(m) for m in sections.COMMON_SECURITY],
+        "data_flows": [_(f) for f in sections.FLOWS],
     }
 
 
 def render_html(doc: dict[str, Any]) -> str:
     from central.cli.privacy import render
 
-    return render("privacy/register.html", doc=doc)
+    return render("privacy/register.html", doc=doc, language=doc.get("language", "fr"))

@@ -3,7 +3,8 @@
 An event's age is taken from its ``started_at`` (the box's clock, UTC) or, if that is
 earlier, from when the hub received it: a row dated in the future by a wrong box clock
 (before ingest refused such dates) still goes after ``retention_days``. Its clip row goes
-with it, and a clip file goes when no remaining clip row names its hash. Quarantine rows
+with it, and a clip file goes when no remaining clip row names its hash; so does the event's
+still (``events.still``), its file going when no remaining event names its hash. Quarantine rows
 (hashes and reasons of refused messages) are kept for the same number of days. Every run
 logs what it deleted (ids and hashes only) and writes one audit row; ``dry_run`` only lists.
 The audit trail itself is never purged here.
@@ -20,7 +21,7 @@ import sqlite_utils
 
 from central import audit
 from central import db as hubdb
-from central.ingest.clipstore import clip_path
+from central.ingest.clipstore import clip_path, still_path
 from edge.wire.messages import utc_iso
 from edge.wire.periodic import Periodic
 
@@ -63,6 +64,7 @@ def purge(
         quarantined = db.execute("SELECT COUNT(*) FROM quarantine WHERE received_at < ?",
                                  [cutoff_ts]).fetchone()[0]
         gone_hashes = {sha for _, sha in clip_rows}
+        gone_stills = _still_hashes(db, events)
         ids = [eid for eid, _ in clip_rows]
         if not dry_run:
             for chunk in _chunks(ids):
@@ -77,7 +79,9 @@ def purge(
                 [*sorted(gone_hashes), *ids],
             )
         }
-    files = tuple(clip_path(clips_dir, sha) for sha in sorted(gone_hashes - still))
+        kept_stills = _stills_kept(db, gone_stills, events)
+    files = tuple(clip_path(clips_dir, sha) for sha in sorted(gone_hashes - still)) + tuple(
+        still_path(clips_dir, sha) for sha in sorted(gone_stills - kept_stills))
     report = PurgeReport(cutoff, tuple(events), tuple(ids), files, dry_run, quarantined)
     verb = "would delete" if dry_run else "deleted"
     if not dry_run:
@@ -85,7 +89,7 @@ def purge(
             try:
                 f.unlink(missing_ok=True)
             except OSError as exc:
-                log.error("cannot delete clip file %s: %s", f, exc.strerror)
+                log.error("cannot delete clip or still file %s: %s", f, exc.strerror)
         if events or ids:
             audit.record(db, actor, "retention.purge", f"before {cutoff}",
                          f"{len(events)} event(s), {len(ids)} clip(s), {retention_days} days")
@@ -95,8 +99,29 @@ def purge(
     for eid in events:
         log.info("retention: %s event %s", verb, eid)
     for f in files:
-        log.info("retention: %s clip file %s", verb, f.name)
+        log.info("retention: %s clip or still file %s", verb, f.name)
     return report
+
+
+def _still_hashes(db: sqlite_utils.Database, events: list[str]) -> set[str]:
+    """The hashes of the stills of ``events``."""
+    out: set[str] = set()
+    for chunk in _chunks(events):
+        out |= {r[0] for r in db.execute(
+            f"SELECT json_extract(still, '$.sha256') FROM events WHERE id IN ({_marks(chunk)}) "
+            "AND still IS NOT NULL", chunk) if r[0]}
+    return out
+
+
+def _stills_kept(db: sqlite_utils.Database, hashes: set[str], events: list[str]) -> set[str]:
+    """Those of ``hashes`` that the still of an event not in ``events`` names."""
+    if not hashes:
+        return set()
+    gone = set(events)
+    return {r[1] for r in db.execute(
+        "SELECT id, json_extract(still, '$.sha256') FROM events WHERE still IS NOT NULL AND "
+        f"json_extract(still, '$.sha256') IN ({_marks(sorted(hashes))})", sorted(hashes))
+        if r[0] not in gone}
 
 
 def _marks(items: list[str]) -> str:
@@ -126,10 +151,12 @@ class PurgeJob:
             try:
                 from central.forensic.searches import purge_results
                 from central.privacy.inventory import retention_days
+                from central.suppressions import purge_suppressions
 
                 days = retention_days(db, self.retention_days)
                 purge(db, self.clips_dir, days)
                 purge_results(db, days)  # search results, previews
+                purge_suppressions(db, days)  # ended false-alarm suppressions
             finally:
                 db.conn.close()
         except Exception:  # the next run tries again; the web app keeps serving

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from central.i18n import N_
 from central.ingest.clipcheck import ClipInfo, ClipLimits, frames, read_clip
 from central.ingest.ebml import ClipRefused
 from edge.privacy.redact import Box, ClipError, FaceFinder, RedactionModels, encode, grow, obscure
@@ -158,12 +159,24 @@ class Rendered:
     height: int
 
 
+Progress = Callable[[int, int], None]
+"""Called with (work done, total work): each frame counts once per pass (two passes)."""
+
+
+def _counted(items: Any, progress: Progress | None, offset: int, total: int) -> Any:
+    for n, item in enumerate(items, start=1):
+        yield item
+        if progress is not None:
+            progress(offset + n, total)
+
+
 def render(
     clip: Path, mark: Mark, detect_persons: Callable[[np.ndarray], list[Box]], faces: FaceFinder,
-    limits: ClipLimits, max_bytes: int = 64 * 1024 * 1024,
+    limits: ClipLimits, max_bytes: int = 64 * 1024 * 1024, progress: Progress | None = None,
 ) -> Rendered:
     """Re-render ``clip`` keeping the marked person and obscuring everyone else: one decoding
-    pass finds the persons, a second redacts each frame straight into the encoder."""
+    pass finds the persons, a second redacts each frame straight into the encoder;
+    ``progress`` hears of every frame of both passes."""
     data, info = _checked(clip, limits)
     if not 0 <= mark.frame < info.frames:
         raise AccessError(f"frame {mark.frame} is outside the clip (0..{info.frames - 1})")
@@ -173,12 +186,14 @@ def render(
     fw, fh = info.width, info.height
     box: Box = (x * fw, y * fh, (x + w) * fw, (y + h) * fh)
     try:
-        persons = [detect_persons(f) for f in frames(data, info)]
+        total = 2 * info.frames
+        persons = [detect_persons(f) for f in _counted(frames(data, info), progress, 0, total)]
         if mark.frame >= len(persons):
             raise AccessError(f"frame {mark.frame} of the clip {clip.name} does not decode")
         track = follow(persons, mark.frame, box)
         out = (redact(f, grow(k, 1.05) if k else None, p, faces.find(f)) for f, k, p in
-               zip(frames(data, info, stop=len(persons)), track, persons, strict=False))
+               zip(_counted(frames(data, info, stop=len(persons)), progress, len(persons), total),
+                   track, persons, strict=False))
         with tempfile.TemporaryDirectory(prefix="vigie-sar-") as tmp:
             enc = encode(out, info.fps, Path(tmp) / "export.webm", max_bytes)
             exported = enc.path.read_bytes()
@@ -196,19 +211,34 @@ def norm(box: Box | None, w: int, h: int) -> list[float] | None:
             round((min(box[2], w) - max(box[0], 0)) / w, 4), round((min(box[3], h) - max(box[1], 0)) / h, 4)]
 
 
+NOTE = N_("the hub keeps no copy of this export; the source clip and event are purged with the "
+          "retention above")
+METHOD = N_("every other person box (YOLOX, score >= 0.05) and every face outside the subject's "
+            "box (YuNet, threshold 0.3, native and 2x) replaced by a 3x3 colour gradient")
+SUMMARY = N_("Subject-access export of event %(event)s (%(type)s) on %(site)s/%(camera)s, "
+             "%(start)s to %(end)s: %(frames)d frames, the requester followed on %(tracked)d of "
+             "them, everyone else obscured. Made by %(actor)s on %(made)s for: %(reason)s. The "
+             "source clip is purged after %(purge)s (retention %(days)d days, legal maximum "
+             "%(max)d).")
+
+
 def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: Mark, reason: str,
-            actor: str, retention_days: int, models: dict[str, str]) -> tuple[bytes, dict[str, Any]]:
-    """The ZIP (``clip.webm`` + ``manifest.json``) and its manifest."""
+            actor: str, retention_days: int, models: dict[str, str],
+            language: str = "fr") -> tuple[bytes, dict[str, Any]]:
+    """The ZIP (``clip.webm`` + ``manifest.json``) and its manifest, its texts in ``language``."""
     import hashlib
     from datetime import datetime, timedelta
 
+    from central.i18n import label, translator, when
     from central.privacy.inventory import LEGAL_MAX_DAYS
     from edge.wire.messages import utc_iso
 
+    _ = translator(language)
+
     started = datetime.fromisoformat(event["started_at"].replace("Z", "+00:00"))
     purge_at = (started + timedelta(days=retention_days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    manifest = {
-        "schema": MANIFEST_SCHEMA,
+    manifest: dict[str, Any] = {
+        "schema": MANIFEST_SCHEMA, "language": language,
         "generated_at": utc_iso(time.time()), "generated_by": actor, "reason": reason,
         "what": {"event_id": event["id"], "type": event["type"], "severity": event["severity"],
                  "zone": event["zone"], "source_clip_sha256": clip_sha256,
@@ -219,19 +249,25 @@ def package(event: dict[str, Any], clip_sha256: str, rendered: Rendered, mark: M
         "when": {"started_at": event["started_at"], "ended_at": event["ended_at"]},
         "retention": {"days": retention_days, "legal_max_days": LEGAL_MAX_DAYS,
                       "source_clip_purged_after": purge_at,
-                      "note": "the hub keeps no copy of this export; the source clip and event are "
-                              "purged with the retention above"},
+                      "note": _(NOTE)},
         "subject": {"marked_frame": mark.frame, "marked_box": list(mark.box),
                     "frames_tracked": sum(1 for t in rendered.track if t is not None),
                     "track": [norm(t, rendered.width, rendered.height) for t in rendered.track]},
-        "others": {"method": "every other person box (YOLOX, score >= 0.05) and every face "
-                             "outside the subject's box (YuNet, threshold 0.3, native and 2x) "
-                             "replaced by a 3x3 colour gradient", "models": models},
+        "others": {"method": _(METHOD), "models": models},
     }
+    tracked = sum(1 for t in rendered.track if t is not None)
+    summary = _(SUMMARY) % {
+        "event": event["id"], "type": label("event_type", event["type"], _), "site": event["site"],
+        "camera": event["camera"], "start": when(event["started_at"], language),
+        "end": when(event["ended_at"], language), "frames": rendered.frames, "tracked": tracked,
+        "actor": actor, "made": when(manifest["generated_at"], language), "reason": reason,
+        "purge": when(purge_at, language), "days": retention_days, "max": LEGAL_MAX_DAYS}
+    manifest["summary"] = summary
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("clip.webm", rendered.data)
-        z.writestr("manifest.json", json.dumps(manifest, indent=2))
+        z.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
+        z.writestr("LISEZMOI.txt" if language == "fr" else "README.txt", summary + "\n")
     return buf.getvalue(), manifest
 
 
@@ -245,6 +281,8 @@ class Redactor:
         self._models = RedactionModels(models_dir)
         self.faces = self._models.faces
         self.models = self._models.models
+        self.per_frame_s: float | None = None
+        """Measured seconds per frame of the last export (the estimate of the next)."""
 
     @classmethod
     def shared(cls, models_dir: Path | None = None) -> Redactor:
@@ -255,9 +293,35 @@ class Redactor:
     def persons(self, image: np.ndarray) -> list[Box]:
         return self._models.persons(image)
 
-    def render(self, clip: Path, mark: Mark, limits: ClipLimits) -> Rendered:
+    def render(self, clip: Path, mark: Mark, limits: ClipLimits,
+               progress: Progress | None = None) -> Rendered:
         with _LOCK:  # one export at a time: the models are not shared between threads
-            return render(clip, mark, self.persons, self.faces, limits)
+            t0 = time.perf_counter()
+            out = render(clip, mark, self.persons, self.faces, limits, progress=progress)
+            if out.frames:
+                self.per_frame_s = (time.perf_counter() - t0) / out.frames
+            return out
+
+    def measure(self, image: np.ndarray) -> float:
+        """Seconds an export spends on one frame like ``image``: the last export's measure,
+        else persons + faces + redaction timed on this frame (encoding and decoding add ~10 %)."""
+        if self.per_frame_s is not None:
+            return self.per_frame_s
+        t0 = time.perf_counter()
+        persons = self.persons(image)
+        faces = self.faces.find(image)
+        redact(image, None, persons, faces)
+        return (time.perf_counter() - t0) * 1.1
+
+
+def person_at(persons: list[Box], x: float, y: float, width: int, height: int) -> Box | None:
+    """The person box holding the normalised point (x, y), the smallest when boxes overlap;
+    None when the point is on nobody. :class:`AccessError` when it is outside the frame."""
+    if not (0 <= x <= 1 and 0 <= y <= 1):
+        raise AccessError("the point must be inside the frame (fractions 0..1)")
+    px, py = x * width, y * height
+    holding = [p for p in persons if p[0] <= px <= p[2] and p[1] <= py <= p[3]]
+    return min(holding, key=lambda p: (p[2] - p[0]) * (p[3] - p[1])) if holding else None
 
 
 _LOCK = threading.Lock()

@@ -148,24 +148,52 @@ def frame_image(event_id: str) -> Response:
 @bp.get("/privacy/access/<event_id>")
 @roles(*OFFICER)
 def mark_page(event_id: str) -> str:
-    """Mark the requester on a frame, give the reason, export."""
+    """Scrub the clip, click on the requester, give the reason, export (with progress)."""
     from central.privacy.subject_access import norm
 
     event, at, k, found = _persons_on_frame(event_id)
     h, w = at.image.shape[:2]
     persons = [norm(p, w, h) for p in found]
+    per_frame = _redactor().measure(at.image)
     return render_template("access/mark.html", event=event, frame=k, frames=at.frames,
-                           persons=persons)
+                           fps=at.fps, persons=persons, per_frame_ms=round(per_frame * 1000),
+                           estimate_s=max(1, round(per_frame * at.frames)))
 
 
-def _export(event_id: str, body: Any) -> Response:
-    from central.privacy.inventory import retention_days
-    from central.privacy.subject_access import AccessError, Mark, package
+@bp.post("/api/v1/privacy/access/<event_id>/pick")
+@roles(*OFFICER)
+@doc("The person box under a clicked point of one frame (normalised x, y); 400 when the point "
+     "is on nobody", body={"frame": {"type": "integer", "minimum": 0},
+                          "x": {"type": "number"}, "y": {"type": "number"}},
+     required=["frame", "x", "y"])
+def api_pick(event_id: str) -> Any:
+    from central.privacy.subject_access import AccessError, frame_at, norm, person_at
 
-    event, sha, path = _clip_file(event_id)
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not 5 <= len(reason.strip()) <= 500:
-        abort(400, "an export needs a reason of 5 to 500 characters (the request it answers)")
+    body = json_object()
+    event, _, path = _clip_file(event_id)
+    try:
+        k, x, y = int(body.get("frame", -1)), float(body["x"]), float(body["y"])
+    except (KeyError, TypeError, ValueError):
+        abort(400, "give the frame number and the point clicked (x, y in fractions of the frame)")
+    from flask_babel import gettext
+
+    try:
+        at = frame_at(path, k, clip_limits())
+        h, w = at.image.shape[:2]
+        found = _redactor().persons(at.image)
+        box = person_at(found, x, y, w, h)
+    except AccessError as exc:
+        abort(400, str(exc))
+    if box is None:
+        abort(400, gettext("No person found at this point of frame %(k)d (%(n)d person(s) "
+                           "detected): click inside a person, choose another frame, or type a "
+                           "box.", k=k, n=len(found)))
+    return jsonify(event_id=event["id"], frame=k, point=[x, y], box=norm(box, w, h))
+
+
+def _mark(body: Any) -> Any:
+    from central.privacy.subject_access import Mark
+
     try:
         frame = int(body.get("frame", 0))
         box = body.get("box")
@@ -173,24 +201,116 @@ def _export(event_id: str, body: Any) -> Response:
             box = [float(v) for v in box.replace(" ", "").split(",") if v]
         if box is None or len(box) != 4:
             raise ValueError("box must be [x, y, w, h] in fractions of the frame")
-        mark = Mark(frame, (float(box[0]), float(box[1]), float(box[2]), float(box[3])))
+        return Mark(frame, (float(box[0]), float(box[1]), float(box[2]), float(box[3])))
     except (TypeError, ValueError) as exc:
         abort(400, f"mark the requester with a frame number and a box [x, y, w, h]: {exc}")
-    red = _redactor()
-    try:
-        rendered = red.render(path, mark, clip_limits())
-    except AccessError as exc:
-        abort(400, str(exc))
-    db = get_db()
-    days = retention_days(db, int(current_app.config.get("RETENTION_DAYS", 10)))
-    data, manifest = package(event, sha, rendered, mark, reason.strip(), g.actor, days, red.models)
-    audit.record(db, g.actor, "subject_access.export", event_id,
-                 f"{reason.strip()} | frame {mark.frame} box {list(mark.box)} | export "
-                 f"{manifest['what']['export_sha256'][:16]}")
+
+
+def _reason(body: Any) -> str:
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not 5 <= len(reason.strip()) <= 500:
+        abort(400, "an export needs a reason of 5 to 500 characters (the request it answers)")
+    return reason.strip()
+
+
+def _exporter(event_id: str, body: Any) -> Any:
+    """A function making the export (ZIP, manifest) with a progress callback, checked first
+    in the request; it opens its own database, so it runs in a job's thread too."""
+    from central import db as hubdb
+    from central.privacy.inventory import retention_days
+    from central.privacy.subject_access import AccessError, package
+
+    event, sha, path = _clip_file(event_id)
+    reason, mark = _reason(body), _mark(body)
+    red, limits, actor = _redactor(), clip_limits(), g.actor
+    database = current_app.config["DATABASE"]
+    configured = int(current_app.config.get("RETENTION_DAYS", 10))
+    language = _language()
+
+    def make(progress: Any = None) -> tuple[bytes, dict[str, Any]]:
+        try:
+            rendered = red.render(path, mark, limits, progress=progress)
+        except AccessError as exc:
+            abort(400, str(exc))
+        db = hubdb.connect(database)
+        try:
+            days = retention_days(db, configured)
+            data, manifest = package(event, sha, rendered, mark, reason, actor, days, red.models,
+                                     language)
+            audit.record(db, actor, "subject_access.export", event_id,
+                         f"{reason} | frame {mark.frame} box {list(mark.box)} | export "
+                         f"{manifest['what']['export_sha256'][:16]}")
+        finally:
+            db.conn.close()
+        return data, manifest
+
+    return make
+
+
+def _language() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "fr")
+
+
+def _zip(event_id: str, data: bytes) -> Response:
     resp = Response(data, mimetype="application/zip")
     resp.headers["Content-Disposition"] = f'attachment; filename="subject-access-{event_id}.zip"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _export(event_id: str, body: Any) -> Response:
+    data, _manifest = _exporter(event_id, body)()
+    return _zip(event_id, data)
+
+
+@bp.post("/api/v1/privacy/access/<event_id>/jobs")
+@roles(*OFFICER)
+@doc("Start a subject-access export in the background (same body as the export); answers the "
+     "job with its estimate and progress URL",
+     body={"frame": {"type": "integer", "minimum": 0},
+           "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4},
+           "reason": {"type": "string", "minLength": 5, "maxLength": 500},
+           "estimate_s": {"type": "number"}},
+     required=["frame", "box", "reason"])
+def api_start_job(event_id: str) -> Any:
+    from central.privacy.access_jobs import JOBS
+
+    body = json_object()
+    make = _exporter(event_id, body)
+    try:
+        estimate = max(0.0, min(float(body.get("estimate_s") or 0.0), 3600.0))
+    except (TypeError, ValueError):
+        estimate = 0.0
+    job = JOBS.start(event_id, g.actor, estimate, lambda j: make(j.progress))
+    resp = jsonify(job.view() | {"progress": f"/api/v1/privacy/access/jobs/{job.id}"})
+    resp.status_code = 202
+    return resp
+
+
+@bp.get("/api/v1/privacy/access/jobs/<job_id>")
+@roles(*OFFICER)
+@doc("How far a subject-access export is: frames done of both passes, time left")
+def api_job(job_id: str) -> Any:
+    from central.privacy.access_jobs import JOBS
+
+    job = JOBS.get(job_id, g.actor)
+    if job is None:
+        abort(404, "no such export (or it was started by someone else, or has expired)")
+    return jsonify(job.view())
+
+
+@bp.get("/privacy/access/jobs/<job_id>/download")
+@roles(*OFFICER)
+def job_download(job_id: str) -> Response:
+    """The finished export's ZIP, once (the hub keeps no copy)."""
+    from central.privacy.access_jobs import JOBS
+
+    job = JOBS.take(job_id, g.actor)
+    if job is None or job.data is None:
+        abort(404, "no such finished export: it was already downloaded, or has expired")
+    return _zip(job.event_id, job.data)
 
 
 @bp.post("/api/v1/privacy/access/<event_id>/export")
@@ -208,7 +328,7 @@ def api_export(event_id: str) -> Response:
 @bp.post("/privacy/access/<event_id>/export")
 @roles(*OFFICER)
 def form_export(event_id: str) -> Response:
-    """The mark page's form: a numbered person or a typed box, and the reason."""
+    """The mark page's form without script: a numbered person or a typed box, and the reason."""
     form = dict(request.form)
     if form.get("person") and not form.get("box"):
         form["box"] = form["person"]

@@ -30,11 +30,16 @@ def camera_rows() -> list[dict[str, Any]]:
         silent = round(now - row["last_seen"], 1) if row["last_seen"] else None
         health = json.loads(row["health"]) if row["health"] else None
         state = row["state"] or "unknown"
+        online = state == "online" and silent is not None and silent < silent_after
         out.append({
             "site": row["site"],
             "camera": row["camera"],
             "state": state,
-            "online": state == "online" and silent is not None and silent < silent_after,
+            "online": online,
+            "shown_state": "online" if online else ("silent" if state == "online" else state),
+            "label": row.get("label"),
+            "plan_x": row.get("plan_x"),
+            "plan_y": row.get("plan_y"),
             "last_seen": row["last_seen"],
             "silent_s": silent,
             "health": health,

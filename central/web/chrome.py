@@ -38,13 +38,18 @@ bp = Blueprint("web", __name__)
 LOGIN_CSRF_COOKIE = "vigie_login_csrf"
 NAV = (  # labels are catalogue strings, translated where shown (base.html)
     (N_("Alerts"), "/", ("operator", "supervisor")),
+    (N_("Shift"), "/shift", ("operator", "supervisor")),
+    (N_("Plan"), "/plan", ("operator", "supervisor", "admin")),
+    (N_("Procedures"), "/procedures", ("operator", "supervisor")),
     (N_("Cameras"), "/cameras", ("operator", "supervisor", "admin")),
     (N_("Search"), "/search", ("operator", "supervisor", "privacy_officer")),
     (N_("Statistics"), "/stats", ("supervisor", "admin")),
+    (N_("Suppressions"), "/suppressions", ("supervisor", "admin")),
     (N_("Audit log"), "/privacy/audit", ("privacy_officer", "admin")),
     (N_("Egress"), "/privacy/egress", ("privacy_officer", "admin")),
     (N_("Quarantine"), "/privacy/quarantine", ("privacy_officer", "admin")),
     (N_("Data inventory"), "/privacy/inventory", ("privacy_officer", "admin")),
+    (N_("Processing register"), "/privacy/register", ("privacy_officer", "admin")),
     (N_("Subject access"), "/privacy/access", ("privacy_officer",)),
     (N_("Users"), "/admin/users", ("admin",)),
     (N_("Investigate"), "/investigate", ("investigator",)),
@@ -107,7 +112,8 @@ def login() -> Any:
         sent = request.form.get("csrf_token", "")
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not sent or not cookie or not hmac.compare_digest(sent.encode(), cookie.encode()):
-            abort(400, "missing or stale CSRF token: reload the login page and try again")
+            abort(400, gettext("Missing or stale CSRF token: reload the login page and try "
+                               "again."))
         username = request.form.get("username", "").strip().lower()[:64]
         password = request.form.get("password", "")[:1024]
         if not username or not password:
@@ -174,7 +180,7 @@ def choose_language() -> Any:
     assert ident is not None
     check_csrf(ident.csrf)
     if ident.via != "session":
-        abort(400, "only people with an account choose a language")
+        abort(400, gettext("Only people with an account choose a language."))
     try:
         set_language(get_db(), ident.actor, request.form.get("language") or None)
     except UserError as exc:
@@ -230,7 +236,7 @@ def install(app: Flask) -> None:
         if isinstance(exc, HTTPException):
             return exc
         log.exception("internal error on %s %s", request.method, request.path)
-        err = InternalServerError("internal error; the hub log has the details")
+        err = InternalServerError(gettext("Internal error; the hub log has the details."))
         if wants_html():
             return error_page(err)
         resp = jsonify(error="internal_server_error", message=err.description)

@@ -7,7 +7,11 @@ that it is a WebM with one VP8/VP9 video track, no audio, within the size, frame
 rate and duration limits; and last that its frames decode, one at a time. The clip is stored
 once under its hash (``<clips dir>/<sha[:2]>/<sha>.webm``). A clip refused for its content
 (415, 422) marks the event's clip ``failed`` with the reason (its ``refused`` field): a later
-status message from the box cannot turn that into ``uploaded``.
+status message from the box cannot turn that into ``uploaded``. A stored clip marks it
+``uploaded`` at once (operators need not wait for the box's message).
+
+``PUT`` and ``GET /api/v1/events/<id>/still`` do the same for the event's anonymised still
+(:mod:`central.web.stills`).
 
 ``GET /api/v1/events/<id>/clip`` (operator token) serves it with HTTP Range support and
 writes an audit row per view (a request without ``Range``, or one starting at byte 0: the
@@ -66,10 +70,24 @@ def check(data: bytes, limits: ClipLimits) -> ClipInfo:
 
 def mark_refused(db: Any, event_id: str, exc: ClipRefused) -> None:
     """The event (which has no stored clip) gets clip ``failed`` with the refusal's reason."""
-    clip = {"status": "failed", "sha256": None, "refused": f"{exc.error}: {exc}"[:300]}
+    refused = f"{exc.error}: {exc}"[:300]
+    clip = {"status": "failed", "sha256": None, "reason": refused[:200], "refused": refused}
     with db.conn:
         db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
                    [json.dumps(clip), time.time(), event_id])
+
+
+def mark_uploaded(db: Any, event_id: str, digest: str) -> None:
+    """The event's clip is ``uploaded`` as soon as the hub holds it (the box's message saying so
+    comes later and changes nothing), unless it has already settled."""
+    from central.db.queries import clip_advances
+
+    with db.conn:
+        row = db.execute("SELECT clip FROM events WHERE id = ?", [event_id]).fetchone()
+        clip = {"status": "uploaded", "sha256": digest}
+        if row is not None and clip_advances(row[0], clip):
+            db.execute("UPDATE events SET clip = ?, updated_at = ? WHERE id = ?",
+                       [json.dumps(clip), time.time(), event_id])
 
 
 def _device() -> tuple[str, str] | None:
@@ -82,8 +100,8 @@ def _device() -> tuple[str, str] | None:
     return None
 
 
-def _fail(status: int, error: str, message: str) -> Any:
-    log.warning("clip upload refused (%d %s): %s", status, error, message)
+def _fail(status: int, error: str, message: str, what: str = "clip") -> Any:
+    log.warning("%s upload refused (%d %s): %s", what, status, error, message)
     resp = jsonify(error=error, message=message)
     resp.status_code = status
     if status == 401:
@@ -159,6 +177,7 @@ def upload(event_id: str) -> Any:
         "bytes": size, "duration_s": round(info.duration_s, 3), "frames": info.frames,
         "width": info.width, "height": info.height, "stored_at": time.time(),
     }, replace=True)
+    mark_uploaded(db, event_id, digest)
     log.info("clip for event %s stored: %d bytes, %.1f s", event_id, size, info.duration_s)
     return jsonify(event_id=event_id, sha256=digest, bytes=size,
                    duration_s=round(info.duration_s, 3), stored=True), 201
@@ -193,3 +212,6 @@ def view(event_id: str) -> Any:
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
+
+
+from central.web import stills  # noqa: E402,F401  (its routes are on this blueprint)

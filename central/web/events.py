@@ -14,11 +14,15 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from central import audit
 from central.db import event_row, get_db
+from central.i18n import N_, label, when
 from central.web.alerts import OUTCOMES, STATUSES
 from central.web.auth import roles
 from central.web.httpjson import json_object
@@ -34,6 +38,16 @@ EXPORT_LIMIT = 50_000
 CSV_COLUMNS = ("id", "site", "camera", "type", "severity", "state", "started_at", "ended_at",
                "zone", "objects", "status", "acked_by", "outcome", "resolved_by", "resolve_comment",
                "assigned_to")
+CSV_HEADERS = {
+    "id": N_("Identifier"), "site": N_("Site"), "camera": N_("Camera"), "type": N_("Type"),
+    "severity": N_("Severity"), "state": N_("Event state"), "started_at": N_("Started"),
+    "ended_at": N_("Ended"), "zone": N_("Zone"), "objects": N_("Objects"), "status": N_("Status"),
+    "acked_by": N_("Acknowledged by"), "outcome": N_("Outcome"), "resolved_by": N_("Resolved by"),
+    "resolve_comment": N_("Resolution comment"), "assigned_to": N_("Assigned to"),
+}
+"""The export's column headings, in the requester's language (times in the site's zone)."""
+CSV_LABELS = {"type": "event_type", "severity": "severity", "status": "status",
+              "outcome": "outcome"}
 _TEXT = re.compile(r"^[A-Za-z0-9_. -]{1,64}$")
 
 
@@ -62,18 +76,20 @@ class EventQuery:
                 and k not in ("page", "per_page")}
 
 
-def _time(value: str, name: str) -> str:
+def _time(value: str, name: str, tz: str) -> str:
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise EventQueryError(f"{name} must be an ISO 8601 time such as 2026-11-23T10:00:00Z") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        raise EventQueryError(_("%(name)s must be an ISO 8601 time such as 2026-11-23T10:00:00Z",
+                                name=name)) from None
+    if dt.tzinfo is None:  # a time without its zone is the site's (the search form's)
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def parse_event_query(args: Any) -> EventQuery:
-    """Filters from request arguments; raises :class:`EventQueryError` on a bad one."""
+def parse_event_query(args: Any, tz: str = "UTC") -> EventQuery:
+    """Filters from request arguments (a time without its zone is in ``tz``); raises
+    :class:`EventQueryError` on a bad one."""
     out: dict[str, Any] = {}
     for key, attr in (("type", "type"), ("site", "site"), ("camera", "camera"), ("zone", "zone"),
                       ("class", "object_class"), ("status", "status"), ("outcome", "outcome")):
@@ -81,26 +97,30 @@ def parse_event_query(args: Any) -> EventQuery:
         if not value:
             continue
         if not _TEXT.match(value):
-            raise EventQueryError(f"{key} must be 1-64 letters, digits, '_', '-', '.' or spaces")
+            raise EventQueryError(_("%(key)s must be 1-64 letters, digits, '_', '-', '.' or spaces",
+                                    key=key))
         out[attr] = value
     if out.get("type") and out["type"] not in (*EVENT_TYPES, "camera_silent"):
-        raise EventQueryError(f"type must be one of {', '.join(EVENT_TYPES)}, camera_silent")
+        raise EventQueryError(_("%(key)s must be one of %(values)s", key="type",
+                                values=", ".join((*EVENT_TYPES, "camera_silent"))))
     if out.get("status") and out["status"] not in STATUSES:
-        raise EventQueryError(f"status must be one of {', '.join(STATUSES)}")
+        raise EventQueryError(_("%(key)s must be one of %(values)s", key="status",
+                                values=", ".join(STATUSES)))
     if out.get("outcome") and out["outcome"] not in OUTCOMES:
-        raise EventQueryError(f"outcome must be one of {', '.join(OUTCOMES)}")
+        raise EventQueryError(_("%(key)s must be one of %(values)s", key="outcome",
+                                values=", ".join(OUTCOMES)))
     for key in ("from", "to"):
         value = (args.get(key) or "").strip()
         if value:
-            out["start" if key == "from" else "end"] = _time(value, key)
+            out["start" if key == "from" else "end"] = _time(value, key, tz)
     for key, default, top in (("page", 1, 100_000), ("per_page", 50, MAX_PER_PAGE)):
         raw = args.get(key)
         try:
             n = int(raw) if raw not in (None, "") else default
         except (TypeError, ValueError):
-            raise EventQueryError(f"{key} must be an integer") from None
+            raise EventQueryError(_("%(key)s must be an integer", key=key)) from None
         if not 1 <= n <= top:
-            raise EventQueryError(f"{key} must be between 1 and {top}")
+            raise EventQueryError(_("%(key)s must be between 1 and %(top)d", key=key, top=top))
         out[key] = n
     return EventQuery(**out)
 
@@ -178,7 +198,7 @@ def page() -> Any:
                                                   "outcome", "from", "to", "go"))
     if searched:
         try:
-            q = parse_event_query(request.args)
+            q = parse_event_query(request.args, _site_zone())
             total, events = search_events(q)
             audit.record(get_db(), g.actor, "search", "events", _describe(q))
         except EventQueryError as exc:
@@ -188,17 +208,31 @@ def page() -> Any:
                            outcomes=OUTCOMES, may_export=g.identity.role in EXPORTERS)
 
 
+def _site_zone() -> str:
+    return str(current_app.config.get("SITE_TIMEZONE", "Europe/Paris"))
+
+
+def _csv_cell(col: str, v: Any, language: str, tz: str) -> str:
+    if col == "objects":
+        return " ".join(o["label"] for o in (v or []))
+    if col in CSV_LABELS and v is not None:
+        return label(CSV_LABELS[col], v)
+    if col in ("started_at", "ended_at"):
+        return when(v, language, tz) if v else ""
+    return "" if v is None else str(v)
+
+
 def _csv(events: list[dict[str, Any]]) -> str:
+    """The export in the requester's language: headings, coded values and times (site zone)."""
+    language, tz = str(get_locale() or "fr"), _site_zone()
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
+    w.writerow([_(CSV_HEADERS[c]) + (f" ({tz})" if c in ("started_at", "ended_at") else "")
+                for c in CSV_COLUMNS])
     for e in events:
         row = []
         for col in CSV_COLUMNS:
-            v = e.get(col)
-            if col == "objects":
-                v = " ".join(o["label"] for o in (v or []))
-            text = "" if v is None else str(v)
+            text = _csv_cell(col, e.get(col), language, tz)
             if text[:1] in ("=", "+", "-", "@"):  # no formula injection in spreadsheets
                 text = "'" + text
             row.append(text)
@@ -208,9 +242,10 @@ def _csv(events: list[dict[str, Any]]) -> str:
 
 def _export(args: Any, reason: Any) -> Response:
     if not isinstance(reason, str) or len(reason.strip()) < 5 or len(reason) > 500:
-        abort(400, "an export needs a reason of 5 to 500 characters (who asked for it, and why)")
+        abort(400, _("An export needs a reason of 5 to 500 characters (who asked for it, and "
+                     "why)."))
     try:
-        q = parse_event_query(args)
+        q = parse_event_query(args)  # the form sends the page's filters with their zone
     except EventQueryError as exc:
         abort(400, str(exc))
     _total, events = search_events(q, limit=EXPORT_LIMIT)
@@ -238,5 +273,5 @@ def api_export() -> Response:
     body = json_object()
     filters = body.get("filters") or {}
     if not isinstance(filters, dict) or not all(isinstance(v, str | int) for v in filters.values()):
-        abort(400, "filters must be an object of strings (the search API's parameters)")
+        abort(400, _("filters must be an object of strings (the search API's parameters)"))
     return _export({k: str(v) for k, v in filters.items()}, body.get("reason"))

@@ -27,6 +27,7 @@ from flask import (
     render_template,
     request,
 )
+from flask_babel import gettext as _
 
 from central import audit
 from central.db import get_db
@@ -65,13 +66,13 @@ def fanout() -> SearchFanout:
         if fo is None:
             path = app.config.get("SIGNING_KEY")
             if not path:
-                abort(503, "this hub has no signing_key, so boxes would refuse its searches: "
-                           "run `vigie hub keygen --config HUB.toml` and enrol the boxes with the "
-                           "printed key")
+                abort(503, _("this hub has no signing_key, so boxes would refuse its "
+                             "searches: run `vigie hub keygen --config HUB.toml` and enrol the "
+                             "boxes with the printed key"))
             try:
                 key = load_private(path)
             except KeyFileError as exc:
-                abort(503, f"cannot use the hub signing key: {exc}")
+                abort(503, _("cannot use the hub signing key: %(error)s", error=str(exc)))
             fo = SearchFanout(app.config["DATABASE"], app.config["HUB_BROKER"], key)
             app.extensions["vigie_search"] = fo
     try:
@@ -92,17 +93,17 @@ def _start(data: Any) -> str:
 def _own_search(sid: str) -> dict[str, Any]:
     view = search_view(get_db(), sid)
     if view is None or view["requester"] != g.actor:
-        abort(404, f"no search {sid} of yours")  # another investigator's search is not shown
+        abort(404, _("no search %(sid)s of yours", sid=sid))  # another investigator's search is not shown
     return view
 
 
 def _result(sid: str, rid: str) -> tuple[dict[str, Any], tuple[Any, ...]]:
     view = _own_search(sid)
     if not rid.isdigit():
-        abort(404, f"no result {rid[:40]!r} in search {sid}")
+        abort(404, _("no result %(rid)s in search %(sid)s", rid=repr(rid[:40]), sid=sid))
     row = result_row(get_db(), sid, int(rid))
     if row is None:
-        abort(404, f"no result {rid} in search {sid}")
+        abort(404, _("no result %(rid)s in search %(sid)s", rid=rid, sid=sid))
     return view, row
 
 
@@ -125,7 +126,7 @@ def api_create() -> Any:
     try:
         sid = _start(data)
     except SearchError as exc:
-        abort(400, str(exc))
+        abort(400, exc.translated(_))
     return jsonify(id=sid, url=f"/api/v1/searches/{sid}"), 202
 
 
@@ -142,7 +143,7 @@ def api_get(sid: str) -> Any:
 def api_preview(sid: str, rid: str) -> Any:
     view, row = _result(sid, rid)
     if row[4] is None:
-        abort(404, "this result has no preview (persons never have one)")
+        abort(404, _("this result has no preview (persons never have one)"))
     audit.record(get_db(), g.actor, "search.preview", f"search {sid} result {rid} ({row[0]}/{row[1]})",
                  f"case {view['case']}")
     resp = Response(bytes(row[4]), mimetype="image/jpeg")
@@ -163,9 +164,9 @@ def api_clip(sid: str, rid: str) -> Any:
                  f"case {view['case']}")
     clips = covering_clips(db, row[0], row[1], row[2], row[3])
     if not clips:
-        abort(404, "no event clip covers this track: boxes keep no recorded video (only a few "
-                   "seconds of pre-roll in memory), so a clip exists only where an event was "
-                   "raised on that camera while the track was seen")
+        abort(404, _("no event clip covers this track: boxes keep no recorded video (only a few "
+                     "seconds of pre-roll in memory), so a clip exists only where an event was "
+                     "raised on that camera while the track was seen"))
     return jsonify(clips=clips)
 
 
@@ -195,11 +196,11 @@ def page_create() -> Any:
     try:
         data["limit"] = int(f.get("limit") or 100)
     except ValueError:
-        return _form_page("limit must be an integer", 400)
+        return _form_page(_("limit must be an integer"), 400)
     try:
         sid = _start(data)
     except SearchError as exc:
-        return _form_page(str(exc), 400)
+        return _form_page(exc.translated(_), 400)
     return redirect(f"/investigate/{sid}", 303)
 
 

@@ -126,12 +126,47 @@ def egress_page() -> str:
 
 
 # -- data inventory and retention ----------------------------------------------------------
+def _language() -> str:
+    from flask_babel import get_locale
+
+    return str(get_locale() or "fr")
+
+
 def _inventory() -> tuple[int, list[Any]]:
+    from pathlib import Path
+
+    from flask_babel import gettext
+
     from central.privacy.inventory import inventory, retention_days
 
     db = get_db()
     days = retention_days(db, int(current_app.config.get("RETENTION_DAYS", 10)))
-    return days, inventory(db, days)
+    clips = current_app.config.get("CLIPS_DIR")
+    return days, inventory(db, days, clips_dir=Path(clips) if clips else None,
+                           gettext=lambda m: str(gettext(m)))
+
+
+# -- processing register (the hub's part) --------------------------------------------------
+def _register() -> dict[str, Any]:
+    from central.privacy.register import build
+
+    hub = current_app.config.get("HUB_CONFIG")
+    return build([], hub, get_db(), None, _language())
+
+
+@bp.get("/api/v1/privacy/register")
+@roles(*AUDITORS)
+@doc("The processing register's hub part (every table, box store, message, role and machine "
+     "client, described), in the person's language")
+def api_register() -> Any:
+    return jsonify(_register())
+
+
+@bp.get("/privacy/register")
+@roles(*AUDITORS)
+def register_page() -> str:
+    """The processing register, generated from what runs."""
+    return render_template("privacy/register_page.html", doc=_register())
 
 
 @bp.get("/api/v1/privacy/inventory")
@@ -162,6 +197,8 @@ def inventory_page() -> str:
 @roles("privacy_officer")
 def set_retention_page() -> Any:
     """Change the retention (days, 1..30); audited."""
+    from flask_babel import gettext
+
     from central.privacy.inventory import LEGAL_MAX_DAYS, RetentionError, set_retention
 
     db = get_db()
@@ -170,7 +207,7 @@ def set_retention_page() -> Any:
     try:
         days = set_retention(db, request.form.get("days", ""), g.actor)
         audit.record(db, g.actor, "retention.set", "retention_days", f"{days} days")
-        message = f"Retention set to {days} days."
+        message = str(gettext("Retention set to %(days)d days.", days=days))
     except RetentionError as exc:
         error, status = str(exc), 400
     days, rows = _inventory()

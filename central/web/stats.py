@@ -14,9 +14,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from flask import Blueprint, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 
 from central.db import get_db
+from central.i18n import label
 from central.web.auth import roles
 from central.web.openapi import doc
 from edge.wire.messages import utc_iso
@@ -30,9 +32,9 @@ def _hours(args: Any) -> int:
     try:
         hours = int(args.get("hours", 48))
     except (TypeError, ValueError):
-        abort(400, "hours must be an integer")
+        abort(400, _("hours must be an integer"))
     if not 1 <= hours <= 24 * 30:
-        abort(400, "hours must be between 1 and 720")
+        abort(400, _("hours must be between 1 and 720"))
     return hours
 
 
@@ -65,8 +67,8 @@ def _hourly(fig: Any, ax: Any, buckets: list[str], ylabel: str, title: str, has_
     """Finish an hourly chart: hour ticks, labels, a legend (or ``empty`` when there is no data)."""
     step = max(1, len(buckets) // 12)
     ax.set_xticks(range(0, len(buckets), step))
-    ax.set_xticklabels([b[5:].replace("T", " ") + "h" for b in buckets[::step]], rotation=30,
-                       ha="right", fontsize=8)
+    ax.set_xticklabels([_hour_label(b) for b in buckets[::step]], rotation=30, ha="right",
+                       fontsize=8)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if has_data:
@@ -74,6 +76,19 @@ def _hourly(fig: Any, ax: Any, buckets: list[str], ylabel: str, title: str, has_
     else:
         ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center")
     return _svg(fig)
+
+
+def _site_zone() -> str:
+    return str(current_app.config.get("SITE_TIMEZONE", "Europe/Paris"))
+
+
+def _hour_label(bucket: str) -> str:
+    """A UTC hour bucket ``YYYY-MM-DDTHH`` as the site reads it: ``01/12 11h``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(bucket + ":00:00+00:00").astimezone(ZoneInfo(_site_zone()))
+    return moment.strftime("%d/%m %Hh")
 
 
 def _svg(fig: Any) -> Response:
@@ -110,10 +125,12 @@ def chart_events_per_hour() -> Response:
     bottom = [0] * len(buckets)
     for t in sorted(data):
         counts = [data[t].get(b, 0) for b in buckets]
-        ax.bar(range(len(buckets)), counts, bottom=bottom, label=t, width=0.85)
+        ax.bar(range(len(buckets)), counts, bottom=bottom, label=label("event_type", t),
+               width=0.85)
         bottom = [a + b for a, b in zip(bottom, counts, strict=True)]
-    return _hourly(fig, ax, buckets, "events", f"Events per hour by type (last {hours} h, UTC)",
-                   bool(data), "no events in this period")
+    return _hourly(fig, ax, buckets, _("events"),
+                   _("Events per hour by type (last %(hours)d h, %(zone)s)", hours=hours,
+                     zone=_site_zone()), bool(data), _("no events in this period"))
 
 
 @bp.get("/stats/false-alarms.svg")
@@ -123,8 +140,8 @@ def chart_false_alarms() -> Response:
     rates = false_alarm_rates()
     fig, ax = _figure(height=max(2.4, 0.45 * len(rates) + 1.2))
     if rates:
-        labels = [f"{r['type']}/{r['zone'] or '-'} @ {r['site']}/{r['camera']} (n={r['resolved']})"
-                  for r in rates]
+        labels = [f"{label('event_type', r['type'])}/{r['zone'] or '-'} @ {r['site']}/"
+                  f"{r['camera']} (n={r['resolved']})" for r in rates]
         values = [100 * r["rate"] for r in rates]
         colors = ["#c62828" if v >= 50 else "#ef8f00" if v >= 20 else "#2e7d32" for v in values]
         ax.barh(range(len(rates)), values, color=colors)
@@ -133,9 +150,10 @@ def chart_false_alarms() -> Response:
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
     else:
-        ax.text(0.5, 0.5, "no resolved alerts yet", transform=ax.transAxes, ha="center")
-    ax.set_xlabel("false alarms, % of alerts resolved as true_alert or false_alarm")
-    ax.set_title("False-alarm rate per rule and camera")
+        ax.text(0.5, 0.5, _("no resolved alerts yet"), transform=ax.transAxes, ha="center")
+    ax.set_xlabel(_("false alarms, %% of alerts resolved as %(true)s or %(false)s",
+                    true=label("outcome", "true_alert"), false=label("outcome", "false_alarm")))
+    ax.set_title(_("False-alarm rate per rule and camera"))
     return _svg(fig)
 
 
@@ -174,10 +192,11 @@ def chart_crossings() -> Response:
     buckets = [utc_iso(now - (hours - 1 - i) * 3600)[:13] for i in range(hours)]
     fig, ax = _figure()
     for cls in sorted(data):
-        ax.plot(range(len(buckets)), [data[cls].get(b, 0) for b in buckets], marker=".", label=cls)
-    return _hourly(fig, ax, buckets, "crossings",
-                   f"Line crossings per hour by class (last {hours} h, UTC)", bool(data),
-                   "no statistics messages in this period")
+        ax.plot(range(len(buckets)), [data[cls].get(b, 0) for b in buckets], marker=".",
+                label=label("object_class", cls))
+    return _hourly(fig, ax, buckets, _("crossings"),
+                   _("Line crossings per hour by class (last %(hours)d h, %(zone)s)", hours=hours,
+                     zone=_site_zone()), bool(data), _("no statistics messages in this period"))
 
 
 def stats_table_present() -> bool:

@@ -1,6 +1,6 @@
 """The ``vigie`` command line: the root group, the box's commands, and the hub's when installed.
 
-The box's commands come from this package (``models``, ``edge``, ``audio``, ``index``). The hub
+The box's commands come from this package (``models``, ``edge``, ``audio``, ``index``, ``eval``). The hub
 adds its own (``hub``, ``privacy``, ``demo``, ``sim``) through one hook,
 :func:`central.cli.register_commands`, called only when the hub extra is installed: a box's
 ``vigie --help`` lists only what can run there, and a hub command on a box is a clear error.
@@ -16,6 +16,7 @@ import click
 
 from edge.cli.audio import audio
 from edge.cli.box import edge
+from edge.cli.evaluate import evaluate
 from edge.cli.index import index
 from edge.cli.models import models
 
@@ -63,7 +64,7 @@ def main(verbose: bool) -> None:
     _setup_logging(verbose)
 
 
-for _command in (models, edge, audio, index):
+for _command in (models, edge, audio, index, evaluate):
     main.add_command(_command)
 
 if hub_extra_installed():

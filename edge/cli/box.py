@@ -1,4 +1,5 @@
-"""``vigie edge ...``: the agent on a camera's box (check its config, enrol, run, replay, calibrate)."""
+"""``vigie edge ...``: the agent on a camera's box (check its config, enrol, run, replay, calibrate,
+and the zone editor ``setup``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from edge.cli.ledger import ledger_group
+from edge.cli.stores import stores
 from edge.wire.vitals import stop_on_signals
 
 if TYPE_CHECKING:
@@ -171,4 +173,43 @@ def edge_calibrate(config: Path, snapshot: Path) -> None:
     click.echo(f"snapshot written to {snapshot}")
 
 
+@edge.command("setup")
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs --allow-remote-bind.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (0: any free port).")
+@click.option("--idle-timeout", "idle_s", default=900.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds without a request after which the editor stops by itself.")
+@click.option("--lang", type=click.Choice(["fr", "en"]),
+              help="Language of the page (default: the browser's, French first).")
+@click.option("--keep", "keep_s", default=30.0, show_default=True, type=click.FloatRange(1, 300),
+              help="Seconds of recent frames kept in memory for the loop and \"try it\".")
+@click.option("--ssh-target", default="tech@box", show_default=True,
+              help="user@host shown in the printed SSH tunnel command.")
+@click.option("--allow-remote-bind", is_flag=True,
+              help="Allow a non-loopback --host (the page shows raw video: avoid).")
+def edge_setup(config: Path, host: str, port: int, idle_s: float, lang: str | None, keep_s: float,
+               ssh_target: str, allow_remote_bind: bool) -> None:
+    """Serve the zone editor of CONFIG on loopback (reach it through an SSH tunnel).
+
+    Draw zones, lines, directions, privacy masks and calibration points on the camera's frames,
+    attach rules, try the unsaved config on recent frames, and save (the previous file is kept
+    as CONFIG.prev; comments are kept). Prints a one-time token; stops after --idle-timeout.
+    """
+    from edge.setup.server import BindRefused, Options, serve
+    from edge.wire.tomlconf import ConfigError
+
+    stop = threading.Event()
+    stop_on_signals(stop, log)
+    opts = Options(config, host, port, idle_s, lang, keep_s, allow_remote_bind, ssh_target)
+    try:
+        serve(opts, stop, echo=lambda s: click.echo(s, err=False))
+    except (BindRefused, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 edge.add_command(ledger_group)  # `vigie edge ledger export`: on the box
+edge.add_command(stores)  # `vigie edge stores`: what the box keeps, for the privacy officer

@@ -31,6 +31,8 @@ class StoredFrame:
     width: int
     height: int
     persons: tuple[Box, ...]
+    boxes: tuple[Box, ...] = ()
+    """Every detection box of the frame (pixels of the original frame), drawn on clips."""
 
     def decode(self) -> np.ndarray:
         """The frame at its original size (upscaled if it was stored reduced)."""
@@ -43,7 +45,8 @@ class StoredFrame:
 
 
 def compress(
-    ts: float, image: np.ndarray, persons: tuple[Box, ...], quality: int, max_width: int | None
+    ts: float, image: np.ndarray, persons: tuple[Box, ...], quality: int, max_width: int | None,
+    boxes: tuple[Box, ...] = (),
 ) -> StoredFrame:
     """JPEG-encode a frame, downscaled to ``max_width`` if it is wider."""
     h, w = image.shape[:2]
@@ -53,7 +56,7 @@ def compress(
     ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
-    return StoredFrame(ts, buf.tobytes(), w, h, persons)
+    return StoredFrame(ts, buf.tobytes(), w, h, persons, boxes)
 
 
 class PreRoll:

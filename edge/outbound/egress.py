@@ -215,10 +215,13 @@ class Egress:
         return info
 
 
-# -- clip upload (HTTP PUT) ------------------------------------------------------------------
+# -- clip and still uploads (HTTP PUT) ------------------------------------------------------------------
 CLIP_PATH = "/api/v1/events/{id}/clip"
+STILL_PATH = "/api/v1/events/{id}/still"
 _EVENT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 _WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 class UploadError(Exception):
@@ -236,19 +239,41 @@ def put_clip(
     bytes are sent. Raises :class:`EgressRefused` for anything else, :class:`UploadError`
     when the hub cannot be reached.
     """
-    if mode == "statistics" and "clip" in STATISTICS_MODE_REFUSED:
-        raise EgressRefused("clips may not leave a box in statistics mode")
-    if not _EVENT_ID.match(event_id):
-        raise EgressRefused(f"event id {event_id!r} is not a UUIDv7")
     if not data.startswith(_WEBM_MAGIC):
         raise EgressRefused("clip is not a WebM file")
-    dest = CLIP_PATH.format(id=event_id)
+    return _put(ledger, hub_url, device_token, CLIP_PATH, event_id, data, "video/webm",
+                timeout_s, mode, {})
+
+
+def put_still(
+    ledger: Ledger, hub_url: str, device_token: str, event_id: str, data: bytes, taken_at: str,
+    timeout_s: float, mode: str = "alerts",
+) -> int:
+    """PUT one anonymised still (JPEG) of an event start to the hub; returns the HTTP status.
+
+    The same rules as :func:`put_clip`: a JPEG only, to that event's still path only,
+    ledgered before it is sent; ``taken_at`` (UTC ISO) goes as ``X-Taken-At``."""
+    if not data.startswith(_JPEG_MAGIC):
+        raise EgressRefused("still is not a JPEG file")
+    if not _TIMESTAMP.match(taken_at):
+        raise EgressRefused(f"taken_at {taken_at[:40]!r} is not a UTC ISO time")
+    return _put(ledger, hub_url, device_token, STILL_PATH, event_id, data, "image/jpeg",
+                timeout_s, mode, {"X-Taken-At": taken_at})
+
+
+def _put(ledger: Ledger, hub_url: str, device_token: str, path: str, event_id: str, data: bytes,
+         ctype: str, timeout_s: float, mode: str, extra: dict[str, str]) -> int:
+    if mode == "statistics" and "clip" in STATISTICS_MODE_REFUSED:
+        raise EgressRefused("clips and stills may not leave a box in statistics mode")
+    if not _EVENT_ID.match(event_id):
+        raise EgressRefused(f"event id {event_id!r} is not a UUIDv7")
+    dest = path.format(id=event_id)
     digest = hashlib.sha256(data).hexdigest()
     ledger.append("http", dest, data)
     req = urllib.request.Request(
         hub_url.rstrip("/") + dest, data=data, method="PUT",
-        headers={"Authorization": f"Bearer {device_token}", "Content-Type": "video/webm",
-                 "X-Content-SHA256": digest},
+        headers={"Authorization": f"Bearer {device_token}", "Content-Type": ctype,
+                 "X-Content-SHA256": digest, **extra},
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:

@@ -27,8 +27,9 @@ from edge.wire.messages import MAX_PAYLOAD_BYTES, MessageError, parse_json
 
 log = logging.getLogger(__name__)
 
-CLIP_ROW_KINDS = ("clip", "clipjob")
-"""Row kinds the clip flow (:mod:`edge.clips.flow`) owns; the sender leaves them alone."""
+CLIP_ROW_KINDS = ("clip", "clipjob", "still")
+"""Row kinds the clip flow (:mod:`edge.clips.flow`) owns (clip and still uploads, clips being
+made); the sender leaves them alone."""
 
 
 class OutboxError(Exception):

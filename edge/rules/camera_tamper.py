@@ -94,7 +94,8 @@ class CameraTamper:
                 log.warning("tamper reference %s is unreadable; learning a new one", self.path)
             else:
                 self._set_reference(img.astype(np.float32))
-        self.episode = Episode(self.type, cfg.severity, None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s)
+        self.episode = Episode(self.type, cfg.severity, None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+                               cfg.gap_s)
 
     def _set_reference(self, fine: np.ndarray) -> None:
         self.reference = fine

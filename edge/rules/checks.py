@@ -31,6 +31,8 @@ def model_labels(model: str) -> tuple[str, ...] | None:
 
 def _needed_classes(rule: object) -> list[str]:
     kind = getattr(rule, "type", "")
+    if kind == "fire" and getattr(rule, "source", "") == "classical":
+        return []
     classes = list(getattr(rule, "classes", []))
     if kind in ("abandoned_object", "person_down", "crowd_density", "crowd_movement"):
         classes.append("person")
@@ -56,6 +58,10 @@ def check_box(cfg: BoxConfig) -> list[Issue]:
         if z not in zones:
             out.append(Issue(("stats", "zones", j),
                              f"stats.zones names zone {z!r}, not a [[zones]] entry ({known})"))
+    for j, z in enumerate(cfg.detector.tiling.zones):
+        if z not in zones:
+            out.append(Issue(("detector", "tiling", "zones", j),
+                             f"detector.tiling.zones names zone {z!r}, not a [[zones]] entry ({known})"))
     labels = model_labels(cfg.detector.model)
     for i, rule in enumerate(cfg.rules):
         out.extend(_rule_issues(cfg, i, rule, zones, known, labels))
@@ -73,12 +79,14 @@ def _rule_issues(cfg: BoxConfig, i: int, rule: Any, zones: set[str], known: str,
         out.append(Issue(("rules", i, "type"), (
             f"{where} needs ground-plane calibration: add a [calibration] section with four "
             "image points and their ground positions in metres (see `vigie edge calibrate`)")))
-    if rule.type == "fire" and labels is not None and not set(labels) & set(FIRE_LABELS):
-        out.append(Issue(("rules", i, "type"), (
-            f"{where}: model {cfg.detector.model!r} has no flame or smoke class, so fire "
-            "cannot be detected; configure a detector model whose manifest labels include "
-            f"one of {', '.join(FIRE_LABELS)}, or remove this rule")))
-    if labels is not None and rule.type in ("weapon", "fire"):
+    model_fire = rule.type == "fire" and rule.source == "model"
+    if model_fire and labels is not None and not set(labels) & set(FIRE_LABELS):
+        out.append(Issue(("rules", i, "source"), (
+            f"{where}: model {cfg.detector.model!r} has no flame or smoke class, so it cannot "
+            "detect fire; use source = \"classical\" (flame colour, flicker and smoke, no model "
+            f"needed) or a detector model whose manifest labels include one of "
+            f"{', '.join(FIRE_LABELS)}")))
+    if labels is not None and (rule.type == "weapon" or model_fire):
         unknown = [c for c in getattr(rule, "classes", []) if c not in labels]
         if unknown:
             out.append(Issue(("rules", i, "classes"), f"{where}: model {cfg.detector.model!r} has no "

@@ -1,5 +1,10 @@
-"""What the rules share: zone membership, per-track motion history, and the episode
-state machine (dwell before start, hysteresis before end, cooldown after end).
+"""What the rules share: zone membership, per-track motion history, per-track condition
+timers, and the episode state machine (dwell before start, hysteresis before end, cooldown
+after end).
+
+Detectors miss objects for a frame or two and trackers leave a track unmatched; every timer
+here bridges such lapses of up to the rule's ``gap_s``: a condition that lapses for less has
+not lapsed, and a run restarts only after a longer one.
 """
 
 from __future__ import annotations
@@ -7,7 +12,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from edge.geometry import foot_point, point_in_polygon
 from edge.records import Event, Frame, Track
@@ -31,10 +37,12 @@ def select(frame: Frame, tracks: list[Track], classes: Sequence[str], polygon: P
 
 
 class Motion:
-    """Recent normalised foot points of each track, forgotten when the track disappears."""
+    """Recent normalised foot points of each track, forgotten once the track has been
+    unseen for longer than ``gap_s``."""
 
-    def __init__(self, horizon_s: float):
+    def __init__(self, horizon_s: float, gap_s: float = 0.0):
         self.horizon_s = horizon_s
+        self.gap_s = gap_s
         self._hist: dict[int, deque[tuple[float, float, float]]] = {}
 
     def update(self, frame: Frame, tracks: list[Track]) -> None:
@@ -47,7 +55,7 @@ class Motion:
                 h.popleft()
             seen.add(t.id)
         for tid in list(self._hist):
-            if tid not in seen:
+            if tid not in seen and frame.ts - self._hist[tid][-1][0] > self.gap_s:
                 del self._hist[tid]
 
     def displacement(self, tid: int) -> tuple[float, float, float]:
@@ -76,15 +84,68 @@ class Motion:
         return math.hypot(dx, dy) / dt if dt > 0 else 0.0
 
 
+@dataclass
+class _Run:
+    start: float
+    last: float
+    track: Track
+
+
+class Held:
+    """Per-track runs of a condition (in the zone, lying, still, against the direction...),
+    bridging lapses of up to ``gap_s``: a missed detection, an unmatched frame, a test that
+    flickers. A track's run restarts only after a longer lapse."""
+
+    def __init__(self, gap_s: float):
+        self.gap_s = gap_s
+        self._runs: dict[int, _Run] = {}
+        self._prev: float | None = None
+
+    def update(self, ts: float, holding: Iterable[Track]) -> list[Track]:
+        """Record the tracks for which the condition holds at ``ts``; return every track whose
+        condition holds now or held within the gap (as last seen)."""
+        for t in holding:
+            run = self._runs.get(t.id)
+            held_before = run is not None and (run.last == self._prev or ts - run.last <= self.gap_s)
+            if run is None or not held_before:
+                self._runs[t.id] = _Run(ts, ts, t)
+            else:
+                run.last, run.track = ts, t
+        for tid in [tid for tid, r in self._runs.items() if ts - r.last > self.gap_s]:
+            del self._runs[tid]
+        self._prev = ts
+        return [r.track for r in self._runs.values()]
+
+    def held_s(self, tid: int) -> float:
+        """Seconds from the start of the track's current run to when the condition was last
+        seen holding (0 when it has none): a lapse bridges a run, it never lengthens it."""
+        run = self._runs.get(tid)
+        return run.last - run.start if run is not None else 0.0
+
+    def longer_than(self, seconds: float) -> list[Track]:
+        """The tracks whose run has lasted at least ``seconds``."""
+        return [r.track for r in self._runs.values() if r.last - r.start >= seconds]
+
+    @property
+    def last_seen(self) -> float | None:
+        """When the condition was last seen holding for any track within the gap."""
+        return max((r.last for r in self._runs.values()), default=None)
+
+    def clear(self) -> None:
+        self._runs.clear()
+
+
 class Episode:
     """One situation at a time: ``step(active)`` each frame returns the start/end events.
 
-    Starts once ``active`` has held for ``dwell_s``; ends once it has been false for
-    ``clear_s``; after an end, a new start waits ``cooldown_s``.
+    Starts once ``active`` has held for ``dwell_s`` (lapses up to ``gap_s`` do not restart
+    the dwell); ends once it has been false for ``clear_s`` (and at least ``gap_s``); after
+    an end, a new start waits ``cooldown_s``.
     """
 
     def __init__(
-        self, type_: str, severity: str, zone: str | None, dwell_s: float, clear_s: float, cooldown_s: float
+        self, type_: str, severity: str, zone: str | None, dwell_s: float, clear_s: float, cooldown_s: float,
+        gap_s: float = 0.0,
     ):
         self.type = type_
         self.severity = severity
@@ -92,9 +153,11 @@ class Episode:
         self.dwell_s = dwell_s
         self.clear_s = clear_s
         self.cooldown_s = cooldown_s
+        self.gap_s = gap_s
         self.open: Event | None = None
         self._since: float | None = None
         self._last_active = -math.inf
+        self._was_active = False
         self._ended_at = -math.inf
         self._peak: dict[str, float] = {}
 
@@ -104,14 +167,19 @@ class Episode:
         active: bool,
         objects: Sequence[Track] = (),
         measure: dict[str, float] | None = None,
+        seen: float | None = None,
     ) -> list[Event]:
+        """``seen``: when the condition was last observed (a rule whose ``active`` includes
+        tracks within the gap passes :attr:`Held.last_seen`); default this frame."""
         measure = measure or {}
         if active:
-            self._last_active = frame.ts
-            if self._since is None:
-                self._since = frame.ts
-        else:
+            at = frame.ts if seen is None else seen
+            if self._since is None or (not self._was_active and at - self._last_active > self.gap_s):
+                self._since = at
+            self._last_active = at
+        elif frame.ts - self._last_active > self.gap_s:
             self._since = None
+        self._was_active = active
         if self.open is None:
             if (
                 active
@@ -126,7 +194,7 @@ class Episode:
             return []
         for k, v in measure.items():
             self._peak[k] = max(self._peak.get(k, v), v)
-        if not active and frame.ts - self._last_active >= self.clear_s:
+        if not active and frame.ts - self._last_active >= max(self.clear_s, self.gap_s):
             return [self._end(frame)]
         return []
 

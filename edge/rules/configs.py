@@ -19,6 +19,9 @@ from edge.wire.tomlconf import Strict
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Severity = Literal["info", "warning", "critical"]
 Seconds = Annotated[float, Field(ge=0.0, le=3600.0)]
+GapSeconds = Annotated[float, Field(ge=0.0, le=60.0)]
+GAP_S = 1.0
+"""Default lapse bridged by rule timers: as long as the tracker keeps an unmatched track."""
 
 VEHICLES = ["bicycle", "car", "motorcycle", "bus", "truck"]
 
@@ -32,6 +35,9 @@ class _RuleBase(Strict):
     """How long the condition must stay false before the event ends (hysteresis)."""
     cooldown_s: Seconds = 30.0
     """After an end, no new start of this rule for this long."""
+    gap_s: GapSeconds = GAP_S
+    """Longest lapse of the condition (a missed detection, an unmatched frame) that does not
+    restart the rule's timers (dwell, stillness, lying, wrong way) nor end its event."""
     severity: Severity = "warning"
     """Severity of the events this rule raises."""
 
@@ -46,6 +52,8 @@ class IntrusionRule(Strict):
     """How long an object must stay in the zone before the event starts."""
     clear_s: float = Field(default=3.0, ge=0.0, le=3600.0)
     """How long the zone must stay empty before the event ends (hysteresis)."""
+    gap_s: GapSeconds = GAP_S
+    """Longest time an object may go unseen (a missed detection) and still keep its dwell time."""
     severity: Literal["info", "warning", "critical"] = "warning"
     """Severity of the events this rule raises."""
 
@@ -73,19 +81,41 @@ class WrongWayRule(_RuleBase):
 
 
 class AbandonedObjectRule(_RuleBase):
+    """Two kinds of objects: tracks of ``classes`` left with nobody near, and (the main path)
+    static foreground objects whose owner has left (:mod:`edge.rules.ownership`)."""
+
     type: Literal["abandoned_object"]
     classes: list[str] = Field(default_factory=lambda: ["backpack", "handbag", "suitcase"])
-    """Object classes that can be left behind."""
+    """Detector classes that can be left behind (a bag on the ground often scores too low to be
+    tracked: the static-object path does not need the class)."""
     dwell_s: Seconds = 30.0
-    """How long the object must stay still with nobody near it."""
+    """How long unattended before the event: a tracked object still with nobody near it, or a
+    static object with its owner(s) away."""
     max_motion: float = Field(default=0.02, gt=0.0, le=1.0)
-    """The object's foot point may move this much (normalised) and still be still."""
+    """A tracked object's foot point may move this much (normalised) and still be still."""
     person_radius: float = Field(default=0.15, gt=0.0, le=2.0)
-    """No person's foot point within this distance (normalised) of the object."""
-    foreground_blob: bool = False
-    """Also flag static foreground blobs (illegal dumping of things the model has no class for)."""
-    blob_min_area: float = Field(default=0.002, gt=0.0, le=0.5)
-    """Smallest blob, as a fraction of the frame area."""
+    """Normalised distance between foot points within which a person is near an object (the
+    owner radius too, without ``[calibration]``)."""
+    foreground_blob: bool = True
+    """Watch static foreground objects: things that differ from the learned background and
+    stay still, with or without a detector class."""
+    static_s: float = Field(default=5.0, ge=1.0, le=600.0)
+    """How long a foreground region must stay still to be an object (its owner is whoever was
+    at it meanwhile)."""
+    learn_s: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """A static object that nobody brought (street furniture, a parked thing) becomes background
+    after this long; everything in view when the rule starts is background already."""
+    require_owner: bool = True
+    """Only objects somebody was seen leaving count. False also flags ownerless static objects
+    after ``dwell_s`` (a dumping site watched at night): many more false alarms."""
+    owner_radius_m: float = Field(default=3.0, gt=0.0, le=50.0)
+    """With ``[calibration]``: an owner farther than this (metres on the ground) has left."""
+    blob_min_area: float = Field(default=0.0008, gt=0.0, le=0.5)
+    """Smallest static object without calibration, as a fraction of the frame (0.0008 of
+    768x432 is 16x16 pixels; a bag 31x33 pixels is 0.003)."""
+    min_object_m2: float = Field(default=0.03, gt=0.0, le=10.0)
+    """With ``[calibration]``: smallest static object, in square metres of its apparent size at
+    its distance (0.03 m2 is a box of about 17 x 17 cm; a small backpack is 0.08)."""
 
     @model_validator(mode="after")
     def _something_to_watch(self) -> AbandonedObjectRule:
@@ -97,10 +127,30 @@ class AbandonedObjectRule(_RuleBase):
 class PersonDownRule(_RuleBase):
     type: Literal["person_down"]
     dwell_s: Seconds = 5.0
+    """How long a person must lie still before the event starts."""
+    posture: Literal["body", "box"] = "body"
+    """``body``: the torso axis (hips to shoulders) found by the pose model on the person's
+    crop, compared with the camera's vertical at the person's feet (from ``[calibration]``
+    when present, else straight up the image); sitting and crouching keep the torso upright
+    and are not down. ``box``: the box's width over height only (fooled by sitting, by
+    outstretched arms and by people cut by the frame's edge)."""
+    min_tilt_deg: float = Field(default=60.0, ge=20.0, le=90.0)
+    """With ``body``: the torso leans at least this far from the vertical to count as lying."""
+    min_pose_score: float = Field(default=0.5, gt=0.0, lt=1.0)
+    """With ``body``: the pose model's confidence below which the posture is unknown."""
+    min_size_px: int = Field(default=40, ge=8, le=4000)
+    """With ``body``: persons whose box's longer side is shorter than this many pixels are
+    too small for the pose model; their posture stays unknown."""
+    pose_interval_s: float = Field(default=0.5, ge=0.0, le=10.0)
+    """With ``body``: a track's posture is re-estimated at most this often (CPU)."""
     min_aspect: float = Field(default=1.2, gt=0.5, le=10.0)
-    """Box width / height above which a person is lying."""
+    """With ``box``: box width / height above which a person is lying."""
     max_motion: float = Field(default=0.03, gt=0.0, le=1.0)
-    """A lying person's foot point may move this much (normalised) and still be down."""
+    """A lying person's torso centre (box centre with ``box``) may move this much
+    (normalised to the frame) over the dwell and still be down: arms and legs may move."""
+    gap_s: float = Field(default=1.5, ge=0.0, le=60.0)
+    """A lying person unseen for up to this long (a detector miss, a new track id over the
+    same place, a pose not found) keeps their lying and stillness timers."""
     severity: Severity = "critical"
 
 
@@ -137,9 +187,15 @@ class CrowdMovementRule(_RuleBase):
 
 
 class WeaponRule(_RuleBase):
+    """A weapon class of the detector over several frames. With the shipped COCO models this
+    sees **knives only** (COCO's ``knife``): no shipped model detects firearms. A firearm
+    detector (e.g. trained on Open Images' Handgun/Rifle/Shotgun boxes) plugs in through its
+    manifest labels and ``classes``."""
+
     type: Literal["weapon"]
     classes: list[str] = Field(default_factory=lambda: ["knife"], min_length=1)
-    """Weapon classes of the detector (COCO has ``knife``; a firearm model adds its own)."""
+    """Weapon classes of the detector: ``knife`` is the only one the shipped COCO models have;
+    firearm classes need a firearm model in the manifest."""
     k: int = Field(default=3, ge=1, le=100)
     """Frames, of the last ``n``, in which the weapon must be seen."""
     n: int = Field(default=5, ge=1, le=100)
@@ -156,15 +212,49 @@ class WeaponRule(_RuleBase):
 
 
 class FireRule(_RuleBase):
+    """Flames or smoke, from the classical detector (:mod:`edge.rules.flame`: colour,
+    flicker, persistence; no model needed) or from a detector model with flame/smoke classes."""
+
     type: Literal["fire"]
+    source: Literal["classical", "model"] = "classical"
+    """``classical``: flame colour + broadband flicker + persistence, and grey veiling smoke,
+    computed on the frames; ``model``: a detector whose manifest labels include ``classes``."""
     classes: list[str] = Field(default_factory=lambda: ["fire", "smoke"], min_length=1)
-    """Flame and smoke classes of the detector (its manifest labels)."""
+    """With ``source = "model"``: the detector's flame and smoke classes (its manifest labels)."""
     k: int = Field(default=5, ge=1, le=100)
     """Frames, of the last ``n``, in which fire or smoke must be seen."""
     n: int = Field(default=10, ge=1, le=100)
     """Length of the frame window of ``k``."""
     min_score: float = Field(default=0.4, gt=0.0, lt=1.0)
-    """Least detection score of a fire class for a frame to count."""
+    """With ``source = "model"``: least detection score of a fire class for a frame to count."""
+    window_s: float = Field(default=2.0, ge=0.5, le=10.0)
+    """Classical: seconds of frames over which flicker, occupancy and drift are measured
+    (flame flicker is 1-15 Hz: two seconds hold several periods of its slowest part)."""
+    min_flicker: float = Field(default=8.0, ge=1.0, le=100.0)
+    """Classical: least temporal standard deviation of a flame pixel's brightness, in grey
+    levels (a lit sign under sensor noise stays below 3; flames vary by tens of levels)."""
+    max_peak: float = Field(default=0.6, ge=0.2, le=1.0)
+    """Classical: most of the flicker power that one frequency (with its two neighbours) may
+    hold; a blinking beacon holds over 0.8, irregular flame flicker about 0.3-0.5."""
+    min_occupancy: float = Field(default=0.4, gt=0.0, le=1.0)
+    """Classical: least share of the window's frames in which a pixel shows flame colour (or
+    smoke); a headlight's reflection passes over a pixel in a fraction of a second."""
+    min_area: float = Field(default=0.0005, gt=0.0, le=0.5)
+    """Classical: smallest flame or smoke region, as a fraction of the watched area (zone, or
+    frame): 0.0005 of a 768x432 frame is about 13x13 pixels."""
+    max_drift: float = Field(default=0.03, gt=0.0, le=1.0)
+    """Classical: how far (fraction of the frame width) a flame region's centroid may move over
+    the window; a fire stays where it burns, a reflection travels with its car."""
+    learn_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    """Classical: pixels steadily of flame colour without flicker for this long (lit signs) are
+    background; also the time constant of the smoke background."""
+    smoke: bool = False
+    """Classical: also look for smoke (grey, blurring the background, growing or rising). Off by
+    default: grey clothes and vehicles that the detector does not track look alike."""
+    smoke_max_saturation: float = Field(default=0.25, gt=0.0, le=1.0)
+    """Classical: most colour saturation (0-1) of a smoke pixel."""
+    smoke_edge_ratio: float = Field(default=0.6, gt=0.0, lt=1.0)
+    """Classical: smoke veils the background: its edge energy falls below this fraction."""
     severity: Severity = "critical"
 
     @model_validator(mode="after")

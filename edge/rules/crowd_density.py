@@ -2,7 +2,8 @@
 
 The zone's area comes from the ground-plane calibration. Hysteresis: the event starts above
 ``max_density`` (held ``dwell_s``) and ends only once density has stayed below
-``max_density * (1 - hysteresis)`` for ``clear_s``.
+``max_density * (1 - hysteresis)`` for ``clear_s``. A dip of up to ``gap_s`` (a missed
+detection lowering the count for a frame) does not restart the dwell.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class CrowdDensity:
         self.area_m2 = plane.area_m2(zone.polygon)
         if self.area_m2 <= 0:
             raise ValueError(f"zone {zone.name!r} has no ground area under the calibration")
-        self.episode = Episode(self.type, cfg.severity, zone.name, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s)
+        self.episode = Episode(self.type, cfg.severity, zone.name, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+                               cfg.gap_s)
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
         persons = select(frame, tracks, ["person"], self.zone.polygon)

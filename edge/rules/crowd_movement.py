@@ -29,14 +29,15 @@ class CrowdMovement:
         self.cfg = cfg
         self.zone = zone
         self.polygon = zone.polygon if zone else None
-        self.motion = Motion(1.0)
+        self.motion = Motion(1.0, cfg.gap_s)
         self.baseline: float | None = None
         self._t0: float | None = None
         self._last_ts: float | None = None
         self._prev: np.ndarray | None = None
         self._mask: np.ndarray | None = None
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+            cfg.gap_s,
         )
 
     def _track_speed(self, frame: Frame, tracks: list[Track]) -> tuple[float, list[Track]]:

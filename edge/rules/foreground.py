@@ -4,7 +4,9 @@ Two running backgrounds on a small grey image: a long-term one that learns slowl
 short-term one that learns in a couple of seconds. A pixel that differs from the long-term
 background but no longer from the short-term one belongs to something that arrived and
 stopped. Its evidence grows with the time it stays so and decays quickly otherwise; blobs
-whose evidence reaches the dwell are reported. Nothing here leaves the box.
+whose evidence reaches the dwell are reported. What is in view at the first frame is the
+background; :meth:`StaticBlobs.absorb` learns a region into it at once (an object nobody
+brought). Nothing here leaves the box.
 """
 
 from __future__ import annotations
@@ -74,3 +76,13 @@ class StaticBlobs:
             if i in strong and a >= self.min_area * area:
                 out.append((x * scale, y * scale, (x + w) * scale, (y + h) * scale))
         return out
+
+    def absorb(self, box: tuple[float, float, float, float], width: int) -> None:
+        """Learn the region of pixel ``box`` (in a frame ``width`` wide) as background now."""
+        if self._long is None or self._short is None or self._evidence is None:
+            return
+        scale = self._long.shape[1] / width
+        x1, y1 = max(0, int(box[0] * scale) - 1), max(0, int(box[1] * scale) - 1)
+        x2, y2 = int(box[2] * scale) + 2, int(box[3] * scale) + 2
+        self._long[y1:y2, x1:x2] = self._short[y1:y2, x1:x2]
+        self._evidence[y1:y2, x1:x2] = 0.0

@@ -2,7 +2,8 @@
 
 One event per situation: it starts when the first qualifying object has dwelt long enough,
 and ends when the zone has held no qualifying object for ``clear_s`` (hysteresis), however
-many objects come and go in between.
+many objects come and go in between. An object unseen for up to ``gap_s`` (a missed
+detection) keeps its dwell time and still counts as present.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from edge.config import ZoneConfig
 from edge.geometry import foot_point, point_in_polygon
 from edge.records import Event, Frame, Track
+from edge.rules.common import Held
 from edge.rules.configs import IntrusionRule
 from edge.wire.messages import uuid7
 
@@ -24,7 +26,7 @@ class Intrusion:
     def __init__(self, cfg: IntrusionRule, zone: ZoneConfig):
         self.cfg = cfg
         self.zone = zone
-        self._entered: dict[int, float] = {}
+        self.held = Held(cfg.gap_s)
         self._open: Event | None = None
         self._last_present = 0.0
         self._peak = 0
@@ -38,25 +40,20 @@ class Intrusion:
         ]
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
-        inside = self._inside(frame, tracks)
-        ids = {t.id for t in inside}
-        for t in inside:
-            self._entered.setdefault(t.id, frame.ts)
-        for tid in list(self._entered):
-            if tid not in ids:
-                del self._entered[tid]
-        if inside:
+        seen = self._inside(frame, tracks)
+        inside = self.held.update(frame.ts, seen)  # with the objects unseen for up to gap_s
+        if seen:
             self._last_present = frame.ts
-        dwelling = [t for t in inside if frame.ts - self._entered[t.id] >= self.cfg.dwell_s]
+        dwelling = self.held.longer_than(self.cfg.dwell_s)
         if self._open is None:
             if dwelling:
-                self._peak = len(inside)
+                self._peak = len(seen)
                 self._open = self._event(frame, "start", inside, None, frame.wall)
                 log.info("intrusion start in zone %s: %d object(s)", self.zone.name, len(inside))
                 return [self._open]
             return []
-        self._peak = max(self._peak, len(inside))
-        if not inside and frame.ts - self._last_present >= self.cfg.clear_s:
+        self._peak = max(self._peak, len(seen))
+        if not inside and frame.ts - self._last_present >= max(self.cfg.clear_s, self.cfg.gap_s):
             return [self._end(frame)]
         return []
 
@@ -68,7 +65,7 @@ class Intrusion:
         ev = self._event(frame, "end", (), self._open, self._open.started_wall)
         log.info("intrusion end in zone %s", self.zone.name)
         self._open = None
-        self._entered.clear()
+        self.held.clear()
         return ev
 
     def _event(

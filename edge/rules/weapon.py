@@ -1,6 +1,7 @@
 """``weapon``: a weapon class of the detector seen in ``k`` of the last ``n`` frames.
 
-COCO models give ``knife``; a model with firearm classes plugs in through its manifest
+The shipped models are COCO models: this rule sees knives (``knife``) and nothing else; no
+shipped model detects firearms. A model with firearm classes plugs in through its manifest
 labels and this rule's ``classes``. :class:`KofNRule` is shared with ``fire``.
 """
 
@@ -26,7 +27,8 @@ class KofNRule:
         self.polygon = zone.polygon if zone else None
         self.window = KofN(cfg.k, cfg.n)
         self.episode = Episode(
-            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s
+            self.type, cfg.severity, zone.name if zone else None, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+            cfg.gap_s,
         )
 
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:

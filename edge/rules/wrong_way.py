@@ -2,6 +2,8 @@
 
 A track counts when, over its last ``window_s``, its foot point moved at least
 ``min_distance`` (normalised) in a direction within ``max_angle_deg`` of exactly backwards.
+A track unseen, or briefly not counting, for up to ``gap_s`` keeps its history and still
+counts, so the event stays open while wrong-way traffic still drives.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import math
 
 from edge.config import ZoneConfig
 from edge.records import Event, Frame, Track
-from edge.rules.common import Episode, Motion, select
+from edge.rules.common import Episode, Held, Motion, select
 from edge.rules.configs import WrongWayRule
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,10 @@ class WrongWay:
         norm = math.hypot(*cfg.direction)
         self._dir = (cfg.direction[0] / norm, cfg.direction[1] / norm)
         self._cos = math.cos(math.radians(cfg.max_angle_deg))
-        self.motion = Motion(cfg.window_s)
-        self.episode = Episode(self.type, cfg.severity, zone.name, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s)
+        self.motion = Motion(cfg.window_s, cfg.gap_s)
+        self.held = Held(cfg.gap_s)
+        self.episode = Episode(self.type, cfg.severity, zone.name, cfg.dwell_s, cfg.clear_s, cfg.cooldown_s,
+                               cfg.gap_s)
 
     def against(self, tid: int) -> float:
         """Distance the track moved against the allowed direction (0 if not wrong-way)."""
@@ -41,11 +45,11 @@ class WrongWay:
     def update(self, frame: Frame, tracks: list[Track]) -> list[Event]:
         inside = select(frame, tracks, self.cfg.classes, self.zone.polygon)
         self.motion.update(frame, inside)
-        offenders = [t for t in inside if self.against(t.id) > 0]
+        offenders = self.held.update(frame.ts, [t for t in inside if self.against(t.id) > 0])
         measure = {"count": float(len(offenders))}
         if offenders:
             measure["distance"] = max(self.against(t.id) for t in offenders)
-        return self.episode.step(frame, bool(offenders), offenders, measure)
+        return self.episode.step(frame, bool(offenders), offenders, measure, self.held.last_seen)
 
     def close(self, frame: Frame) -> list[Event]:
         return self.episode.close(frame)

@@ -18,13 +18,13 @@ import cv2
 
 from edge.capture import VideoSource
 from edge.config import BoxConfig, SourceConfig
-from edge.detect import make_detector
+from edge.detect.tiling import make_box_detector
 from edge.modelstore import ModelStore
-from edge.records import Event
+from edge.records import Event, Frame, Track
 from edge.rules import build_rules
 from edge.stats import StatsAggregator, crossing
 from edge.tools.annotate import draw_events, draw_layout, draw_tracks
-from edge.track import IouTracker
+from edge.track import detector_config, make_tracker
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +56,10 @@ def replay(
     progress: Callable[[int], None] | None = None,
     max_frames: int | None = None,
     store: ModelStore | None = None,
+    observe: Callable[[Frame, list[Track]], None] | None = None,
 ) -> ReplayResult:
-    """Run the pipeline on ``video``; ``emit`` gets each event/stats message (without seq)."""
+    """Run the pipeline on ``video``; ``emit`` gets each event/stats message (without seq),
+    ``observe`` each frame with its reported tracks (for an evaluation)."""
     from edge.pipeline import to_message
 
     if not video.is_file():
@@ -68,9 +70,10 @@ def replay(
             "data_dir": Path(tmp),
             "source": SourceConfig(url=str(video), realtime=False, loop=False),
         })
-        detector = make_detector(cfg.detector, store or ModelStore(cfg.models_dir))
-        tracker = IouTracker(cfg.tracker)
-        rules = build_rules(cfg) if cfg.mode == "alerts" else []
+        store = store or ModelStore(cfg.models_dir)
+        detector = make_box_detector(cfg, store, detector_config(cfg))
+        tracker = make_tracker(cfg)
+        rules = build_rules(cfg, store) if cfg.mode == "alerts" else []
         counts = StatsAggregator(cfg) if cfg.stats.enabled and (cfg.lines or cfg.zones) else None
         source = VideoSource(cfg.source)
         writer: cv2.VideoWriter | None = None
@@ -97,6 +100,8 @@ def replay(
             for frame in _limited(source.frames(), max_frames):
                 ts = frame.ts
                 tracks = tracker.update(detector.detect(frame.image), frame.ts)
+                if observe is not None:
+                    observe(frame, tracks)
                 for rule in rules:
                     handle(rule.update(frame, tracks))
                 if counts is not None and (rec := counts.update(frame, tracks)) is not None:

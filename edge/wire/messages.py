@@ -79,6 +79,7 @@ from edge.wire.schemas import (
     Severity,
 )
 from edge.wire.search import SearchAnswer, SearchQuery, SearchRequest, SearchResult
+from edge.wire.suppress import SUPPRESS_SCHEMA_ID, Suppression, SuppressionSet
 
 __all__ = [
     "ABSENT",
@@ -111,6 +112,7 @@ __all__ = [
     "STATE_PAYLOADS",
     "STATS_SCHEMA",
     "STATS_SCHEMA_ID",
+    "SUPPRESS_SCHEMA_ID",
     "TOPIC_ROOT",
     "Absent",
     "AudioHealth",
@@ -132,6 +134,8 @@ __all__ = [
     "Severity",
     "StateMessage",
     "StatsMessage",
+    "Suppression",
+    "SuppressionSet",
     "ZoneCount",
     "_fast",
     "decode",

@@ -19,12 +19,13 @@ from edge.wire.jsonio import MAX_PAYLOAD_BYTES, MessageError, parse_json
 from edge.wire.reports import HealthMessage, LedgerDigest, StatsMessage
 from edge.wire.schemas import NAME_PATTERN, TOPIC_ROOT
 from edge.wire.search import SearchAnswer, SearchRequest
+from edge.wire.suppress import SuppressionSet
 from edge.wire.validation import check, checked_schema, fast_validator
 
 log = logging.getLogger(__name__)
 
 Message = (EventMessage | StateMessage | HealthMessage | StatsMessage | LedgerDigest
-           | SearchAnswer | SearchRequest)
+           | SearchAnswer | SearchRequest | SuppressionSet)
 """Any message of the contract, as a dataclass."""
 
 
@@ -58,6 +59,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("ledger", LedgerDigest, qos=1, sender="box"),
     Kind("search/resp", SearchAnswer, qos=1, sender="box"),
     Kind("search/req", SearchRequest, qos=1, sender="hub"),
+    # -- false-alarm suppressions (hub -> box, signed, retained: the camera's whole set) --
+    Kind("suppress", SuppressionSet, qos=1, sender="hub"),
+    # -- end of false-alarm suppressions --
 )
 BY_NAME = {k.name: k for k in KINDS}
 SCHEMAS: dict[str, dict[str, Any]] = {
@@ -122,7 +126,8 @@ def decode(name: str, payload: bytes, expected_site: str, expected_camera: str) 
     the JSON object (``state``: the bare string ``online``/``offline``).
 
     The object's ``site``/``camera`` (a search request: one of its ``cameras``) must match the
-    topic; MessageError says why anything is refused."""
+    topic (a search request or a suppression set: one of its ``cameras``); MessageError says
+    why anything is refused."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise MessageError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     if name == "state":

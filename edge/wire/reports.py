@@ -86,6 +86,8 @@ class HealthMessage:
     outbox_error: str | Absent | None = ABSENT
     outbox_memory_queue: int | Absent = ABSENT
     disk_full: bool | Absent = ABSENT
+    verification: dict[str, int] | Absent = ABSENT
+    """Counters of the box's verification and suppressions (see the schema)."""
 
     def body(self) -> dict[str, Any]:
         """The message as it waits for its ``seq``."""
@@ -101,7 +103,8 @@ class HealthMessage:
             outbox_dropped=(asdict(self.outbox_dropped)
                             if isinstance(self.outbox_dropped, OutboxDropped) else ABSENT),
             outbox_error=self.outbox_error, outbox_memory_queue=self.outbox_memory_queue,
-            disk_full=self.disk_full)
+            disk_full=self.disk_full,
+            verification=dict(self.verification) if isinstance(self.verification, dict) else ABSENT)
 
     def to_wire(self, seq: int) -> dict[str, Any]:
         return {**self.body(), "seq": seq}
@@ -128,6 +131,7 @@ class HealthMessage:
             outbox_error=d.get("outbox_error", ABSENT),
             outbox_memory_queue=d.get("outbox_memory_queue", ABSENT),
             disk_full=d.get("disk_full", ABSENT),
+            verification=d.get("verification", ABSENT),
         )
 
 

@@ -112,7 +112,7 @@ EVENT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "required": ["status", "sha256"],
             "properties": {
-                "status": {"enum": ["none", "pending", "uploaded", "failed"]},
+                "status": {"enum": ["none", "pending", "making", "uploaded", "failed"]},
                 "sha256": {"anyOf": [_SHA256, {"type": "null"}]},
                 "reason": {"description": "why the clip failed", "type": "string",
                            "maxLength": 200},
@@ -188,6 +188,19 @@ HEALTH_SCHEMA: dict[str, Any] = {
         "outbox_memory_queue": _COUNT,
         "disk_full": {"description": "the box's data disk is full: only health and state leave "
                       "it, other messages wait", "type": "boolean"},
+        "verification": {
+            "description": "candidate events since the box started: re-checked, confirmed, "
+                           "refused (not sent), sent unverified (over the hourly cap, or no "
+                           "class the model knows), suppressed by the hub's false-alarm "
+                           "suppressions; and the version of the suppression set applied",
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["verified", "confirmed", "refused", "unverified", "unverifiable",
+                         "suppressed", "suppression_version"],
+            "properties": {k: _COUNT for k in (
+                "verified", "confirmed", "refused", "unverified", "unverifiable", "suppressed",
+                "suppression_version")},
+        },
         "seq": _COUNT,
     },
 }

@@ -126,6 +126,7 @@ def test_nothing_under_the_data_dir_grows_while_audio_runs(
     finally:
         agent.shutdown()
     assert set(before) <= {"outbox.sqlite", "outbox.sqlite-wal", "outbox.sqlite-shm", "egress-ledger.jsonl",
-                           "index.sqlite", "index.sqlite-wal", "index.sqlite-shm"}  # track index
+                           "index.sqlite", "index.sqlite-wal", "index.sqlite-shm",  # track index
+                           "suppressions.sqlite"}  # the hub's false-alarm suppressions
     assert after == before  # no file appeared, grew or was rewritten
     assert spy.of("event") == []

@@ -42,7 +42,7 @@ def test_box_help_lists_only_box_commands() -> None:
     out = vigie_on_a_box("--help")
     assert out.returncode == 0, out.stderr[-2000:]
     listed = {line.split()[0] for line in out.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
-    assert listed == {"audio", "edge", "index", "models"}, out.stdout
+    assert listed == {"audio", "edge", "eval", "index", "models"}, out.stdout
 
 
 def test_hub_command_on_a_box_is_a_clear_error() -> None:

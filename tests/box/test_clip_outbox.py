@@ -84,7 +84,7 @@ def test_clip_config_refuses_no_anonymisation(tmp_path: Path) -> None:
         parse(base + '[upload]\nhub_url = "http://hub"\ndevice_token = "short"\n', tmp_path / "box.toml")
     cfg = parse(base + '[clips]\nanonymize = "faces"\n[[privacy_masks]]\nname = "w"\n'
                 'polygon = [[0, 0], [0.5, 0], [0.5, 0.5]]\n', tmp_path / "box.toml")
-    assert cfg.clips.anonymize == "faces" and cfg.clips.pre_s == 5 and cfg.clips.post_s == 10
+    assert cfg.clips.anonymize == "faces" and cfg.clips.pre_s == 5 and cfg.clips.post_s == 5
     assert cfg.upload is None  # no [upload]: no clips are made
 
 

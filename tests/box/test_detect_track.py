@@ -68,7 +68,7 @@ def test_tracker_keeps_ids_through_motion_and_short_gaps() -> None:
 
 
 def test_tracker_forgets_after_max_missed() -> None:
-    tr = IouTracker(TrackerConfig(min_hits=1, max_missed=2))
+    tr = IouTracker(TrackerConfig(min_hits=1, max_missed=2, max_gap_s=0.0))
     first = tr.update([_det(10)], 0.0)[0].id
     for i in range(3):
         tr.update([], 0.1 * (i + 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from importlib.metadata import distribution
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,15 @@ from edge.modelstore import Manifest, ModelStore, ModelStoreError, sha256_file
 
 
 def test_manifest_pins_every_shared_model(shared: Path) -> None:
+    """Every file is in ../shared/models, or inside the installed wheel the manifest names."""
     m = Manifest.load()
     for spec in m.models.values():
         for mf in spec.files:
+            if mf.package:
+                assert mf.package_member and not (shared / "models" / mf.path).exists()
+                located = distribution(mf.package).locate_file(mf.package_member)
+                assert sha256_file(Path(str(located))) == mf.sha256, mf.path
+                continue
             assert sha256_file(shared / "models" / mf.path) == mf.sha256, mf.path
     assert m.get("yolox-nano").labels[0] == "person"
     assert len(m.get("yolox-nano").labels) == 80
@@ -27,6 +34,14 @@ def test_fetch_copies_and_verifies(tmp_path: Path, shared: Path) -> None:
     assert done == [tmp_path / "store" / "yolox_nano.onnx"]
     assert store.path("yolox-nano").is_file()
     assert (tmp_path / "store" / "manifest.toml").is_file()
+
+
+def test_fetch_takes_a_model_from_its_installed_wheel(tmp_path: Path, shared: Path) -> None:
+    """The pose model is not in the mirror: it is copied out of the mediapipe wheel, verified."""
+    store = ModelStore(tmp_path / "store")
+    done = store.fetch(["blazepose-detector"], mirror=shared / "models", allow_download=False)
+    assert done == [tmp_path / "store" / "mediapipe" / "pose_detection.tflite"]
+    assert sha256_file(store.path("blazepose-detector")) == store.sha256("blazepose-detector")
 
 
 def test_fetch_refuses_corrupt_mirror_file_naming_file_and_hashes(tmp_path: Path, shared: Path) -> None:

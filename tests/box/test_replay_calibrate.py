@@ -103,7 +103,7 @@ def test_homography_maps_the_calibration_points() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('[[rules]]\ntype = "fire"\n', "has no flame or smoke class"),
+        ('[[rules]]\ntype = "fire"\nsource = "model"\n', "has no flame or smoke class"),
         ('[[zones]]\nname = "z"\npolygon = [[0,0],[1,0],[1,1]]\n'
          '[[rules]]\ntype = "crowd_density"\nzone = "z"\n',
          "needs ground-plane calibration"),

@@ -89,7 +89,7 @@ def _standing(t: float) -> list:
 
 
 def test_person_down_fires_once_after_dwell_and_ends() -> None:
-    cfg = PersonDownRule(type="person_down", dwell_s=5, clear_s=2, cooldown_s=20)
+    cfg = PersonDownRule(type="person_down", posture="box", dwell_s=5, clear_s=2, cooldown_s=20)
     tl = Timeline(PersonDown(cfg, None)).run([(2, _standing), (8, _lying), (4, _standing)])
     assert len(tl.starts()) == 1 and tl.starts()[0] == pytest.approx(2 + 5, abs=0.11)
     assert len(tl.ends()) == 1 and tl.ends()[0] == pytest.approx(10 + 2, abs=0.11)
@@ -97,7 +97,7 @@ def test_person_down_fires_once_after_dwell_and_ends() -> None:
 
 
 def test_person_down_below_dwell_or_moving_is_quiet() -> None:
-    cfg = PersonDownRule(type="person_down", dwell_s=5)
+    cfg = PersonDownRule(type="person_down", posture="box", dwell_s=5)
     short = Timeline(PersonDown(cfg, None)).run([(4, _lying), (5, _standing)])
     assert short.events == []
     crawling = lambda t: [track(1, "person", 0.2 + 0.05 * t, 0.9, w=0.3, h=0.15)]  # noqa: E731
@@ -105,7 +105,7 @@ def test_person_down_below_dwell_or_moving_is_quiet() -> None:
 
 
 def test_person_down_cooldown() -> None:
-    cfg = PersonDownRule(type="person_down", dwell_s=2, clear_s=1, cooldown_s=10)
+    cfg = PersonDownRule(type="person_down", posture="box", dwell_s=2, clear_s=1, cooldown_s=10)
     tl = Timeline(PersonDown(cfg, None)).run(
         [(3, _lying), (1.5, _standing), (3, _lying), (1.5, _standing), (8, nothing), (3, _lying)]
     )
@@ -154,7 +154,7 @@ def test_abandoned_object_static_blob() -> None:
         return dumped if ts >= 5.0 else bg
 
     cfg = AbandonedObjectRule(type="abandoned_object", classes=[], foreground_blob=True, dwell_s=4,
-                              clear_s=2)
+                              clear_s=2, require_owner=False)
     tl = Timeline(AbandonedObject(cfg, None), image=image).run([(20, nothing)])
     assert len(tl.starts()) == 1, tl.events
     assert 5 + 4 <= tl.starts()[0] <= 5 + 4 + 3
@@ -283,7 +283,7 @@ def test_weapon_cooldown() -> None:
 
 
 def test_fire_rule_uses_its_classes() -> None:
-    cfg = FireRule(type="fire", k=3, n=5, clear_s=1)
+    cfg = FireRule(type="fire", source="model", k=3, n=5, clear_s=1)
     tl = Timeline(Fire(cfg, None)).run([(2, _knife_every(5, 5, "smoke")), (3, nothing)])
     assert [e.type for _, e in tl.events] == ["fire", "fire"]
     assert Timeline(Fire(cfg, None)).run([(3, _knife_every(5, 5, "knife"))]).events == []

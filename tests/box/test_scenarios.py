@@ -22,7 +22,7 @@ from edge.rules import build_rules
 from edge.rules.camera_tamper import CameraTamper
 from edge.rules.configs import CameraTamperRule
 from edge.stats import StatsAggregator
-from edge.track import IouTracker
+from edge.track import detector_config, make_tracker
 from tests.kits import scenes
 
 pytestmark = pytest.mark.slow
@@ -35,8 +35,8 @@ class Step:
 
 
 def _detect_all(video: Path, store: ModelStore, cfg: BoxConfig) -> list[Step]:
-    det = make_detector(cfg.detector, store)
-    tracker = IouTracker(cfg.tracker)
+    det = make_detector(detector_config(cfg), store)
+    tracker = make_tracker(cfg)
     blank: np.ndarray | None = None
     steps = []
     for f in VideoSource(SourceConfig(url=str(video), realtime=False)).frames():
@@ -113,8 +113,8 @@ def test_no_false_alarm_on_car_park(model_store: ModelStore, media: Path, tmp_pa
                       {"type": "abandoned_object", "zone": "lot", "foreground_blob": True,
                        "dwell_s": 5},
                       {"type": "camera_tamper"}])
-    det = make_detector(cfg.detector, model_store)
-    tracker = IouTracker(cfg.tracker)
+    det = make_detector(detector_config(cfg), model_store)
+    tracker = make_tracker(cfg)
     rules = build_rules(cfg)
     events: list[Event] = []
     labels: set[str] = set()

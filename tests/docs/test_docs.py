@@ -19,7 +19,7 @@ README = ROOT / "README.md"
 PAGES = [README, *sorted(DOCS.rglob("*.md"))]
 """Generated from the config models by its own tool: a link to it may land before the file does."""
 
-RULE_HELPERS = {"__init__", "common", "configs", "checks", "foreground"}
+RULE_HELPERS = {"__init__", "common", "configs", "checks", "foreground", "flame", "ownership"}
 """Modules of edge/rules/ that are not a rule of their own."""
 
 

@@ -28,7 +28,7 @@ DEVICE = "e2e-device-token-cam-01-abcdef"
 
 
 PRE_S, POST_S = 3, 5
-"""The clips' pre-roll and post-roll (shorter than the defaults, 5 s and 10 s: half the frames
+"""The clips' pre-roll and post-roll (shorter than the defaults, 5 s and 5 s: fewer frames
 to anonymise and encode; the clip must still hold both whole)."""
 
 

@@ -167,7 +167,7 @@ def test_searches_and_preview_views_are_audited(scene: Scene) -> None:
     (red,) = view["results"]
     scene.inv.get(scene.hub.url + red["preview_url"], timeout=10).raise_for_status()
     clip = scene.inv.post(scene.hub.url + red["clip_request_url"], timeout=10)
-    assert clip.status_code == 404 and "no recorded video" in clip.json()["message"]
+    assert clip.status_code == 404 and "aucun enregistrement vidéo" in clip.json()["message"]
     db = scene.hub.db()
     rows = [dict(zip(("actor", "action", "subject", "why"), r, strict=True)) for r in db.execute(
         "SELECT actor, action, subject, why FROM audit WHERE subject LIKE ?", [f"search {view['id']}%"])]

@@ -22,6 +22,10 @@ edge ledger
 edge ledger export
 edge replay
 edge run
+edge setup
+edge stores
+eval
+eval scenes
 hub
 hub enrol-box
 hub ingest
@@ -45,6 +49,7 @@ models fetch
 models quantize
 models status
 privacy
+privacy access-export
 privacy register
 privacy verify
 sim
@@ -77,4 +82,4 @@ def test_python_m_edge_cli_lists_the_hub_commands() -> None:
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     listed = {line.split()[0] for line in out.stdout.split("Commands:", 1)[1].splitlines() if line.strip()}
-    assert listed == {"audio", "demo", "edge", "hub", "index", "models", "privacy", "sim"}
+    assert listed == {"audio", "demo", "edge", "eval", "hub", "index", "models", "privacy", "sim"}

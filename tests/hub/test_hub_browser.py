@@ -73,7 +73,7 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     page = ctx.new_page()
     login(page, hub, "operator", output_dir)
-    expect(page.locator("#status")).to_contain_text("new")
+    expect(page.locator("#status")).to_contain_text("nouvelles")
 
     warning = event_message(camera="cam-01", severity="warning", zone="gate")
     critical = event_message(camera="cam-01", severity="critical", type_="weapon", zone="square",
@@ -91,24 +91,25 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
     appeared_s = time.monotonic() - t0
     assert appeared_s < 3.0
     expect(page.locator("#cue")).to_be_visible()
-    expect(page.locator("#cue")).to_contain_text("weapon at test/cam-01")
+    expect(page.locator("#cue")).to_contain_text("Arme — test/cam-01")
     cue = page.evaluate("window.vigieCue")
     assert cue["flashes"] >= 1 and cue["sounds"] >= 1, cue
     expect(row).to_contain_text("square")
-    expect(row).to_contain_text("critical")
+    expect(row).to_contain_text("Critique")
     page.screenshot(path=str(output_dir / "02-queue-new-critical.png"))
 
     # one key acknowledges the selected (top, newest) alert
     page.locator("#cue").click()
     row.click()
     page.keyboard.press("a")
-    expect(row).to_contain_text("acknowledged by operator", timeout=5000)
+    expect(row).to_contain_text("Prise en compte par operator", timeout=5000)
     db = hub.db()
     assert db.execute("SELECT status, acked_by FROM events WHERE id = ?",
                       [critical["id"]]).fetchone() == ("acknowledged", "operator")
     # one click acknowledges the other
     page.locator(f"tr[data-id='{warning['id']}'] button.ack").click()
-    expect(page.locator(f"tr[data-id='{warning['id']}']")).to_contain_text("acknowledged", timeout=5000)
+    expect(page.locator(f"tr[data-id='{warning['id']}']")).to_contain_text("Prise en compte",
+                                                                           timeout=5000)
     page.screenshot(path=str(output_dir / "03-queue-acknowledged.png"))
 
     # the box uploads the event's clip; the alert page plays it, and the view is audited
@@ -126,9 +127,9 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
     page.select_option("select[name=outcome]", "false_alarm")
     page.fill("textarea[name=comment]", "umbrella handle, not a knife")
     page.click("#resolve-form button[type=submit]")
-    expect(page.locator("#status")).to_have_text("resolved", timeout=5000)
+    expect(page.locator("#status")).to_have_text("Clôturée", timeout=5000)
     history = page.locator("#history")
-    for text in ("alert.ack", "alert.resolve", "false_alarm: umbrella handle", "alert.view"):
+    for text in ("Prise en compte", "Clôturée", "Fausse alerte : umbrella handle", "Consultée"):
         expect(history).to_contain_text(text)
     page.screenshot(path=str(output_dir / "04-alert-resolved.png"), full_page=True)
     assert db.execute("SELECT outcome, resolved_by FROM events WHERE id = ?",
@@ -136,12 +137,12 @@ def test_operator_sees_acks_and_resolves_a_live_alert(browser: Browser, live: tu
 
     page.goto(f"{hub.url}/cameras")
     cam = page.locator("tr[data-camera='test/cam-01']")
-    expect(cam).to_contain_text("online")
+    expect(cam).to_contain_text("En ligne")
     expect(cam).to_contain_text("60 / 90 ms")
     page.screenshot(path=str(output_dir / "05-cameras.png"))
 
     page.goto(f"{hub.url}/search?class=knife&go=1")
-    expect(page.locator("#total")).to_contain_text("1 event(s)")
+    expect(page.locator("#total")).to_contain_text("1 événement")
     page.screenshot(path=str(output_dir / "06-search.png"))
 
     # the privacy pages are refused to an operator

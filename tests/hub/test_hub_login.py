@@ -208,8 +208,8 @@ def test_admin_page_revokes_a_token(hub: Hub) -> None:
     assert requests.get(f"{hub.url}/api/v1/alerts", headers=auth, timeout=10).status_code == 200
     r = admin.post(f"{hub.url}/admin/users", data={"action": "revoke", "username": "vms-bridge",
                                                   "csrf_token": csrf}, timeout=10)
-    assert r.status_code == 200 and "token of API client vms-bridge revoked" in r.text
-    assert re.search(r"<td>vms-bridge</td><td>supervisor</td><td>revoked</td>", r.text)
+    assert r.status_code == 200 and "Jeton du client API vms-bridge révoqué." in r.text
+    assert re.search(r"<td>vms-bridge</td><td>Superviseur</td><td>révoqué</td>", r.text)
     assert requests.get(f"{hub.url}/api/v1/alerts", headers=auth, timeout=10).status_code == 401
     assert audit_rows(hub.db(), "api_client.revoke") == [("admin", "vms-bridge", "")]
 

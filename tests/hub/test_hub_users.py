@@ -86,11 +86,11 @@ def test_disable_ends_sessions_and_next_redirect(hub: Hub) -> None:
     r = admin.post(f"{hub.url}/admin/users", data={"action": "disable", "username": "admin",
                                                   "csrf_token": admin.headers["X-CSRF-Token"]},
                    timeout=10)
-    assert r.status_code == 400 and "cannot disable your own account" in r.text
+    assert r.status_code == 400 and "Vous ne pouvez pas désactiver votre propre compte" in r.text
     r = admin.post(f"{hub.url}/admin/users", data={"action": "disable", "username": "operator",
                                                   "csrf_token": admin.headers["X-CSRF-Token"]},
                    timeout=10)
-    assert r.status_code == 200 and "user operator disabled" in r.text
+    assert r.status_code == 200 and "Utilisateur operator désactivé." in r.text
     assert s.get(f"{hub.url}/api/v1/me", timeout=10).status_code == 401
     assert _post_login(hub, "operator", PASSWORD).status_code == 401
     r = requests.get(f"{hub.url}/search?type=intrusion", allow_redirects=False, timeout=10)
@@ -141,6 +141,12 @@ def test_cli_user_add_passwd_disable(tmp_path: Path) -> None:
     r = _vigie("user", "add", "--config", str(cfg), "alice", "--role", "supervisor",
                "--password-stdin", stdin="first password 1\n")
     assert r.returncode != 0 and "already exists" in r.stderr
+    r = _vigie("user", "add", "--config", str(cfg), "bruno", "--role", "operator",
+               "--language", "en", "--password-stdin", stdin="bruno password 1\n")
+    assert r.returncode == 0 and "language en" in r.stdout, r.stderr
+    r = _vigie("user", "add", "--config", str(cfg), "carla", "--role", "operator",
+               "--language", "de", "--password-stdin", stdin="carla password 1\n")
+    assert r.returncode != 0 and "'de' is not one of" in r.stderr
     r = _vigie("user", "passwd", "--config", str(cfg), "alice", "--password-stdin",
                stdin="second password 2\n")
     assert r.returncode == 0, r.stderr
@@ -157,4 +163,7 @@ def test_cli_user_add_passwd_disable(tmp_path: Path) -> None:
     r = _vigie("token", "add", "--config", str(cfg), "soc", "--role", "operator")
     assert r.returncode == 0 and r.stdout.startswith("vgt_")
     actions = [row[0] for row in db.execute("SELECT action FROM audit ORDER BY id").fetchall()]
-    assert actions == ["user.add", "user.passwd", "user.disable", "api_client.add"]
+    assert actions == ["user.add", "user.add", "user.language", "user.passwd", "user.disable",
+                       "api_client.add"]
+    bruno = get_user(db, "bruno")
+    assert bruno is not None and bruno.language == "en"

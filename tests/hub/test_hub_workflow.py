@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from pathlib import Path
 
@@ -31,14 +32,14 @@ def test_ack_assign_resolve_history_and_audit(hub: Hub) -> None:
     assert r.json()["acked_by"] == "operator"
     assert op.post(f"{hub.url}/api/v1/alerts/{alert}/ack", json={}, timeout=10).status_code == 409
     r = sup.post(f"{hub.url}/api/v1/alerts/{alert}/assign", json={"operator": "nobody"}, timeout=10)
-    assert r.status_code == 400 and "not an active operator" in r.json()["message"]
+    assert r.status_code == 400 and "n'est pas un opérateur ou un superviseur actif" in r.json()["message"]
     r = sup.post(f"{hub.url}/api/v1/alerts/{alert}/assign", json={"operator": "operator"}, timeout=10)
     assert r.status_code == 200 and r.json()["assigned_to"] == "operator"
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve", json={"outcome": "maybe", "comment": "x"},
                 timeout=10)
-    assert r.status_code == 400 and "outcome must be one of" in r.json()["message"]
+    assert r.status_code == 400 and "l'issue doit être l'une de" in r.json()["message"]
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve", json={"outcome": "false_alarm"}, timeout=10)
-    assert r.status_code == 400 and "comment is required" in r.json()["message"]
+    assert r.status_code == 400 and "commentaire est obligatoire" in r.json()["message"]
     r = op.post(f"{hub.url}/api/v1/alerts/{alert}/resolve",
                 json={"outcome": "false_alarm", "comment": "a shadow on the gate"}, timeout=10)
     assert r.status_code == 200
@@ -81,12 +82,12 @@ def test_search_filters_pagination_and_audit(hub: Hub) -> None:
     assert len(page1["events"]) == 5 and len(page2["events"]) == 4
     assert not {e["id"] for e in page1["events"]} & {e["id"] for e in page2["events"]}
     assert search(status="new")["total"] == 9 and search(outcome="test")["total"] == 0
-    for bad, why in (({"from": "yesterday"}, "ISO 8601"), ({"status": "open"}, "status must be"),
-                     ({"per_page": "5000"}, "per_page must be"), ({"zone": "a'--"}, "zone must be")):
+    for bad, why in (({"from": "yesterday"}, "ISO 8601"), ({"status": "open"}, "status doit être"),
+                     ({"per_page": "5000"}, "per_page doit être"), ({"zone": "a'--"}, "zone doit comporter")):
         r = s.get(f"{hub.url}/api/v1/events", params=bad, timeout=10)
         assert r.status_code == 400 and why in r.json()["message"], (bad, r.text)
     page = s.get(f"{hub.url}/search", params={"class": "car", "go": "1"}, timeout=10)
-    assert "2 event(s)" in page.text
+    assert "2 événements" in page.text
     searches = [r for r in _audit(hub) if r[1] == "search"]
     assert len(searches) >= 8 and searches[-1][0] == "operator" and '"object_class": "car"' in searches[-1][3]
 
@@ -96,12 +97,15 @@ def test_export_needs_reason_is_audited_and_safe(hub: Hub) -> None:
     insert_event(hub.database, camera="cam-b", zone="road")
     s = hub.login("privacy_officer".replace("_", "-"))
     r = s.post(f"{hub.url}/api/v1/events/export", json={"filters": {}}, timeout=10)
-    assert r.status_code == 400 and "reason" in r.json()["message"]
+    assert r.status_code == 400 and "motif" in r.json()["message"]
     r = s.post(f"{hub.url}/api/v1/events/export",
                json={"reason": "requisition 2026-118", "filters": {"camera": "cam-a"}}, timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [row["camera"] for row in rows] == ["cam-a"]
+    assert [row["Caméra"] for row in rows] == ["cam-a"]
+    assert rows[0]["Type"] == "Intrusion" and rows[0]["Statut"] == "Nouvelle"
+    started = rows[0]["Début (Europe/Paris)"]
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", started), started
     form = s.post(f"{hub.url}/search/export", data={"camera": "cam-b", "reason": "court order 7",
                                                     "csrf_token": s.headers["X-CSRF-Token"]},
                   timeout=10)
@@ -165,7 +169,8 @@ def test_cameras_page_shows_health(hub: Hub) -> None:
     s = hub.login("operator")
     page = s.get(f"{hub.url}/cameras", timeout=10).text
     assert "4.5" in page and "61 / 80 ms" in page and "yolox-nano (onnxruntime)" in page
-    assert "<td>on</td>" in page and "AIPD-2026-014" in page
+    assert "<td>actif</td>" in page and "AIPD-2026-014" in page
+    assert ">En ligne<" in page and "<th>Dernier signal</th>" in page
     cams = {c["camera"]: c for c in s.get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]}
     assert cams["cam-h"]["online"] is True and cams["cam-old"]["online"] is False
 
@@ -183,7 +188,7 @@ def test_queue_keeps_old_open_alerts(hub: Hub) -> None:
     got = s.get(f"{hub.url}/api/v1/alerts?status=open&limit=2", timeout=10).json()["alerts"]
     assert [a["id"] for a in got] == [acked, old]
     r = s.get(f"{hub.url}/api/v1/alerts?status=closed", timeout=10)
-    assert r.status_code == 400 and "open (new and acknowledged)" in r.json()["message"]
+    assert r.status_code == 400 and "(open : nouvelles et prises en compte)" in r.json()["message"]
 
 
 def test_stats_messages_chart(hub: Hub) -> None:
@@ -206,7 +211,8 @@ def test_stats_messages_chart(hub: Hub) -> None:
     assert sum(counts["crossings"]["person"].values()) == 3 + 1 + 5 + 0
     assert counts["occupancy"] == {"hall/person": 7.0}
     svg = sup.get(f"{hub.url}/stats/crossings-per-hour.svg?hours=2", timeout=30)
-    assert svg.status_code == 200 and "person" in svg.text and "<svg" in svg.text
+    assert svg.status_code == 200 and "Personne" in svg.text and "<svg" in svg.text
+    assert "Franchissements de ligne par heure" in svg.text and "Europe/Paris" in svg.text
 
 
 def json_dumps(value: object) -> str:

@@ -126,13 +126,13 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     assert [m["camera"] for m in only["messages"]] == ["cam-043"]
     assert po.get(f"{hub.url}/api/v1/privacy/quarantine?category=nope", timeout=10).status_code == 400
     page = po.get(f"{hub.url}/privacy/quarantine", timeout=10)
-    assert page.status_code == 200 and "spoof attempt" in page.text
+    assert page.status_code == 200 and "tentatives d&#39;usurpation" in page.text
     assert f"event {start['id']} belongs to marseille/cam-042" in page.text
     template = (Path(__file__).parents[2] / "central/web/templates/privacy/quarantine.html").read_text()
     assert "<script" not in template and not re.search(r"\son[a-z]+\s*=", template)
     assert 'href="/privacy/quarantine"' in page.text  # in the navigation
     inventory = po.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).json()["items"]
-    assert any(i["what"] == "Quarantine" and i["count"] == 3 for i in inventory)
+    assert any(i["name"] == "quarantine" and i["count"] == 3 for i in inventory)
     assert hub.login("admin").get(f"{hub.url}/privacy/quarantine", timeout=10).status_code == 200
     for role in ("operator", "supervisor", "investigator"):
         s = hub.login(role)
@@ -141,7 +141,7 @@ def test_privacy_officer_sees_quarantine_and_spoof_attempts(hub: Hub) -> None:  
     cams = hub.login("operator").get(f"{hub.url}/api/v1/cameras", timeout=10).json()["cameras"]
     assert 890 < cams[0]["clock_skew_s"] < 910
     page = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "Clock skew" in page and "+9" in page
+    assert "Décalage d" in page and "+9" in page
 
 
 
@@ -152,8 +152,8 @@ def test_cameras_page_says_a_box_disk_is_full(hub: Hub) -> None:  # noqa: F811
             "outbox_error": "database or disk is full"}
     assert ing.handle(A + "health", encode(full)) == "stored"
     row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "<th>Disk</th>" in row and "FULL (database or disk is full)" in row
+    assert "<th>Disque</th>" in row and "PLEIN (database or disk is full)" in row
     ing.handle(A + "health", encode({**full, "disk_full": False, "disk_free_bytes": 3 * 2**30,
                                      "outbox_error": None}))
     row = hub.login("admin").get(f"{hub.url}/cameras", timeout=10).text
-    assert "FULL" not in row and "3.0 GiB free" in row
+    assert "PLEIN" not in row and "3.0 Gio libres" in row

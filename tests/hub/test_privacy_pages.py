@@ -108,7 +108,7 @@ def test_inventory_and_retention_cap(hub: Hub) -> None:  # noqa: F811
     po = hub.login("privacy-officer")
     inv = po.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).json()
     assert inv["retention_days"] == 10 and inv["legal_max_days"] == 30
-    events = next(i for i in inv["items"] if i["what"] == "Events")
+    events = next(i for i in inv["items"] if i["name"] == "events")
     assert events["count"] == 2 and events["bytes"] > 0
     assert 6.9 * 86400 < events["purge_in_s"] < 7.01 * 86400  # oldest is 3 days into 10
     r = po.put(f"{hub.url}/api/v1/privacy/retention", json={"days": 31}, timeout=10)
@@ -116,10 +116,10 @@ def test_inventory_and_retention_cap(hub: Hub) -> None:  # noqa: F811
     r = po.put(f"{hub.url}/api/v1/privacy/retention", json={"days": 5}, timeout=10)
     assert r.status_code == 200 and r.json() == {"retention_days": 5}
     inv = po.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).json()
-    events = next(i for i in inv["items"] if i["what"] == "Events")
+    events = next(i for i in inv["items"] if i["name"] == "events")
     assert inv["retention_days"] == 5 and events["purge_in_s"] < 2.01 * 86400
     page = po.get(f"{hub.url}/privacy/inventory", timeout=10)
-    assert page.status_code == 200 and "Retention in force: 5 days" in page.text
+    assert page.status_code == 200 and "Durée de conservation en vigueur : 5 jours" in page.text
     r = po.post(f"{hub.url}/privacy/retention", data={"days": "45", "csrf_token": po.headers["X-CSRF-Token"]},
                 timeout=10)
     assert r.status_code == 400 and "exceeds the legal maximum" in r.text
@@ -135,6 +135,37 @@ def test_inventory_and_retention_cap(hub: Hub) -> None:  # noqa: F811
     report = purge(db, Path(hub.app.config["CLIPS_DIR"]), retention_days(db, 10), dry_run=True)
     assert len(report.events) == 0
     assert requests.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).status_code == 401
+
+
+def test_inventory_lists_every_store_with_search_results_and_previews(hub: Hub) -> None:  # noqa: F811
+    from central.privacy.processings import BOX_STORES, HUB_TABLES
+
+    now = time.time()
+    db = hub.db()
+    db.execute("INSERT INTO searches (id, requester, case_ref, reason, created_at, deadline, "
+               "expires_at, window_start, window_end, query, asked) VALUES ('s1', 'inv', 'PV-12', "
+               "'theft of a van', ?, ?, ?, '2026-12-01T08:00:00Z', '2026-12-01T09:00:00Z', '{}', 2)",
+               [now - 2 * 86400, now, now])
+    for row, (label, preview) in enumerate([("car", b"\xff\xd8jpeg-preview"), ("person", None),
+                                            ("truck", b"\xff\xd8another")]):
+        db.execute("INSERT INTO search_results (search_id, site, camera, row, class, first_seen, "
+                   "last_seen, zones, direction) VALUES ('s1', 'test', 'cam-01', ?, ?, "
+                   "'2026-12-01T08:10:00Z', '2026-12-01T08:11:00Z', '[]', 'left')", [row, label])
+        if preview:
+            db.execute("UPDATE search_results SET preview = ? WHERE row = ?", [preview, row])
+    po = hub.login("privacy-officer")
+    items = {i["name"]: i for i in po.get(f"{hub.url}/api/v1/privacy/inventory", timeout=10).json()["items"]}
+    assert set(HUB_TABLES) - {"rejected"} <= set(items) and set(BOX_STORES) <= set(items)
+    assert items["search_results"]["count"] == 3 and items["searches"]["count"] == 1
+    previews = items["search_results.preview"]
+    assert previews["count"] == 2
+    assert previews["bytes"] == len(b"\xff\xd8jpeg-preview") + len(b"\xff\xd8another")
+    assert items["search_results"]["oldest"] == "2026-12-01T08:10:00.000Z"
+    assert items["index.sqlite:tracks"]["count"] is None  # kept on the boxes only
+    assert "10 jours" in items["search_results"]["policy"]
+    page = po.get(f"{hub.url}/privacy/inventory", timeout=10).text
+    assert 'data-name="search_results.preview"' in page and "sur le boîtier" in page
+    assert "vignette anonymisée" in page
 
 
 def test_admin_enrols_a_box_over_the_api(hub: Hub) -> None:  # noqa: F811

@@ -100,9 +100,9 @@ def test_only_investigators_search_and_questions_are_checked(fleet: Any) -> None
     inv = hub.login("investigator")
     for bad, why in [
         ({"case": ""}, "case"), ({"reason": "x"}, "reason"), ({"start": "yesterday"}, "ISO 8601"),
-        ({"class": "person", "colour": "red"}, "persons have no attributes"),
-        ({"clothing": "red"}, "unknown field"), ({"colour": "pink"}, "colour must be one of"),
-        ({"cameras": ["test/cam-99"]}, "unknown camera"), ({"limit": 0}, "limit"),
+        ({"class": "person", "colour": "red"}, "les personnes n'ont pas d'attributs"),
+        ({"clothing": "red"}, "champ(s) inconnu(s)"), ({"colour": "pink"}, "colour doit valoir"),
+        ({"cameras": ["test/cam-99"]}, "caméra inconnue"), ({"limit": 0}, "limite"),
     ]:
         r = inv.post(f"{hub.url}/api/v1/searches", json=body(**bad), timeout=10)
         assert r.status_code == 400 and why in r.json()["message"], (bad, r.text)
@@ -176,7 +176,7 @@ def test_search_pages(fleet: Any) -> None:
     page_url = hub.url + r.headers["Location"]
     html = wait_for(lambda: (lambda t: t if 'data-complete="yes"' in t else None)(
         inv.get(page_url, timeout=10).text), 10, what="complete page")
-    assert "1 / 1 camera(s) answered" in html and "red" in html
+    assert "1 / 1 caméra(s) ont répondu" in html and "Rouge" in html
     assert re.search(r'data-src="/api/v1/searches/[^"]+/preview"', html)
     po = hub.login("privacy-officer")
     listing = po.get(f"{hub.url}/privacy/searches?requester=investigator", timeout=10)
@@ -236,15 +236,15 @@ def test_investigator_searches_in_the_browser(browser: Browser, fleet: Any) -> N
     page.select_option("select[name=colour]", "red")
     page.fill("input[name=cameras]", "test/cam-01")
     page.click("#investigate button[type=submit]")
-    expect(page.locator("#progress")).to_contain_text("complete", timeout=10_000)
-    expect(page.locator("#progress")).to_contain_text("1 / 1 camera(s) answered")
+    expect(page.locator("#progress")).to_contain_text("terminée", timeout=10_000)
+    expect(page.locator("#progress")).to_contain_text("1 / 1 caméra(s) ont répondu")
     expect(page.locator("#results tbody tr")).to_have_count(1)
     page.click("#results button.show")
     img = page.locator("#results img")
     expect(img).to_be_visible()
     page.wait_for_function("document.querySelector('#results img').naturalWidth > 0")
     page.click("#results button.clip")
-    expect(page.locator("#results .clipmsg")).to_contain_text("no recorded video")
+    expect(page.locator("#results .clipmsg")).to_contain_text("aucun enregistrement vidéo")
     page.close()
     db = hub.db()
     actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE why LIKE 'case PV-9%' "

@@ -120,7 +120,7 @@ def test_export_keeps_the_requester_and_hides_every_other_face(
         assert r.status_code == 200, r.text
         assert r.headers["Content-Type"] == "application/zip"
         z = zipfile.ZipFile(io.BytesIO(r.content))
-        assert sorted(z.namelist()) == ["clip.webm", "manifest.json"]
+        assert sorted(z.namelist()) == ["LISEZMOI.txt", "clip.webm", "manifest.json"]
         manifest = json.loads(z.read("manifest.json"))
         assert manifest["what"]["event_id"] == event_id
         assert manifest["where"] == {"site": "test", "camera": "cam-01"}

@@ -19,6 +19,7 @@ from edge.wire.messages import (
     utc_iso,
     uuid7,
 )
+from edge.wire.suppress import SUPPRESS_SCHEMA_ID
 
 SITE, CAMERA = "marseille", "cam-042"
 
@@ -88,7 +89,10 @@ def full_health() -> dict[str, Any]:
             "source_ok": True, "outbox_memory_queue": 0,
             "detector": {"model": "yolox-nano", "backend": "onnxruntime",
                          "timings_ms": {"pre": 1.5, "infer": 60.0}, "gate_runs": 10, "gate_skips": 4},
-            "audio": {"enabled": True, "legal_basis": "arrete prefectoral 2026-114"}}
+            "audio": {"enabled": True, "legal_basis": "arrete prefectoral 2026-114"},
+            "verification": {"verified": 12, "confirmed": 9, "refused": 3, "unverified": 0,
+                             "unverifiable": 1, "suppressed": 2,
+                             "suppression_version": 1_795_000_000_000}}
 
 
 def full_stats() -> dict[str, Any]:
@@ -98,6 +102,20 @@ def full_stats() -> dict[str, Any]:
 SAMPLES = {"event": sample_event, "health": full_health, "stats": full_stats,
            "search/req": sample_search_req, "search/resp": sample_search_resp,
            "ledger": sample_ledger}
+
+
+def sample_suppress() -> dict[str, Any]:
+    """A false-alarm suppression set (hub -> box, retained)."""
+    return {"schema": SUPPRESS_SCHEMA_ID, "version": 1_795_000_000_000,
+            "issued_at": "2026-11-24T10:00:00.000Z", "expires_at": "2026-12-01T10:00:00.000Z",
+            "cameras": [{"site": SITE, "camera": CAMERA}],
+            "suppressions": [{"id": uuid7(), "rule": "intrusion", "zone": "parking",
+                              "region": [0.1, 0.2, 0.3, 0.4],
+                              "expires_at": "2026-12-01T10:00:00.000Z"}],
+            "signature": "c2lnbmF0dXJl"}
+
+
+SAMPLES["suppress"] = sample_suppress  # false-alarm suppressions
 
 
 def synthesise(schema: dict[str, Any]) -> Any:

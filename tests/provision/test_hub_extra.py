@@ -200,7 +200,7 @@ def test_subject_access_export_on_the_installed_hub(
         log.close()
 
     with zipfile.ZipFile(io.BytesIO(r.content)) as z:
-        assert sorted(z.namelist()) == ["clip.webm", "manifest.json"]
+        assert sorted(z.namelist()) == ["LISEZMOI.txt", "clip.webm", "manifest.json"]
         manifest = json.loads(z.read("manifest.json"))
         clip = z.read("clip.webm")
     assert manifest["what"]["event_id"] == event_id

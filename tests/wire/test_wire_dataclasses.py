@@ -100,7 +100,7 @@ def test_an_optional_field_left_out_stays_out_and_null_stays_null() -> None:
 def test_the_registry_gives_what_a_box_may_publish_and_subscribe_to() -> None:
     assert ALLOWED_SUFFIXES == {"event": 1, "health": 0, "state": 1, "stats": 1, "ledger": 1,
                                 "search/resp": 1}
-    assert SUBSCRIBE_SUFFIXES == ("search/req",)
+    assert SUBSCRIBE_SUFFIXES == ("search/req", "suppress")
     assert set(RESERVED_SUFFIXES) == {"health", "state"}
     assert {k.name for k in KINDS} == set(SCHEMAS) | {"state"}
     assert all(k.name == k.message.KIND for k in KINDS)

@@ -8,5 +8,5 @@ for (const b of document.querySelectorAll("button.clip")) b.addEventListener("cl
   const r = await fetch(b.dataset.url, { method: "POST", headers: { "X-CSRF-Token": csrf } });
   const j = await r.json(); const out = b.nextElementSibling;
   if (!r.ok) { out.textContent = j.message; return; }
-  out.replaceChildren(...j.clips.map(c => { const a = document.createElement("a"); a.href = c.url; a.textContent = "event clip"; return a; }));
+  out.replaceChildren(...j.clips.map(c => { const a = document.createElement("a"); a.href = c.url; a.textContent = t("event clip"); return a; }));
 });
