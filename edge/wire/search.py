@@ -16,7 +16,7 @@ from edge.wire.schemas import (
     SEARCH_RESP_SCHEMA,
     SEARCH_RESP_SCHEMA_ID,
 )
-from edge.wire.validation import check
+from edge.wire.validation import Signed, check
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class SearchQuery:
 
 
 @dataclass(frozen=True)
-class SearchRequest:
+class SearchRequest(Signed):
     """A signed, audited question from the hub to the boxes it names."""
 
     KIND: ClassVar[str] = "search/req"
@@ -69,18 +69,6 @@ class SearchRequest:
             "query": self.query.to_wire(), "limit": self.limit,
             "cameras": [{"site": s, "camera": c} for s, c in self.cameras],
         }
-
-    def to_wire(self) -> dict[str, Any]:
-        out = self.unsigned()
-        if self.signature is not None:
-            out["signature"] = self.signature
-        return out
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> SearchRequest:
-        """The request of a received JSON object; MessageError when it is not a valid one."""
-        check(cls.SCHEMA, d)
-        return cls.from_valid(d)
 
     @classmethod
     def from_valid(cls, d: dict[str, Any]) -> SearchRequest:

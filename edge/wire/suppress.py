@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from edge.wire.schemas import _NAME, _TIMESTAMP, _UUID, EVENT_TYPES, MAX_SAFE_INT
-from edge.wire.validation import check
+from edge.wire.validation import Signed
 
 SUPPRESS_SCHEMA_ID = "vigie.suppress/1"
 MAX_SUPPRESSIONS = 200
@@ -85,7 +85,7 @@ class Suppression:
 
 
 @dataclass(frozen=True)
-class SuppressionSet:
+class SuppressionSet(Signed):
     """The current suppressions of one camera, as the hub signs and retains them."""
 
     KIND: ClassVar[str] = "suppress"
@@ -107,18 +107,6 @@ class SuppressionSet:
                 "issued_at": self.issued_at, "expires_at": self.expires_at,
                 "cameras": [{"site": self.site, "camera": self.camera}],
                 "suppressions": [s.to_wire() for s in self.suppressions]}
-
-    def to_wire(self) -> dict[str, Any]:
-        out = self.unsigned()
-        if self.signature is not None:
-            out["signature"] = self.signature
-        return out
-
-    @classmethod
-    def from_wire(cls, d: dict[str, Any]) -> SuppressionSet:
-        """The set of a received JSON object; MessageError when it is not a valid one."""
-        check(cls.SCHEMA, d)
-        return cls.from_valid(d)
 
     @classmethod
     def from_valid(cls, d: dict[str, Any]) -> SuppressionSet:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import fastjsonschema
 import jsonschema
@@ -57,3 +57,30 @@ def check(schema: dict[str, Any], message: Any) -> None:
         parts.append(f"{where}: {err.message[:200]}")
     more = f" (+{len(errors) - 5} more)" if len(errors) > 5 else ""
     raise MessageError("; ".join(parts) + more)
+
+
+class Signed:
+    """A hub-signed message (a dataclass with ``SCHEMA``, ``signature``, :meth:`unsigned` and
+    ``from_valid``): the wire form is the unsigned body plus the signature, when there is one."""
+
+    SCHEMA: ClassVar[dict[str, Any]]
+    signature: str | None
+
+    def unsigned(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_wire(self) -> dict[str, Any]:
+        out = self.unsigned()
+        if self.signature is not None:
+            out["signature"] = self.signature
+        return out
+
+    @classmethod
+    def from_valid(cls, d: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Self:
+        """The message of a received JSON object; MessageError when it is not a valid one."""
+        check(cls.SCHEMA, d)
+        return cls.from_valid(d)
