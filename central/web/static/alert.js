@@ -75,13 +75,7 @@ async function load() {
     window.vigieLive.refreshes++;
   } catch (e) { console.warn("refresh failed:", e); }
 }
-let busy = false, again = false;
-async function refresh() {
-  if (busy) { again = true; return; }
-  busy = true;
-  try { do { again = false; await load(); } while (again); }
-  finally { busy = false; }
-}
+const refresh = oneAtATime(load);  // a slow answer delays the next, never stacks
 let pollTimer = null;
 function poll() { window.vigieLive.mode = "poll"; clearTimeout(pollTimer); pollTimer = setTimeout(async () => { await refresh(); if (window.vigieLive.mode === "poll") poll(); }, 2000); }
 function live() {

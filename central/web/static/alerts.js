@@ -222,14 +222,7 @@ async function load() {
     window.vigieLive.refreshes++;
   } catch (e) { statusEl.textContent = `${T.unreachable} ${e.message}`; }
 }
-// One refresh at a time: a slow answer delays the next instead of stacking requests.
-let busy = false, again = false;
-async function refresh() {
-  if (busy) { again = true; return; }
-  busy = true;
-  try { do { again = false; await load(); } while (again); }
-  finally { busy = false; }
-}
+const refresh = oneAtATime(load);  // a slow answer delays the next, never stacks
 let pollTimer = null;
 function poll() { window.vigieLive.mode = "poll"; liveEl.textContent = t("updated every second"); clearTimeout(pollTimer); pollTimer = setTimeout(async () => { await refresh(); if (window.vigieLive.mode === "poll") poll(); }, POLL_MS); }
 function live() {

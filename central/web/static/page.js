@@ -21,6 +21,16 @@ function age(value, now = Date.now()) {
   if (s < 86400) return rtf.format(-Math.round(s / 3600), "hour");
   return rtf.format(-Math.round(s / 86400), "day");
 }
+// One run of an async task at a time: a call while it runs asks for one more run after it.
+function oneAtATime(task) {
+  let busy = false, again = false;
+  return async function run() {
+    if (busy) { again = true; return; }
+    busy = true;
+    try { do { again = false; await task(); } while (again); }
+    finally { busy = false; }
+  };
+}
 for (const el of document.querySelectorAll("[data-autosubmit]")) el.addEventListener("change", () => el.form.submit());
 const reloadAfter = Number(document.body.dataset.reloadAfter || 0);
 if (reloadAfter > 0) setTimeout(() => location.reload(), reloadAfter);
