@@ -144,7 +144,7 @@ function groupRow(g) {
   if (g.count > 1) type.append(" ", button(`×${g.count}`, "count expand", () => { expanded.has(g.id) ? expanded.delete(g.id) : expanded.add(g.id); render(); }));
   const sev = document.createElement("td"); const b = document.createElement("span"); b.className = `badge sev-${g.severity}`; b.textContent = label("severity", g.severity); sev.append(b);
   tr.append(t0, thumb(g.alerts), cell(`${g.site}/${g.camera}`), cell(g.zone || "—"), type, sev,
-    cell([...new Set(g.alerts.flatMap(x => (x.objects || []).map(o => o.label)))].join(", ") || "—", "opt"),
+    cell([...new Set(g.alerts.flatMap(x => (x.objects || []).map(o => label("object_class", o.label))))].join(", ") || "—", "opt"),
     statusCell(g, a), cell(a.assigned_to || "—", "opt"));
   const td = document.createElement("td"); td.className = "actions";
   if (g.status === "new") td.append(button(g.count > 1 ? t("Acknowledge all") : t("Acknowledge"), "ack", () => act(g, "ack", { comment: "" })));
@@ -160,7 +160,7 @@ function memberRows(g) {
     const link = document.createElement("a"); link.href = `/alerts/${a.id}`; link.textContent = age(a.started_at);
     const t0 = document.createElement("td"); t0.append(link); t0.title = when(a.started_at);
     tr.append(t0, thumb([a]), cell(when(a.started_at)), cell(a.zone || "—"), cell(""), cell(""),
-      cell((a.objects || []).map(o => o.label).join(", ") || "—", "opt"), statusCell({}, a), cell(a.assigned_to || "—", "opt"), cell(""));
+      cell([...new Set((a.objects || []).map(o => label("object_class", o.label)))].join(", ") || "—", "opt"), statusCell({}, a), cell(a.assigned_to || "—", "opt"), cell(""));
     return tr;
   });
   if (g.count > g.alerts.length) { const tr = document.createElement("tr"); tr.className = "member"; const td = cell(`… ${T.and} ${g.count - g.alerts.length} ${T.moreInGroup}`); td.colSpan = 10; tr.append(td); rows.push(tr); }
