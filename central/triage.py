@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SEVERITIES = ("critical", "warning", "info")
 STATUSES = ("new", "acknowledged", "resolved")
+OPEN = STATUSES[:2]
+"""The statuses of an alert still waiting for someone (new or acknowledged)."""
 ESCALATION_ACTOR = "hub"
 TRIAGE_ORDER = ("CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, "
                 "CASE status WHEN 'new' THEN 0 WHEN 'acknowledged' THEN 1 ELSE 2 END, "

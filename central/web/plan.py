@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from central import audit
 from central.db import get_db
 from central.siteplan import PlanError, check_plan, place_camera, plan_image, plan_info, store_plan
+from central.triage import OPEN, SEVERITIES
 from central.web.auth import roles
 from central.web.cameras import camera_rows
 from central.web.httpjson import json_object
@@ -35,8 +36,7 @@ bp = Blueprint("plan", __name__)
 
 VIEWERS = ("operator", "supervisor", "admin")
 EDITORS = ("supervisor", "admin")
-OPEN = ("new", "acknowledged")
-_RANK = {"critical": 3, "warning": 2, "info": 1}
+_RANK = {severity: len(SEVERITIES) - i for i, severity in enumerate(SEVERITIES)}
 
 
 def _message(exc: PlanError) -> str:

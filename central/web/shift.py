@@ -15,6 +15,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_babel import gettext as _
 
 from central.db import get_db
+from central.triage import OPEN, SEVERITIES
 from central.web.auth import roles
 from central.web.openapi import doc
 from edge.wire.messages import utc_iso
@@ -24,8 +25,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("shift", __name__)
 
 VIEWERS = ("operator", "supervisor")
-OPEN = ("new", "acknowledged")
-SEVERITIES = ("critical", "warning", "info")
 MAX_LOOKBACK_S = 31 * 86400
 """The furthest back ``since`` may go (events are kept 30 days at most)."""
 
